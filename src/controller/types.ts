@@ -1,0 +1,57 @@
+import type { StageSummary } from '../stats/types.ts';
+
+export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'INVALID';
+
+export interface RuleResult {
+  rule: string;
+  /** The measured value in the rule's unit (ms for latency, ratio for rates, per second for throughput). */
+  value: number | null;
+  pass: boolean | null;
+  /** Human sentence, e.g. "p99(ttft) = 1.93 s, needs < 1 s". */
+  reason: string;
+  /** Confidence interval of the measured value, when one was computed. */
+  interval?: [number, number] | null;
+}
+
+export interface GeneratorHealth {
+  eventLoopDelayP99Ms: number | null;
+  cpuPercent: number | null;
+  achievedRatio: number | null;
+  problems: string[];
+}
+
+export interface StageResult {
+  summary: StageSummary;
+  verdict: Verdict;
+  /** Verdict decided by point estimate after the evidence cap. */
+  lowConfidence: boolean;
+  reasons: string[];
+  rules: RuleResult[];
+  /** Why this stage ran: part of the ramp, a confirmation of a FAIL, a bisection probe, an extension. */
+  kind: 'ramp' | 'confirm' | 'bisect';
+  /** Aborted early by the max_error_rate circuit breaker. */
+  aborted: boolean;
+  health: GeneratorHealth;
+}
+
+export type StopReason =
+  | 'knee_found'
+  | 'failed_at_first_stage'
+  | 'max_reached'
+  | 'error_rate_breaker'
+  | 'rate_limited'
+  | 'target_unreachable'
+  | 'interrupted'
+  | 'limit_duration'
+  | 'limit_requests'
+  | 'limit_output_tokens';
+
+export interface Capacity {
+  /** Highest concurrency whose stage PASSED with the next tested level a FAIL; null when none passed. */
+  concurrency: number | null;
+  stopReason: StopReason;
+  /** One sentence for humans. */
+  stopDetail: string;
+  /** [last PASS, first FAIL] when a knee was bracketed. */
+  bracket: [number, number] | null;
+}

@@ -1,0 +1,56 @@
+// One request as measured: raw monotonic timestamps, appended to requests.jsonl as it ends.
+// Every number in a summary or report is recomputable from these records (DESIGN.md §3).
+
+export const ERROR_CLASSES = [
+  'http_429',
+  'http_4xx',
+  'http_5xx',
+  'timeout_headers',
+  'timeout_first_token',
+  'timeout_idle',
+  'timeout_total',
+  'connection_refused',
+  'connection_reset',
+  'stream_error_event',
+  'stream_truncated',
+  'malformed_chunk',
+  'empty_response',
+  'aborted',
+  'client_error',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+export interface RequestRecord {
+  /** Sent as the x-request-id header, so the simulator's ground truth can be joined. */
+  id: string;
+  /** Index of the stage (attempt) this request belongs to: the one in which it started. */
+  stage: number;
+  /** Started during warm-up (recorded, never judged) or inside the measurement window. */
+  phase: 'warmup' | 'window';
+  worker: number;
+  /** Index into the profile's payloads. */
+  payload: number;
+  /** All times are ms on the run's monotonic clock (performance.now() minus the run origin). */
+  t0: number;
+  headersAt: number | null;
+  firstContentAt: number | null;
+  lastContentAt: number | null;
+  end: number;
+  /** Gaps between consecutive content chunks (ms, rounded to 0.001). */
+  gapsMs: number[];
+  contentChunks: number;
+  status: number | null;
+  ok: boolean;
+  errorClass: ErrorClass | null;
+  /** Short, secret-free description of the failure (server text escaped on output). */
+  error: string | null;
+  /** For connection_reset: whether it happened before headers or mid-stream. */
+  errorPhase: 'before_headers' | 'before_first_token' | 'mid_stream' | null;
+  finishReason: string | null;
+  promptTokens: number | null;
+  /** usage.completion_tokens when the server reported it, else the content chunk count. */
+  outputTokens: number;
+  outputTokensEstimated: boolean;
+  /** Retry-After header of a 429/503, in seconds. */
+  retryAfterS: number | null;
+}
