@@ -11,6 +11,8 @@ export interface RuleResult {
   reason: string;
   /** Confidence interval of the measured value, when one was computed. */
   interval?: [number, number] | null;
+  /** pass / fail when the confidence interval lies on one side of the threshold, else undecided. */
+  outcome?: "pass" | "fail" | "undecided";
 }
 
 export interface GeneratorHealth {
@@ -44,7 +46,8 @@ export type StopReason =
   | 'interrupted'
   | 'limit_duration'
   | 'limit_requests'
-  | 'limit_output_tokens';
+  | 'limit_output_tokens'
+  | 'generator_limit';
 
 export interface Capacity {
   /** Highest concurrency whose stage PASSED with the next tested level a FAIL; null when none passed. */

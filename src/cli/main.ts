@@ -1,0 +1,218 @@
+// The only module that touches `process`: argv, env, stdout/stderr, signals and exit codes.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ProfileError, ToolError, formatProblem } from '../errors.ts';
+import { loadProfile } from '../profile/load.ts';
+import { describePlan } from '../profile/plan.ts';
+import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
+import type { Capacity } from '../controller/types.ts';
+import { finalReport } from '../report/terminal.ts';
+import { rebuildSummary, writeRebuilt } from '../report/rebuild.ts';
+import { formatMs } from '../slo/evaluate.ts';
+import { TOOL_VERSION } from '../version.ts';
+
+/** Exit codes, documented in the README ("Exit codes"). */
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  invalidInput: 2,
+  targetUnreachable: 3,
+  failedAtFirstStage: 4,
+  noKneeUpToMax: 5,
+  limitReached: 6,
+  generatorLimit: 7,
+  interrupted: 130,
+} as const;
+
+export function exitCodeForCapacity(c: Capacity): number {
+  switch (c.stopReason) {
+    case 'knee_found':
+      return EXIT.ok;
+    case 'rate_limited':
+    case 'error_rate_breaker':
+      return c.concurrency === null ? EXIT.failedAtFirstStage : EXIT.ok;
+    case 'failed_at_first_stage':
+      return EXIT.failedAtFirstStage;
+    case 'max_reached':
+      return EXIT.noKneeUpToMax;
+    case 'limit_duration':
+    case 'limit_requests':
+    case 'limit_output_tokens':
+      return EXIT.limitReached;
+    case 'generator_limit':
+      return EXIT.generatorLimit;
+    case 'interrupted':
+      return EXIT.interrupted;
+    case 'target_unreachable':
+      return EXIT.targetUnreachable;
+  }
+}
+
+function exitCodeForError(err: unknown): number {
+  if (err instanceof ToolError) {
+    switch (err.code) {
+      case 'invalid_profile':
+      case 'invalid_arguments':
+      case 'missing_api_key':
+        return EXIT.invalidInput;
+      case 'target_unreachable':
+        return EXIT.targetUnreachable;
+      default:
+        return EXIT.internal;
+    }
+  }
+  return EXIT.internal;
+}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+const err = (s: string) => process.stderr.write(s + '\n');
+
+async function loadOrReport(file: string) {
+  const { profile, warnings } = await loadProfile(file, { env: process.env });
+  for (const w of warnings) err(`warning: ${formatProblem(w)}`);
+  return profile;
+}
+
+function progressPrinter(): (e: RunEvent) => void {
+  const tty = process.stderr.isTTY === true;
+  let live = false;
+  return (e) => {
+    if (e.type === 'target') err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
+    else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
+    else if (e.type === 'stage-start') {
+      if (!tty) err(`stage ${e.index}: concurrency ${e.concurrency} (${e.kind})`);
+    } else if (e.type === 'progress' && tty) {
+      const p = e.progress;
+      const line = `stage ${p.stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
+      process.stderr.write(`\r\x1b[2K${line}`);
+      live = true;
+    } else if (e.type === 'stage-end') {
+      if (live) process.stderr.write('\r\x1b[2K');
+      live = false;
+      const s = e.result.summary;
+      err(`stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`);
+    } else if (e.type === 'stopping') err(e.reason);
+  };
+}
+
+async function runCommand(file: string, outDir: string | undefined, dryRun: boolean): Promise<number> {
+  const profile = await loadOrReport(file);
+  if (dryRun) {
+    out(describePlan(profile));
+    return EXIT.ok;
+  }
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: string) => {
+    interrupts++;
+    if (interrupts > 1) {
+      err(`\n${sig} again: exiting at once (requests.jsonl is intact up to its last line).`);
+      process.exit(EXIT.interrupted);
+    }
+    err(`\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`);
+    ac.abort();
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  try {
+    const result = await runCapacitySearch({ profile, env: process.env, outDir, signal: ac.signal, onEvent: progressPrinter() });
+    out(finalReport(result.summary, result.runDir));
+    return exitCodeForCapacity(result.capacity);
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const parser = yargs(argv)
+    .scriptName('find-capacity')
+    .usage('$0 <profile.yaml>  — find the capacity of an OpenAI-compatible LLM endpoint')
+    .command(
+      '$0 <profile>',
+      'run the capacity search described by a YAML profile',
+      (y) =>
+        y
+          .positional('profile', { type: 'string', demandOption: true, describe: 'the YAML step profile' })
+          .option('out', { type: 'string', describe: 'directory for run directories (overrides report.dir)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' }),
+      async (a) => {
+        code = await runCommand(a.profile as string, a.out, a['dry-run']);
+      },
+    )
+    .command(
+      'validate <profile>',
+      'validate a profile and print the planned stages and bounds; sends nothing',
+      (y) => y.positional('profile', { type: 'string', demandOption: true }),
+      async (a) => {
+        code = await runCommand(a.profile as string, undefined, true);
+      },
+    )
+    .command(
+      'report <run-dir>',
+      'rebuild summary.json and report.html of a run directory from its requests.jsonl; sends nothing',
+      (y) => y.positional('run-dir', { type: 'string', demandOption: true }),
+      async (a) => {
+        const dir = a['run-dir'] as string;
+        const rebuilt = rebuildSummary(dir);
+        writeRebuilt(dir, rebuilt);
+        if (rebuilt.skippedLines > 0) err(`warning: skipped ${rebuilt.skippedLines} unreadable line(s)`);
+        out(finalReport(rebuilt.summary, dir));
+        code = EXIT.ok;
+      },
+    )
+    .command(
+      'simulate',
+      'serve the built-in simulated LLM endpoint until Ctrl-C',
+      (y) =>
+        y
+          .option('preset', { type: 'string', default: 'demo', describe: 'demo | tiny | large | flaky' })
+          .option('port', { type: 'number', default: 0, describe: '0 = an ephemeral port' })
+          .option('set', { type: 'string', array: true, default: [] as string[], describe: 'override a parameter: --set slots=8' })
+          .option('ground-truth', { type: 'string', describe: 'write the server-side view of every request to this JSONL file' }),
+      async (a) => {
+        const { serveStandalone, describeSimConfig } = await import('../sim/index.ts');
+        const sim = await serveStandalone({ preset: a.preset, port: a.port, set: a.set.map(String), groundTruthPath: a['ground-truth'] });
+        out(`simulator listening: ${sim.baseUrl}`);
+        out(describeSimConfig(sim.config));
+        out('press Ctrl-C to stop');
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await sim.stop();
+        code = EXIT.ok;
+      },
+    )
+    .version(TOOL_VERSION)
+    .strict()
+    .help()
+    .fail((msg, e) => {
+      if (e) throw e;
+      throw new ToolError('invalid_arguments', msg ?? 'invalid arguments', 'see find-capacity --help');
+    });
+  await parser.parseAsync();
+  return code;
+}
+
+async function entry(): Promise<void> {
+  try {
+    const code = await main(hideBin(process.argv));
+    process.exitCode = code;
+  } catch (e) {
+    if (e instanceof ProfileError) {
+      err(e.message);
+    } else if (e instanceof ToolError) {
+      err(`error: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
+    } else {
+      err(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    }
+    process.exitCode = exitCodeForError(e);
+  }
+}
+
+await entry();

@@ -1,0 +1,69 @@
+// Pure: records of one stage → StageResult (summary, rule results, verdict, generator health).
+// Used both live and by `find-capacity report`, so a rebuilt report has identical numbers.
+import type { RequestRecord } from '../load/record.ts';
+import type { Profile } from '../profile/types.ts';
+import { evaluateRules } from '../slo/evaluate.ts';
+import { summarizeStage } from '../stats/summarize.ts';
+import type { StageWindow } from '../stats/types.ts';
+import type { GeneratorHealth, StageResult, Verdict } from './types.ts';
+
+/** What the stage runner observed about itself and the stage; saved in stages.jsonl. */
+export interface StageMeta {
+  window: StageWindow;
+  kind: StageResult['kind'];
+  stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
+  eventLoopDelayP99Ms: number;
+  cpuPercent: number;
+}
+
+export function healthLimits(profile: Pick<Profile, 'slo'>): { eventLoopDelayP99Ms: number; minAchievedRatio: number } {
+  const latency = profile.slo.filter((r) => r.kind === 'latency').map((r) => (r.kind === 'latency' ? r.thresholdMs : Infinity));
+  const tightest = latency.length > 0 ? Math.min(...latency) : Infinity;
+  // A delayed event loop adds its delay to every timestamp; 5 % of the tightest latency SLO is the most we accept.
+  return { eventLoopDelayP99Ms: Math.max(20, Number.isFinite(tightest) ? tightest * 0.05 : 20), minAchievedRatio: 0.8 };
+}
+
+export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: readonly RequestRecord[], meta: StageMeta): StageResult {
+  const summary = summarizeStage(records, meta.window);
+  const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence);
+  const limits = healthLimits(profile);
+  const problems: string[] = [];
+  if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
+    problems.push(`event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator's timestamps are late`);
+  }
+  const achievedRatio = summary.concurrency > 0 ? summary.achievedConcurrency / summary.concurrency : null;
+  // Only meaningful when the window ran its course: a stage stopped early has a partial window.
+  if (achievedRatio !== null && meta.stoppedBy === null && summary.requests > 0 && achievedRatio < limits.minAchievedRatio) {
+    problems.push(`achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`);
+  }
+  const health: GeneratorHealth = { eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms, cpuPercent: meta.cpuPercent, achievedRatio, problems };
+
+  const reasons: string[] = [];
+  let verdict: Verdict;
+  let lowConfidence = false;
+  if (problems.length > 0) {
+    verdict = 'INVALID';
+    reasons.push(...problems.map((p) => `generator: ${p}`));
+  } else if (summary.requests === 0) {
+    verdict = 'INVALID';
+    reasons.push('no request started in the measurement window');
+  } else {
+    const failing = rules.filter((r) => r.pointPass === false);
+    verdict = failing.length > 0 ? 'FAIL' : 'PASS';
+    lowConfidence = rules.some((r) => r.outcome === 'undecided');
+    for (const r of rules) reasons.push(`${r.pointPass === false ? 'FAIL' : r.pointPass ? 'ok' : '?'} ${r.reason}`);
+  }
+  if (meta.stoppedBy === 'breaker') reasons.push('stopped early: error rate above stop.max_error_rate');
+  if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');
+  if (meta.stoppedBy === 'budget') reasons.push('a run-wide safety limit was reached: the window was cut short');
+  return {
+    summary,
+    verdict,
+    lowConfidence,
+    reasons,
+    rules: rules.map((r) => ({ rule: r.rule, value: r.value, pass: r.pointPass, reason: r.reason, interval: r.interval, outcome: r.outcome })),
+    kind: meta.kind,
+    aborted: meta.stoppedBy === 'breaker',
+    health,
+  };
+}

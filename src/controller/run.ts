@@ -1,0 +1,234 @@
+// The loop that drives stages: plan (decide) → run (stage runner) → judge → record, until stop.
+// It owns the run directory; everything it decides comes from the pure functions it calls.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ToolError } from '../errors.ts';
+import { JsonlWriter } from '../io/jsonl.ts';
+import type { RequestRecord } from '../load/record.ts';
+import { makeRedactor, redactUrl } from '../load/secrets.ts';
+import { runStage, type StageProgress } from '../load/stage-runner.ts';
+import { createTransport } from '../load/transport.ts';
+import type { Profile } from '../profile/types.ts';
+import { planLevels } from '../profile/plan.ts';
+import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
+import { startSimulator } from '../sim/index.ts';
+import { TOOL_VERSION } from '../version.ts';
+import { decide } from './decide.ts';
+import { judgeStage, type StageMeta } from './judge.ts';
+import type { Capacity, StageResult } from './types.ts';
+
+export type RunEvent =
+  | { type: 'target'; baseUrl: string; simulator: string | null }
+  | { type: 'run-dir'; path: string }
+  | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] }
+  | { type: 'progress'; progress: StageProgress }
+  | { type: 'stage-end'; result: StageResult }
+  | { type: 'stopping'; reason: string };
+
+export interface RunOptions {
+  profile: Profile;
+  env: NodeJS.ProcessEnv;
+  /** Overrides profile.report.dir. */
+  outDir?: string;
+  /** Interrupt: stop sending, let in-flight requests finish for a bounded time, write what was measured. */
+  signal?: AbortSignal;
+  onEvent?: (e: RunEvent) => void;
+  /** Called once per stage before requests are sent (tests use it to starve the generator). */
+  stageHook?: (index: number) => void;
+}
+
+export interface RunResult {
+  runDir: string;
+  summary: SummaryJson;
+  capacity: Capacity;
+}
+
+/** Fails fast with one clear line when nothing listens at the target. */
+export async function checkReachable(baseUrl: string, timeoutMs = 5000): Promise<void> {
+  const u = new URL(baseUrl);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  await new Promise<void>((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new ToolError('target_unreachable', `target unreachable: no TCP connection to ${redactUrl(baseUrl)} within ${timeoutMs} ms`, 'check base_url and that the service is up'));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new ToolError('target_unreachable', `target unreachable: ${redactUrl(baseUrl)} (${err.code ?? err.message})`, 'check base_url and that the service is up'));
+    });
+  });
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function runDirName(name: string, date: Date): string {
+  const ts = date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${name}-${ts}`;
+}
+
+/** The capacity implied by the stages judged so far, when the run stops before decide does. */
+export function provisionalCapacity(history: readonly StageResult[], levels: readonly number[], profile: Profile, reason: Capacity['stopReason'], detail: string): Capacity {
+  const step = history.length > 0 ? decide({ profile, levels, history }) : null;
+  if (step?.kind === 'stop') return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
+  const passes = history.filter((s) => s.verdict === 'PASS').map((s) => s.summary.concurrency);
+  const fails = history.filter((s) => s.verdict === 'FAIL').map((s) => s.summary.concurrency);
+  const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
+  const below = passes.filter((c) => c < minFail);
+  return { concurrency: below.length > 0 ? Math.max(...below) : null, stopReason: reason, stopDetail: detail, bracket: null };
+}
+
+export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
+  const { profile } = o;
+  const emit = o.onEvent ?? (() => {});
+  const startedAt = new Date();
+  const origin = performance.now();
+  const clockOriginEpochMs = performance.timeOrigin + origin;
+  const now = () => performance.now() - origin;
+
+  let apiKey = 'EMPTY';
+  if (profile.target.apiKeyEnv) {
+    const v = o.env[profile.target.apiKeyEnv];
+    if (!v) throw new ToolError('missing_api_key', `environment variable ${profile.target.apiKeyEnv} (target.api_key_env) is not set or empty`, `export ${profile.target.apiKeyEnv}=... before running`);
+    apiKey = v;
+  }
+  const redact = makeRedactor([apiKey === 'EMPTY' ? null : apiKey, ...Object.values(profile.target.headers).filter((_, i) => i >= 0)]);
+
+  const sim = profile.target.simulator ? await startSimulator({ preset: profile.target.simulator.preset, overrides: profile.target.simulator.overrides }) : null;
+  try {
+    const baseUrl = sim ? sim.baseUrl : profile.target.baseUrl!;
+    emit({ type: 'target', baseUrl: redactUrl(baseUrl), simulator: profile.target.simulator?.preset ?? null });
+    await checkReachable(baseUrl);
+
+    const runDir = join(o.outDir ?? profile.report.dir, runDirName(profile.name, startedAt));
+    mkdirSync(runDir, { recursive: true });
+    emit({ type: 'run-dir', path: runDir });
+    writeFileSync(join(runDir, 'profile.json'), JSON.stringify(redactProfile(profile), null, 2) + '\n');
+    const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
+    const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
+    const transport = createTransport({ profile, baseUrl, apiKey, now, redact });
+    const levels = planLevels(profile.ramp.concurrency);
+    const history: StageResult[] = [];
+    const staged: StageWithWindow[] = [];
+    const rng = mulberry32(profile.request.seed);
+    const nPayloads = profile.request.payloads.length;
+    const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
+    const idPrefix = `fc${Math.floor(clockOriginEpochMs).toString(36)}`;
+    let totalRequests = 0;
+    let totalOutputTokens = 0;
+    let budgetReason: Capacity['stopReason'] | null = null;
+    const budgetExceeded = () => {
+      if (budgetReason) return true;
+      if (now() >= profile.limits.maxDurationMs) budgetReason = 'limit_duration';
+      else if (totalRequests >= profile.limits.maxRequests) budgetReason = 'limit_requests';
+      else if (totalOutputTokens >= profile.limits.maxOutputTokens) budgetReason = 'limit_output_tokens';
+      return budgetReason !== null;
+    };
+
+    let capacity: Capacity | null = null;
+    try {
+      for (;;) {
+        if (o.signal?.aborted) {
+          capacity = provisionalCapacity(history, levels, profile, 'interrupted', 'interrupted by the user');
+          break;
+        }
+        if (budgetExceeded()) {
+          capacity = provisionalCapacity(history, levels, profile, budgetReason!, budgetDetail(budgetReason!, profile));
+          break;
+        }
+        const step = decide({ profile, levels, history });
+        if (step.kind === 'stop') {
+          capacity = step.capacity;
+          break;
+        }
+        const index = history.length;
+        emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: step.why });
+        o.stageHook?.(index);
+        const res = await runStage({
+          plan: {
+            index,
+            concurrency: step.concurrency,
+            warmupMs: profile.ramp.warmupMs,
+            durationMs: profile.ramp.stage.durationMs,
+            requestLimit: profile.ramp.stage.requests,
+            drainMs: profile.ramp.drainMs,
+          },
+          sender: {
+            send: (p) => {
+              totalRequests++;
+              return transport.send(p);
+            },
+            abortAll: (c, m) => transport.abortAll(c, m),
+          },
+          now,
+          idPrefix,
+          pickPayload,
+          onRecord: (rec: RequestRecord) => {
+            totalOutputTokens += rec.outputTokens;
+            requestsOut.append(rec);
+          },
+          maxErrorRate: profile.stop.maxErrorRate,
+          stopSignal: o.signal,
+          budgetExceeded,
+          onProgress: (progress) => emit({ type: 'progress', progress }),
+        });
+        requestsOut.flush();
+        const meta: StageMeta = {
+          window: res.window,
+          kind: step.why,
+          stoppedBy: res.stoppedBy,
+          eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms,
+          cpuPercent: res.health.cpuPercent,
+        };
+        stagesOut.append({ type: 'stage', ...meta });
+        stagesOut.flush();
+        const result = judgeStage(profile, res.records, meta);
+        history.push(result);
+        staged.push({ result, windowStartMs: res.window.startMs, windowEndMs: res.window.endMs, stoppedBy: res.stoppedBy });
+        emit({ type: 'stage-end', result });
+      }
+    } finally {
+      transport.close();
+      requestsOut.close();
+    }
+    stagesOut.append({ type: 'end', stop_reason: capacity.stopReason, stop_detail: capacity.stopDetail });
+    stagesOut.close();
+    const finishedAt = new Date();
+    const summary = buildSummary(profile, staged, capacity, {
+      toolVersion: TOOL_VERSION,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationS: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      baseUrl,
+      clockOriginEpochMs,
+      interrupted: capacity.stopReason === 'interrupted',
+      ...environmentMeta(),
+    });
+    writeFileSync(join(runDir, 'summary.json'), redact(JSON.stringify(summary, null, 2)) + '\n');
+    return { runDir, summary, capacity };
+  } finally {
+    await sim?.stop();
+  }
+}
+
+export function budgetDetail(reason: Capacity['stopReason'], profile: Profile): string {
+  if (reason === 'limit_duration') return `the run reached limits.max_duration (${profile.limits.maxDurationMs / 1000} s)`;
+  if (reason === 'limit_requests') return `the run reached limits.max_requests (${profile.limits.maxRequests})`;
+  return `the run reached limits.max_output_tokens (${profile.limits.maxOutputTokens})`;
+}

@@ -1,0 +1,182 @@
+// summary.json: the run's answer and every stage's evidence (schema documented in the README).
+import os from 'node:os';
+import type { Capacity, StageResult } from '../controller/types.ts';
+import type { Profile } from '../profile/types.ts';
+import { REDACTED, redactHeaders, redactUrl } from '../load/secrets.ts';
+import type { Dist } from '../stats/types.ts';
+
+export const SCHEMA_VERSION = 1;
+
+export interface RunMeta {
+  toolVersion: string;
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  baseUrl: string;
+  /** Epoch ms of the run clock's zero, to join requests.jsonl with other logs. */
+  clockOriginEpochMs: number;
+  interrupted: boolean;
+  node: string;
+  cpus: number;
+  platform: string;
+}
+
+export interface EfficiencyKnee {
+  bestQps: number | null;
+  bestQpsConcurrency: number | null;
+  fraction: number;
+  /** Smallest tested concurrency whose QPS reached `fraction` of the best. */
+  concurrency: number | null;
+  /** Best QPS × mean E2E at the lowest tested concurrency: where the two throughput asymptotes cross. */
+  nStar: number | null;
+  explanation: string;
+}
+
+const r3 = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
+const dist = (d: Dist) => ({ count: d.count, avg: r3(d.avg), p50: r3(d.p50), p90: r3(d.p90), p95: r3(d.p95), p99: r3(d.p99), max: r3(d.max) });
+
+/** The profile as saved in summary.json and profile.json: header secrets and URL credentials removed. */
+export function redactProfile(p: Profile): Profile {
+  return {
+    ...p,
+    target: {
+      ...p.target,
+      baseUrl: p.target.baseUrl === null ? null : redactUrl(p.target.baseUrl),
+      headers: redactHeaders(p.target.headers),
+      apiKeyEnv: p.target.apiKeyEnv,
+    },
+  };
+}
+
+export function efficiencyKnee(stages: readonly StageResult[], fraction: number): EfficiencyKnee {
+  const valid = stages.filter((s) => s.verdict !== 'INVALID' && s.summary.requests > 0);
+  if (valid.length === 0) return { bestQps: null, bestQpsConcurrency: null, fraction, concurrency: null, nStar: null, explanation: 'no valid stage' };
+  let best = valid[0]!;
+  for (const s of valid) if (s.summary.qps > best.summary.qps) best = s;
+  const bestQps = best.summary.qps;
+  const reaching = valid.filter((s) => s.summary.qps >= fraction * bestQps).map((s) => s.summary.concurrency);
+  const concurrency = reaching.length > 0 ? Math.min(...reaching) : null;
+  let lowest = valid[0]!;
+  for (const s of valid) if (s.summary.concurrency < lowest.summary.concurrency) lowest = s;
+  const e2eS = lowest.summary.e2eMs.avg === null ? null : lowest.summary.e2eMs.avg / 1000;
+  const nStar = e2eS === null ? null : bestQps * e2eS;
+  return {
+    bestQps,
+    bestQpsConcurrency: best.summary.concurrency,
+    fraction,
+    concurrency,
+    nStar,
+    explanation:
+      `Throughput stops growing with concurrency around ${concurrency ?? 'n/a'}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). ` +
+      (nStar === null ? '' : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
+  };
+}
+
+export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: number, stoppedBy: string | null) {
+  const m = s.summary;
+  return {
+    index: m.index,
+    concurrency: m.concurrency,
+    kind: s.kind,
+    verdict: s.verdict,
+    low_confidence: s.lowConfidence,
+    reasons: s.reasons,
+    rules: s.rules.map((r) => ({ rule: r.rule, value: r3(r.value), pass: r.pass, outcome: r.outcome ?? null, interval: r.interval ? [r3(r.interval[0]), r3(r.interval[1])] : null, reason: r.reason })),
+    stopped_by: stoppedBy,
+    window: { start_ms: r3(windowStartMs), end_ms: r3(windowEndMs) },
+    window_ms: r3(m.windowMs),
+    requests: m.requests,
+    ok: m.ok,
+    failed: m.failed,
+    success_rate: r3(m.successRate),
+    error_rate: r3(m.errorRate),
+    errors: m.errors,
+    completed_in_window: m.completedInWindow,
+    qps: r3(m.qps),
+    completions_per_s: r3(m.completionsPerS),
+    output_tokens: m.outputTokens,
+    output_tokens_per_s: r3(m.outputTokensPerS),
+    output_tokens_estimated: m.outputTokensEstimated,
+    ttft_ms: dist(m.ttftMs),
+    ttfb_ms: dist(m.ttfbMs),
+    e2e_ms: dist(m.e2eMs),
+    tpot_ms: dist(m.tpotMs),
+    itl_ms: dist(m.itlMs),
+    achieved_concurrency: r3(m.achievedConcurrency),
+    little_law: { predicted_concurrency: r3(m.littleLaw.predicted), ratio: r3(m.littleLaw.ratio) },
+    retry_after_s: m.retryAfterS.length > 0 ? { count: m.retryAfterS.length, max: Math.max(...m.retryAfterS) } : null,
+    health: {
+      event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
+      cpu_percent: r3(s.health.cpuPercent),
+      achieved_ratio: r3(s.health.achievedRatio),
+      problems: s.health.problems,
+    },
+  };
+}
+
+export type StageJson = ReturnType<typeof stageJson>;
+
+export interface StageWithWindow {
+  result: StageResult;
+  windowStartMs: number;
+  windowEndMs: number;
+  stoppedBy: string | null;
+}
+
+export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
+  const results = stages.map((s) => s.result);
+  const atCapacity = capacity.concurrency === null ? null : [...results].reverse().find((s) => s.summary.concurrency === capacity.concurrency && s.verdict === 'PASS') ?? null;
+  const totals = { requests: 0, ok: 0, output_tokens: 0 };
+  for (const s of results) {
+    totals.requests += s.summary.requests;
+    totals.ok += s.summary.ok;
+    totals.output_tokens += s.summary.outputTokens;
+  }
+  const red = redactProfile(profile);
+  const eff = efficiencyKnee(results, profile.report.efficiencyFraction);
+  return {
+    schema_version: SCHEMA_VERSION,
+    tool_version: meta.toolVersion,
+    name: profile.name,
+    started_at: meta.startedAt,
+    finished_at: meta.finishedAt,
+    duration_s: r3(meta.durationS),
+    interrupted: meta.interrupted,
+    clock_origin_epoch_ms: meta.clockOriginEpochMs,
+    target: {
+      base_url: redactUrl(meta.baseUrl),
+      model: profile.target.model,
+      simulator: profile.target.simulator,
+      api_key_env: profile.target.apiKeyEnv,
+      api_key: profile.target.apiKeyEnv ? REDACTED : null,
+    },
+    environment: { node: meta.node, platform: meta.platform, cpus: meta.cpus },
+    capacity: {
+      concurrency: capacity.concurrency,
+      stop_reason: capacity.stopReason,
+      stop_detail: capacity.stopDetail,
+      bracket: capacity.bracket,
+      at_capacity: atCapacity
+        ? { qps: r3(atCapacity.summary.qps), output_tokens_per_s: r3(atCapacity.summary.outputTokensPerS), ttft_ms: dist(atCapacity.summary.ttftMs), e2e_ms: dist(atCapacity.summary.e2eMs), success_rate: r3(atCapacity.summary.successRate), low_confidence: atCapacity.lowConfidence }
+        : null,
+    },
+    efficiency_knee: {
+      concurrency: eff.concurrency,
+      fraction: eff.fraction,
+      best_qps: r3(eff.bestQps),
+      best_qps_concurrency: eff.bestQpsConcurrency,
+      n_star: r3(eff.nStar),
+      explanation: eff.explanation,
+    },
+    totals,
+    slo: profile.slo.map((r) => r.text),
+    profile: red,
+    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy)),
+  };
+}
+
+export type SummaryJson = ReturnType<typeof buildSummary>;
+
+export function environmentMeta(): Pick<RunMeta, 'node' | 'cpus' | 'platform'> {
+  return { node: process.version, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}` };
+}

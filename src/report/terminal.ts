@@ -1,0 +1,62 @@
+// Terminal output: the stage table and the one-sentence answer (pure string builders).
+import type { SummaryJson, StageJson } from './summary.ts';
+import { formatMs, formatPct } from '../slo/evaluate.ts';
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+export function stageTable(stages: readonly StageJson[]): string {
+  const head = ['#', 'conc', 'kind', 'verdict', 'reqs', 'ok%', 'qps', 'tok/s', 'ttft p50', 'ttft p99', 'e2e p99', 'errors'];
+  const rows = stages.map((s) => [
+    String(s.index),
+    String(s.concurrency),
+    s.kind,
+    s.verdict + (s.low_confidence ? '~' : ''),
+    String(s.requests),
+    formatPct(s.success_rate),
+    (s.qps ?? 0).toFixed(2),
+    (s.output_tokens_per_s ?? 0).toFixed(0),
+    formatMs(s.ttft_ms.p50),
+    formatMs(s.ttft_ms.p99),
+    formatMs(s.e2e_ms.p99),
+    Object.entries(s.errors)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ') || '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const numeric = new Set([0, 1, 4, 5, 6, 7, 8, 9, 10]);
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, numeric.has(i))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** The answer in one sentence, e.g. "Capacity: 16 concurrent requests at 12.4 QPS with P99 TTFT 84 ms." */
+export function headline(s: SummaryJson): string {
+  const c = s.capacity;
+  if (c.concurrency === null) {
+    const first = s.stages[0];
+    return `No capacity: the SLO was not met at any tested concurrency${first ? ` (lowest tested: ${first.concurrency})` : ''}.`;
+  }
+  const at = c.at_capacity;
+  let text = `Capacity: ${c.concurrency} concurrent request${c.concurrency === 1 ? '' : 's'}`;
+  if (at) text += ` at ${(at.qps ?? 0).toFixed(2)} QPS with P99 TTFT ${formatMs(at.ttft_ms.p99)}`;
+  text += '.';
+  if (c.stop_reason === 'max_reached') text = `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` + (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with P99 TTFT ${formatMs(at.ttft_ms.p99)}.` : '.');
+  const failAt = c.bracket?.[1];
+  if (failAt !== undefined) {
+    const failStage = [...s.stages].reverse().find((x) => x.concurrency === failAt && x.verdict === 'FAIL');
+    const broken = failStage?.rules.filter((r) => r.pass === false).map((r) => r.reason);
+    if (failStage && broken && broken.length > 0) text += ` At ${failAt}: ${broken.join('; ')}.`;
+  }
+  return text;
+}
+
+export function finalReport(s: SummaryJson, runDir: string): string {
+  const lines = [stageTable(s.stages), ''];
+  if (s.stages.some((x) => x.low_confidence)) lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
+  lines.push(headline(s));
+  lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
+  if (s.efficiency_knee.concurrency !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
+  lines.push(`Run directory: ${runDir}`);
+  return lines.join('\n');
+}

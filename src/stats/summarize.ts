@@ -1,0 +1,142 @@
+// Pure: request records + a stage window → StageSummary, exactly as defined in DESIGN.md §3.
+// Percentiles use simple-statistics' quantileSorted (linear interpolation, R/numpy type 7).
+import { quantileSorted } from 'simple-statistics';
+import type { ErrorClass, RequestRecord } from '../load/record.ts';
+import type { Dist, StageSummary, StageWindow } from './types.ts';
+
+const EMPTY_DIST: Dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+
+/** Distribution of a sample (sorted in place). */
+export function distribution(values: number[]): Dist {
+  if (values.length === 0) return { ...EMPTY_DIST };
+  values.sort((a, b) => a - b);
+  let sum = 0;
+  for (const v of values) sum += v;
+  return {
+    count: values.length,
+    avg: sum / values.length,
+    p50: quantileSorted(values, 0.5),
+    p90: quantileSorted(values, 0.9),
+    p95: quantileSorted(values, 0.95),
+    p99: quantileSorted(values, 0.99),
+    max: values[values.length - 1] ?? null,
+  };
+}
+
+export function ttftOf(r: RequestRecord): number | null {
+  return r.firstContentAt === null ? null : r.firstContentAt - r.t0;
+}
+
+export function tpotOf(r: RequestRecord): number | null {
+  if (r.firstContentAt === null || r.lastContentAt === null || r.outputTokens < 2) return null;
+  return (r.lastContentAt - r.firstContentAt) / (r.outputTokens - 1);
+}
+
+/**
+ * Summarize one stage. `records` may contain other stages' records: only those whose `stage`
+ * equals `window.index` are used. Requests that START in the window are judged (success rate,
+ * latency distributions of the successful ones); requests COMPLETED in the window give QPS and tokens/s.
+ */
+export function summarizeStage(records: readonly RequestRecord[], window: StageWindow): StageSummary {
+  const { startMs: ws, endMs: we } = window;
+  const windowMs = Math.max(0, we - ws);
+  const windowS = windowMs / 1000;
+
+  let requests = 0;
+  let ok = 0;
+  const errors: Partial<Record<ErrorClass, number>> = {};
+  const ttft: number[] = [];
+  const ttfb: number[] = [];
+  const e2e: number[] = [];
+  const tpot: number[] = [];
+  const itl: number[] = [];
+  let completedInWindow = 0;
+  let okCompletedInWindow = 0;
+  let outputTokens = 0;
+  let outputTokensEstimated = false;
+  let completedE2eSum = 0;
+  let inFlightMs = 0;
+  const retryAfterS: number[] = [];
+
+  for (const r of records) {
+    if (r.stage !== window.index) continue;
+    // Time-average of in-flight requests: each request contributes its overlap with the window.
+    const overlap = Math.min(r.end, we) - Math.max(r.t0, ws);
+    if (overlap > 0) inFlightMs += overlap;
+
+    if (r.end >= ws && r.end < we) {
+      completedInWindow++;
+      completedE2eSum += r.end - r.t0;
+      outputTokens += r.outputTokens;
+      if (r.outputTokensEstimated && r.outputTokens > 0) outputTokensEstimated = true;
+      if (r.ok) okCompletedInWindow++;
+    }
+
+    if (r.phase !== 'window') continue;
+    requests++;
+    if (!r.ok) {
+      const cls: ErrorClass = r.errorClass ?? 'client_error';
+      errors[cls] = (errors[cls] ?? 0) + 1;
+      if (r.retryAfterS !== null) retryAfterS.push(r.retryAfterS);
+      continue;
+    }
+    ok++;
+    const t = ttftOf(r);
+    if (t !== null) ttft.push(t);
+    if (r.headersAt !== null) ttfb.push(r.headersAt - r.t0);
+    e2e.push(r.end - r.t0);
+    const tp = tpotOf(r);
+    if (tp !== null) tpot.push(tp);
+    for (const g of r.gapsMs) itl.push(g);
+  }
+
+  const completionsPerS = windowS > 0 ? completedInWindow / windowS : 0;
+  const meanCompletedE2e = completedInWindow > 0 ? completedE2eSum / completedInWindow : null;
+  const achievedConcurrency = windowMs > 0 ? inFlightMs / windowMs : 0;
+  const predicted = meanCompletedE2e === null ? null : (completionsPerS * meanCompletedE2e) / 1000;
+
+  return {
+    index: window.index,
+    concurrency: window.concurrency,
+    windowMs,
+    requests,
+    ok,
+    failed: requests - ok,
+    successRate: requests > 0 ? ok / requests : null,
+    errorRate: requests > 0 ? (requests - ok) / requests : null,
+    errors,
+    completedInWindow,
+    okCompletedInWindow,
+    qps: windowS > 0 ? okCompletedInWindow / windowS : 0,
+    completionsPerS,
+    outputTokensPerS: windowS > 0 ? outputTokens / windowS : 0,
+    outputTokensEstimated,
+    outputTokens,
+    ttftMs: distribution(ttft),
+    ttfbMs: distribution(ttfb),
+    e2eMs: distribution(e2e),
+    tpotMs: distribution(tpot),
+    itlMs: distribution(itl),
+    achievedConcurrency,
+    littleLaw: {
+      predicted,
+      ratio: predicted !== null && predicted > 0 ? achievedConcurrency / predicted : null,
+    },
+    retryAfterS,
+  };
+}
+
+/** Raw samples of one latency metric over the requests judged in a stage (successful, started in the window). */
+export function metricSamples(records: readonly RequestRecord[], stage: number, metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl'): number[] {
+  const out: number[] = [];
+  for (const r of records) {
+    if (r.stage !== stage || r.phase !== 'window' || !r.ok) continue;
+    if (metric === 'itl') {
+      for (const g of r.gapsMs) out.push(g);
+      continue;
+    }
+    const v = metric === 'ttft' ? ttftOf(r) : metric === 'ttfb' ? (r.headersAt === null ? null : r.headersAt - r.t0) : metric === 'e2e' ? r.end - r.t0 : tpotOf(r);
+    if (v !== null) out.push(v);
+  }
+  return out;
+}
