@@ -1,0 +1,237 @@
+// The capacity model: one loop that behaves like a continuous-batching LLM engine.
+//
+//   - At most `slots` sequences are active; the rest wait in a FIFO queue. With a queue limit, a request
+//     arriving when active + waiting >= slots + queue_limit is rejected (the server answers 429).
+//   - Each step first admits waiting requests into free slots, then emits one token to every active sequence.
+//   - step duration = (step_base_ms + step_per_seq_ms × active + Σ prefill of the requests admitted in this step)
+//                     × jitter factor,   prefill = prefill_ms_per_1k_tokens × prompt_tokens / 1000,
+//     jitter factor uniform in [1 − jitter, 1 + jitter] from a seeded PRNG (one draw per step).
+//   - A sequence leaves after its last token; its slot is free for the next step.
+//   - With nothing active or waiting the loop sleeps (no timer at all); an arrival wakes it on the next tick,
+//     so simultaneous arrivals start the same step.
+// Step boundaries follow model time (the next step starts when the previous one was due to end, not when its
+// timer happened to fire), so timer lateness does not accumulate; if the loop falls more than a step behind it
+// resynchronizes to the real clock. Consequences (closed loop, C clients, n output tokens, see docs/simulator.md):
+//   C <= slots: TTFT ≈ (rest of the step in progress) + prefill + step(C)   ≈ 2 × step(C) + prefill
+//   C >  slots: TTFT ≈ step_eff × (1 + n × (C − slots) / slots)              (wait for a free slot)
+import { mulberry32 } from './prng.ts';
+
+/** What the engine needs from a request; the server implements it and does the writing. */
+export interface EngineSequence {
+  readonly promptTokens: number;
+  /** Steps this sequence stays active for: it receives one token per step (0 = finishes at its admitting step). */
+  readonly tokens: number;
+  /** Called when the sequence takes a slot (at the start of the admitting step). */
+  onAdmit(nowMs: number): void;
+  /**
+   * Called once per step while active, after the step's token was emitted: `emitted` tokens so far,
+   * `done` when this was the last step (the slot is then free). One call per step = one write per stream per step.
+   */
+  onStep(emitted: number, done: boolean, nowMs: number): void;
+}
+
+export interface EngineTicket {
+  /** The client went away: free the queue place or slot (a slot is freed at the end of the running step). */
+  cancel(): void;
+}
+
+/** Time source and timers, injectable so the model can be tested with a fake clock. */
+export interface EngineClock {
+  now(): number;
+  setTimer(fn: () => void, delayMs: number): unknown;
+  clearTimer(handle: unknown): void;
+  /** Run fn after the current I/O callbacks (setImmediate). */
+  defer(fn: () => void): void;
+}
+
+export const realClock: EngineClock = {
+  now: () => performance.now(),
+  setTimer: (fn, delayMs) => (delayMs < 1 ? setImmediate(fn) : setTimeout(fn, delayMs)),
+  clearTimer: (h) => {
+    clearTimeout(h as NodeJS.Timeout);
+    clearImmediate(h as NodeJS.Immediate);
+  },
+  defer: (fn) => setImmediate(fn),
+};
+
+export interface EngineParams {
+  slots: number;
+  queue_limit: number | null;
+  prefill_ms_per_1k_tokens: number;
+  step_base_ms: number;
+  step_per_seq_ms: number;
+  jitter: number;
+  seed: number;
+}
+
+export interface EngineStats {
+  active: number;
+  waiting: number;
+  steps: number;
+  admitted: number;
+  completed: number;
+  rejected: number;
+  /** How late step ends fired versus model time (timer lateness plus CPU time of the step's writes). */
+  meanLateMs: number;
+  maxLateMs: number;
+  /** Times the loop fell more than a step behind and resynchronized to the real clock. */
+  resyncs: number;
+}
+
+const WAITING = 0;
+const ACTIVE = 1;
+const DONE = 2;
+const CANCELLED = 3;
+
+interface Entry {
+  seq: EngineSequence;
+  emitted: number;
+  state: number;
+}
+
+export class Engine {
+  private readonly params: EngineParams;
+  private readonly clock: EngineClock;
+  private readonly rng: () => number;
+  private waiting: (Entry | undefined)[] = [];
+  private head = 0;
+  private waitingLive = 0;
+  private active: Entry[] = [];
+  /** A step is running or a wake-up is scheduled. */
+  private busy = false;
+  private stopped = false;
+  private timer: unknown = null;
+  private stepStart = 0;
+  private stepEnd = 0;
+  private steps = 0;
+  private admitted = 0;
+  private completed = 0;
+  private rejected = 0;
+  private lateSum = 0;
+  private lateMax = 0;
+  private resyncs = 0;
+
+  constructor(params: EngineParams, clock: EngineClock = realClock) {
+    this.params = params;
+    this.clock = clock;
+    // A different stream from the fault schedule's, so faults do not depend on how many steps ran.
+    this.rng = mulberry32((params.seed ^ 0x5bd1e995) >>> 0);
+  }
+
+  /** Enqueues a request, or returns null when the queue limit rejects it. */
+  submit(seq: EngineSequence): EngineTicket | null {
+    const { slots, queue_limit } = this.params;
+    if (this.stopped || (queue_limit !== null && this.active.length + this.waitingLive >= slots + queue_limit)) {
+      this.rejected++;
+      return null;
+    }
+    const entry: Entry = { seq, emitted: 0, state: WAITING };
+    this.waiting.push(entry);
+    this.waitingLive++;
+    if (!this.busy) {
+      this.busy = true;
+      this.clock.defer(() => {
+        if (!this.stopped) this.startStep(this.clock.now());
+      });
+    }
+    return {
+      cancel: () => {
+        if (entry.state === WAITING) this.waitingLive--;
+        if (entry.state === WAITING || entry.state === ACTIVE) entry.state = CANCELLED;
+      },
+    };
+  }
+
+  stats(): EngineStats {
+    return {
+      active: this.active.length,
+      waiting: this.waitingLive,
+      steps: this.steps,
+      admitted: this.admitted,
+      completed: this.completed,
+      rejected: this.rejected,
+      meanLateMs: this.steps > 0 ? this.lateSum / this.steps : 0,
+      maxLateMs: this.lateMax,
+      resyncs: this.resyncs,
+    };
+  }
+
+  /** Stops the loop; sequences still active or waiting get no further calls. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) this.clock.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  private startStep(startMs: number): void {
+    const { slots, step_base_ms, step_per_seq_ms, prefill_ms_per_1k_tokens, jitter } = this.params;
+    const now = this.clock.now();
+    let prefillMs = 0;
+    while (this.active.length < slots && this.head < this.waiting.length) {
+      const entry = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined;
+      if (entry.state !== WAITING) continue;
+      entry.state = ACTIVE;
+      this.waitingLive--;
+      this.active.push(entry);
+      this.admitted++;
+      prefillMs += (prefill_ms_per_1k_tokens * entry.seq.promptTokens) / 1000;
+      entry.seq.onAdmit(now);
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    if (this.active.length === 0) {
+      this.busy = false;
+      return;
+    }
+    const factor = jitter > 0 ? 1 + jitter * (2 * this.rng() - 1) : 1;
+    const durationMs = (step_base_ms + step_per_seq_ms * this.active.length + prefillMs) * factor;
+    this.stepStart = startMs;
+    this.stepEnd = startMs + durationMs;
+    this.timer = this.clock.setTimer(() => this.endStep(), this.stepEnd - now);
+  }
+
+  private endStep(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    const lateMs = Math.max(0, now - this.stepEnd);
+    this.steps++;
+    this.lateSum += lateMs;
+    if (lateMs > this.lateMax) this.lateMax = lateMs;
+    let kept = 0;
+    const active = this.active;
+    for (let i = 0; i < active.length; i++) {
+      const entry = active[i]!;
+      if (entry.state !== ACTIVE) continue;
+      if (entry.emitted < entry.seq.tokens) entry.emitted++;
+      const done = entry.emitted >= entry.seq.tokens;
+      if (done) {
+        entry.state = DONE;
+        this.completed++;
+      }
+      entry.seq.onStep(entry.emitted, done, now);
+      if (entry.state === ACTIVE) active[kept++] = entry;
+    }
+    active.length = kept;
+    if (this.stopped) return;
+    if (kept === 0 && this.waitingLive === 0) {
+      this.waiting = [];
+      this.head = 0;
+      this.busy = false;
+      return;
+    }
+    const stepMs = this.stepEnd - this.stepStart;
+    if (lateMs > Math.max(stepMs, 5)) {
+      this.resyncs++;
+      this.startStep(now);
+    } else {
+      this.startStep(this.stepEnd);
+    }
+  }
+}
