@@ -1,0 +1,87 @@
+// The keys a profile may contain and the defaults applied when they are absent.
+// profiles/profile.schema.json must describe exactly these keys (test/profile/schema.test.ts checks it).
+
+/**
+ * A node of the key tree: a nested object lists the keys allowed in that mapping; `'value'` is a
+ * leaf whose value the validator checks in code (scalar, list, or mapping-or-list); `'map'` is a
+ * mapping with free-form keys (headers, extra_body, simulator overrides).
+ */
+export type KeySpec = { readonly [key: string]: KeySpec | 'value' | 'map' };
+
+export const CONCURRENCY_KEYS = { start: 'value', step: 'value', factor: 'value', max: 'value' } as const satisfies KeySpec;
+
+export const KEY_TREE = {
+  name: 'value',
+  target: {
+    base_url: 'value',
+    model: 'value',
+    api_key_env: 'value',
+    headers: 'map',
+    // `preset` plus any simulator setting; the simulator validates the overrides when it starts.
+    simulator: 'map',
+  },
+  request: {
+    messages: 'value',
+    prompts_file: 'value',
+    max_tokens: 'value',
+    temperature: 'value',
+    stream: 'value',
+    seed: 'value',
+    extra_body: 'map',
+    timeouts: { first_token: 'value', idle: 'value', total: 'value' },
+  },
+  ramp: {
+    // A mapping with CONCURRENCY_KEYS, or an explicit list of levels.
+    concurrency: 'value',
+    warmup: 'value',
+    stage: { duration: 'value', requests: 'value' },
+    drain: 'value',
+  },
+  slo: 'value',
+  verdict: { confidence: 'value', confirm_failures: 'value', max_extensions: 'value', bisect: 'value', resolution: 'value' },
+  stop: { on_breach: 'value', max_error_rate: 'value' },
+  limits: { max_duration: 'value', max_requests: 'value', max_output_tokens: 'value' },
+  report: { dir: 'value', headroom: 'value', efficiency: 'value' },
+  workers: 'value',
+} as const satisfies KeySpec;
+
+/** Keys of one chat message in `request.messages` (and in prompts_file lines). */
+export const MESSAGE_KEYS = ['role', 'content'] as const;
+export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
+
+/** extra_body keys the tool sets itself; passing them through would silently change the measurement. */
+export const RESERVED_BODY_KEYS = ['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'temperature'] as const;
+
+/** Model name used when the target is the embedded simulator and the profile names none. */
+export const SIMULATOR_MODEL = 'find-capacity-sim';
+export const DEFAULT_SIMULATOR_PRESET = 'demo';
+
+export const MAX_CONCURRENCY = 100_000;
+export const MAX_WORKERS = 256;
+/** Profiles are small; anything bigger is a mistake (or an attack) and is rejected before parsing. */
+export const MAX_PROFILE_BYTES = 1024 * 1024;
+export const MAX_PROMPTS_FILE_BYTES = 64 * 1024 * 1024;
+/** Upper bound on YAML nodes after alias expansion (a "billion laughs" document exceeds it at once). */
+export const MAX_EXPANDED_NODES = 100_000;
+export const MAX_YAML_DEPTH = 50;
+
+export const DEFAULTS = {
+  request: {
+    maxTokens: 256,
+    temperature: null,
+    stream: true,
+    seed: 1,
+    timeouts: { firstTokenMs: 60_000, idleMs: 30_000, totalMs: 300_000 },
+  },
+  ramp: {
+    concurrencyStart: 1,
+    warmupMs: 5_000,
+    stage: { durationMs: 30_000, requests: null },
+    drainMs: 60_000,
+  },
+  verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisect: true, bisectResolution: null },
+  stop: { onBreach: true, maxErrorRate: 0.5 },
+  limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
+  report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },
+  workers: 1,
+} as const;

@@ -1,0 +1,798 @@
+// Validates a parsed profile document in full and normalizes it to a Profile. Every problem is
+// collected (never thrown) with its YAML path; SourceMap turns the path into file:line:col.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ProfileProblem } from '../errors.ts';
+import { parseRule } from '../slo/parse.ts';
+import type { LatencyMetric, SloRule } from '../slo/types.ts';
+import {
+  CONCURRENCY_KEYS,
+  DEFAULTS,
+  DEFAULT_SIMULATOR_PRESET,
+  KEY_TREE,
+  MAX_CONCURRENCY,
+  MAX_PROMPTS_FILE_BYTES,
+  MAX_WORKERS,
+  MESSAGE_KEYS,
+  MESSAGE_ROLES,
+  RESERVED_BODY_KEYS,
+  SIMULATOR_MODEL,
+  type KeySpec,
+} from './keys.ts';
+import { joinPath, type SourceMap } from './source.ts';
+import type {
+  ChatMessage,
+  ConcurrencyPlan,
+  LimitsConfig,
+  Profile,
+  RampConfig,
+  ReportConfig,
+  RequestConfig,
+  RequestPayload,
+  StopConfig,
+  TargetConfig,
+  VerdictConfig,
+} from './types.ts';
+import { closest, describeValue, didYouMean, formatDuration, parseDuration, parsePercent } from './units.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface ValidateContext {
+  /** The profile path as the user gave it (used in messages). */
+  displayFile: string;
+  /** Absolute path of the profile (Profile.file; prompts_file is relative to its directory). */
+  absoluteFile: string;
+  env: NodeJS.ProcessEnv;
+  source: SourceMap;
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function has(obj: Obj, key: string): boolean {
+  return Object.hasOwn(obj, key) && obj[key] !== undefined && obj[key] !== null;
+}
+
+/** Every key path in KEY_TREE, leaf name → full paths, for "belongs under target" hints. */
+function keyLocations(spec: KeySpec, prefix = '', out = new Map<string, string[]>()): Map<string, string[]> {
+  for (const [k, v] of Object.entries(spec)) {
+    const full = prefix ? `${prefix}.${k}` : k;
+    out.set(k, [...(out.get(k) ?? []), full]);
+    if (typeof v === 'object') keyLocations(v, full, out);
+  }
+  return out;
+}
+const KEY_LOCATIONS = keyLocations(KEY_TREE);
+
+export class Checker {
+  readonly problems: ProfileProblem[] = [];
+  constructor(readonly ctx: ValidateContext) {}
+
+  private add(severity: 'error' | 'warning', p: string, message: string, at: 'key' | 'value'): void {
+    const { line, col } = this.ctx.source.locate(p, at);
+    this.problems.push({ file: this.ctx.displayFile, line, col, path: p, message, severity });
+  }
+  error(p: string, message: string, at: 'key' | 'value' = 'value'): void {
+    this.add('error', p, message, at);
+  }
+  warn(p: string, message: string, at: 'key' | 'value' = 'value'): void {
+    this.add('warning', p, message, at);
+  }
+  /** A problem located in another file (prompts_file lines). */
+  errorIn(file: string, line: number, p: string, message: string): void {
+    this.problems.push({ file, line, col: 1, path: p, message, severity: 'error' });
+  }
+  get errorCount(): number {
+    return this.problems.filter((x) => x.severity === 'error').length;
+  }
+
+  /** Rejects keys not in `allowed`, with a did-you-mean among siblings or a hint where the key belongs. */
+  checkKeys(obj: Obj, p: string, allowed: readonly string[]): void {
+    for (const key of Object.keys(obj)) {
+      if (allowed.includes(key)) continue;
+      // Top-level x-* keys are ignored, so they can hold YAML anchors (`x-defaults: &defaults`).
+      if (p === '' && key.startsWith('x-')) continue;
+      let hint = didYouMean(key, allowed);
+      if (!hint) {
+        const elsewhere = KEY_LOCATIONS.get(key) ?? KEY_LOCATIONS.get(closest(key, [...KEY_LOCATIONS.keys()]) ?? '');
+        if (elsewhere && elsewhere.length === 1) hint = ` (did you mean "${elsewhere[0]}"?)`;
+      }
+      if (!hint && /key|token|secret|password/i.test(key)) hint = ' (never put credentials in the profile: name an environment variable in target.api_key_env)';
+      const expected = !hint && allowed.length <= 12 ? `; expected one of: ${allowed.join(', ')}` : '';
+      this.error(joinPath(p, key), `unknown key "${key}"${hint}${expected}`, 'key');
+    }
+  }
+
+  /** A nested mapping section: checks its type and its keys. Absent → null; wrong type → undefined. */
+  section(parent: Obj, key: string, parentPath: string, spec: KeySpec): Obj | null | undefined {
+    const p = joinPath(parentPath, key);
+    if (!has(parent, key)) return null;
+    const v = parent[key];
+    if (!isObj(v)) {
+      this.error(p, `must be a mapping with keys ${Object.keys(spec).join(', ')}, got ${describeValue(v)}`);
+      return undefined;
+    }
+    this.checkKeys(v, p, Object.keys(spec));
+    return v;
+  }
+
+  string(obj: Obj, key: string, parentPath: string, opts: { required?: string; secret?: boolean } = {}): string | undefined {
+    const p = joinPath(parentPath, key);
+    if (!has(obj, key)) {
+      if (opts.required) this.error(p, opts.required, 'key');
+      return undefined;
+    }
+    const v = obj[key];
+    if (typeof v !== 'string' || v.trim() === '') {
+      const got = opts.secret ? '' : `, got ${describeValue(v)}`;
+      this.error(p, `must be a non-empty string${got}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  bool(obj: Obj, key: string, parentPath: string): boolean | undefined {
+    if (!has(obj, key)) return undefined;
+    const v = obj[key];
+    if (typeof v !== 'boolean') {
+      this.error(joinPath(parentPath, key), `must be true or false, got ${describeValue(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  integer(obj: Obj, key: string, parentPath: string, min: number, max: number, what = 'a positive integer'): number | undefined {
+    if (!has(obj, key)) return undefined;
+    return this.integerValue(obj[key], joinPath(parentPath, key), min, max, what);
+  }
+
+  integerValue(v: unknown, p: string, min: number, max: number, what = 'a positive integer'): number | undefined {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      this.error(p, `must be ${what}, got ${describeValue(v)}`);
+      return undefined;
+    }
+    if (v > max) {
+      this.error(p, `must be at most ${max}, got ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  number(obj: Obj, key: string, parentPath: string, min: number, max: number): number | undefined {
+    if (!has(obj, key)) return undefined;
+    const v = obj[key];
+    const p = joinPath(parentPath, key);
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      this.error(p, `must be a number, got ${describeValue(v)}`);
+      return undefined;
+    }
+    if (v < min || v > max) {
+      this.error(p, `must be between ${min} and ${max}, got ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  duration(obj: Obj, key: string, parentPath: string, opts: { allowZero: boolean }): number | undefined {
+    if (!has(obj, key)) return undefined;
+    const p = joinPath(parentPath, key);
+    let ms: number;
+    try {
+      ms = parseDuration(obj[key]);
+    } catch (err) {
+      this.error(p, (err as Error).message);
+      return undefined;
+    }
+    if (!opts.allowZero && ms <= 0) {
+      this.error(p, `must be longer than 0, got ${describeValue(obj[key])}`);
+      return undefined;
+    }
+    return ms;
+  }
+
+  percent(obj: Obj, key: string, parentPath: string, opts: { allowZero: boolean; allowOne: boolean }): number | undefined {
+    if (!has(obj, key)) return undefined;
+    const p = joinPath(parentPath, key);
+    let ratio: number;
+    try {
+      ratio = parsePercent(obj[key]);
+    } catch (err) {
+      this.error(p, (err as Error).message);
+      return undefined;
+    }
+    if (!opts.allowZero && ratio <= 0) {
+      this.error(p, `must be greater than 0%, got ${describeValue(obj[key])}`);
+      return undefined;
+    }
+    if (!opts.allowOne && ratio >= 1) {
+      this.error(p, `must be less than 100%, got ${describeValue(obj[key])}`);
+      return undefined;
+    }
+    return ratio;
+  }
+
+  /** Exactly one of two keys must be present. Returns which one, or null after reporting. */
+  exactlyOne(obj: Obj, p: string, a: string, b: string, what: string): string | null {
+    const hasA = has(obj, a);
+    const hasB = has(obj, b);
+    if (hasA && hasB) {
+      this.error(joinPath(p, b), `cannot be used together with ${a}: ${p} takes one of them`, 'key');
+      return null;
+    }
+    if (!hasA && !hasB) {
+      this.error(p, `needs ${what}: set ${a} or ${b}`, 'key');
+      return null;
+    }
+    return hasA ? a : b;
+  }
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_QUERY = /key|token|secret|sig|password|auth/i;
+const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|api-key|x-api-key|cookie)$/i;
+
+/** `name`: the run-directory stem. Sanitized to [A-Za-z0-9._-]; defaults to the file name. */
+export function sanitizeName(raw: string): string {
+  return raw
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 64);
+}
+
+function checkName(c: Checker, root: Obj, absoluteFile: string): string {
+  const fromFile = sanitizeName(path.basename(absoluteFile).replace(/\.(ya?ml)$/i, '')) || 'profile';
+  const raw = c.string(root, 'name', '');
+  if (raw === undefined) return fromFile;
+  const clean = sanitizeName(raw);
+  if (clean === '') {
+    c.error('name', `must contain at least one letter or digit (it names the run directory), got ${describeValue(raw)}`);
+    return fromFile;
+  }
+  if (clean !== raw) c.warn('name', `is used as "${clean}" in run directory names (only A-Z a-z 0-9 . _ - are kept)`);
+  return clean;
+}
+
+function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<TargetConfig> {
+  const t = c.section(root, 'target', '', KEY_TREE.target);
+  if (t === null) c.error('target', 'is required: set target.base_url (an OpenAI-compatible endpoint) or target.simulator', 'key');
+  if (!t) return {};
+  // A bare `simulator:` means the simulator with its default preset.
+  if (Object.hasOwn(t, 'simulator') && t['simulator'] === null) t['simulator'] = {};
+  const out: Partial<TargetConfig> = { headers: {}, simulator: null, baseUrl: null, apiKeyEnv: null };
+  const which = c.exactlyOne(t, 'target', 'base_url', 'simulator', 'an endpoint');
+
+  const rawUrl = c.string(t, 'base_url', 'target', { secret: true });
+  if (rawUrl !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(rawUrl.trim());
+    } catch {
+      c.error('target.base_url', 'must be an absolute http(s) URL such as https://api.openai.com/v1');
+    }
+    if (url) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        c.error('target.base_url', `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
+      } else if (url.username || url.password) {
+        c.error('target.base_url', 'must not contain credentials (user:password@); name the key variable in target.api_key_env');
+      } else if ([...url.searchParams.keys()].some((k) => SECRET_QUERY.test(k))) {
+        c.error('target.base_url', 'must not carry a key or token in its query string; name the key variable in target.api_key_env');
+      } else {
+        if (url.pathname === '/' || url.pathname === '') {
+          c.warn('target.base_url', 'has no path; OpenAI-compatible servers usually serve under /v1 (e.g. https://host/v1)');
+        }
+        out.baseUrl = url.toString().replace(/\/+$/, '');
+      }
+    }
+  }
+
+  if (has(t, 'simulator')) {
+    const sim = t['simulator'];
+    if (!isObj(sim)) {
+      c.error('target.simulator', `must be a mapping such as {preset: demo, slots: 8}, got ${describeValue(sim)}`);
+    } else {
+      let preset: string = DEFAULT_SIMULATOR_PRESET;
+      if (has(sim, 'preset')) {
+        const v = sim['preset'];
+        if (typeof v !== 'string' || v.trim() === '') c.error('target.simulator.preset', `must be a preset name such as "demo", got ${describeValue(v)}`);
+        else preset = v.trim();
+      }
+      // Any other key overrides a simulator setting; the simulator validates them when it starts.
+      const overrides: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(sim)) if (k !== 'preset') overrides[k] = v;
+      out.simulator = { preset, overrides };
+    }
+  }
+
+  const model = c.string(t, 'model', 'target', {
+    required: which === 'base_url' ? 'is required with base_url: the model name the endpoint serves' : undefined,
+  });
+  out.model = model?.trim() ?? (which === 'simulator' ? SIMULATOR_MODEL : undefined);
+
+  if (has(t, 'api_key_env')) {
+    const v = t['api_key_env'];
+    if (typeof v !== 'string' || !ENV_NAME.test(v)) {
+      // Never echo the value: a user may have pasted the key itself here.
+      c.error('target.api_key_env', 'must be the NAME of an environment variable (letters, digits, _), not the key itself');
+    } else {
+      out.apiKeyEnv = v;
+      const value = env[v];
+      if (value === undefined || value === '') {
+        c.error('target.api_key_env', `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`);
+      }
+    }
+  }
+
+  if (has(t, 'headers')) {
+    const h = t['headers'];
+    if (!isObj(h)) {
+      c.error('target.headers', `must be a mapping of header name to value, got ${describeValue(h)}`);
+    } else {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(h)) {
+        const p = joinPath('target.headers', name);
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+          c.error(p, 'is not a valid HTTP header name', 'key');
+          continue;
+        }
+        // Header values may be secrets: messages never include them.
+        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+          headers[name] = String(value);
+          if (/[\r\n]/.test(String(value))) c.error(p, 'value must be a single line');
+        } else {
+          c.error(p, 'value must be a string');
+        }
+        if (CREDENTIAL_HEADERS.test(name)) {
+          c.warn(p, 'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)', 'key');
+        }
+      }
+      out.headers = headers;
+    }
+  }
+  return out;
+}
+
+function checkMessages(c: Checker, v: unknown, p: string): ChatMessage[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) {
+    c.error(p, `must be a non-empty list of {role, content} messages, got ${describeValue(v)}`);
+    return undefined;
+  }
+  const out: ChatMessage[] = [];
+  let ok = true;
+  v.forEach((m, i) => {
+    const mp = joinPath(p, i);
+    if (!isObj(m)) {
+      c.error(mp, `must be a mapping {role, content}, got ${describeValue(m)}`);
+      ok = false;
+      return;
+    }
+    c.checkKeys(m, mp, MESSAGE_KEYS);
+    const role = m['role'];
+    const content = m['content'];
+    if (typeof role !== 'string' || !(MESSAGE_ROLES as readonly string[]).includes(role)) {
+      const hint = typeof role === 'string' ? didYouMean(role, MESSAGE_ROLES) : '';
+      c.error(joinPath(mp, 'role'), `must be one of ${MESSAGE_ROLES.join(', ')}, got ${describeValue(role)}${hint}`);
+      ok = false;
+    }
+    if (typeof content !== 'string') {
+      c.error(joinPath(mp, 'content'), `must be a string, got ${describeValue(content)}`);
+      ok = false;
+    }
+    if (ok) out.push({ role: role as string, content: content as string });
+  });
+  if (ok && !out.some((m) => m.role === 'user')) c.warn(p, 'has no user message; most servers expect one');
+  return ok ? out : undefined;
+}
+
+/** One prompts_file line → a payload, or an error message (without location). */
+function parsePromptLine(line: string): RequestPayload | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'is not valid JSON (expected a messages array, {"messages": [...]}, or a JSON string)';
+  }
+  if (typeof v === 'string') {
+    if (v.trim() === '') return 'is an empty prompt';
+    return { messages: [{ role: 'user', content: v }] };
+  }
+  let messages: unknown = v;
+  if (isObj(v)) {
+    if (!Object.hasOwn(v, 'messages')) return 'is an object without a "messages" field';
+    messages = v['messages'];
+  }
+  if (!Array.isArray(messages)) return `must be a messages array, {"messages": [...]}, or a JSON string, got ${describeValue(messages)}`;
+  if (messages.length === 0) return 'has an empty messages list';
+  const out: ChatMessage[] = [];
+  for (const [i, m] of messages.entries()) {
+    if (!isObj(m) || typeof m['role'] !== 'string' || typeof m['content'] !== 'string') {
+      return `message ${i + 1} must be {"role": "...", "content": "..."}`;
+    }
+    if (!(MESSAGE_ROLES as readonly string[]).includes(m['role'])) {
+      return `message ${i + 1} has unknown role ${describeValue(m['role'])}${didYouMean(m['role'], MESSAGE_ROLES)}`;
+    }
+    out.push({ role: m['role'], content: m['content'] });
+  }
+  return { messages: out };
+}
+
+const MAX_PROMPT_LINE_PROBLEMS = 10;
+
+async function loadPromptsFile(c: Checker, rel: string): Promise<RequestPayload[] | undefined> {
+  const p = 'request.prompts_file';
+  const abs = path.resolve(path.dirname(c.ctx.absoluteFile), rel);
+  const display = path.join(path.dirname(c.ctx.displayFile), rel);
+  let text: string;
+  try {
+    const st = await stat(abs);
+    if (!st.isFile()) {
+      c.error(p, `${display} is not a file`);
+      return undefined;
+    }
+    if (st.size > MAX_PROMPTS_FILE_BYTES) {
+      c.error(p, `${display} is ${Math.round(st.size / 1024 / 1024)} MB; the limit is ${MAX_PROMPTS_FILE_BYTES / 1024 / 1024} MB`);
+      return undefined;
+    }
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    c.error(p, code === 'ENOENT' ? `file not found: ${display} (paths are relative to the profile's directory)` : `cannot read ${display} (${code ?? 'error'})`);
+    return undefined;
+  }
+  const payloads: RequestPayload[] = [];
+  let bad = 0;
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      const r = parsePromptLine(line);
+      if (typeof r === 'string') {
+        bad++;
+        if (bad <= MAX_PROMPT_LINE_PROBLEMS) c.errorIn(display, i + 1, p, `line ${i + 1} of ${display} ${r}`);
+      } else {
+        payloads.push(r);
+      }
+    });
+  if (bad > MAX_PROMPT_LINE_PROBLEMS) c.error(p, `${display} has ${bad} malformed lines in all (the first ${MAX_PROMPT_LINE_PROBLEMS} are listed)`);
+  if (bad > 0) return undefined;
+  if (payloads.length === 0) {
+    c.error(p, `${display} is empty: it needs at least one prompt (one JSON value per line)`);
+    return undefined;
+  }
+  return payloads;
+}
+
+async function checkRequest(c: Checker, root: Obj): Promise<Partial<RequestConfig>> {
+  const r = c.section(root, 'request', '', KEY_TREE.request);
+  if (r === null) c.error('request', 'is required: set request.messages or request.prompts_file', 'key');
+  if (!r) return {};
+  const out: Partial<RequestConfig> = {};
+  const which = c.exactlyOne(r, 'request', 'messages', 'prompts_file', 'a payload');
+  if (has(r, 'messages')) {
+    const messages = checkMessages(c, r['messages'], 'request.messages');
+    if (messages && which === 'messages') {
+      out.payloads = [{ messages }];
+      out.source = 'inline';
+    }
+  }
+  const file = c.string(r, 'prompts_file', 'request');
+  if (file !== undefined && which === 'prompts_file') {
+    const payloads = await loadPromptsFile(c, file);
+    if (payloads) {
+      out.payloads = payloads;
+      out.source = file;
+    }
+  }
+
+  if (Object.hasOwn(r, 'max_tokens') && r['max_tokens'] === null) out.maxTokens = null;
+  else {
+    const v = c.integer(r, 'max_tokens', 'request', 1, 1_000_000);
+    if (v !== undefined) out.maxTokens = v;
+  }
+  if (Object.hasOwn(r, 'temperature') && r['temperature'] === null) out.temperature = null;
+  else {
+    const v = c.number(r, 'temperature', 'request', 0, 2);
+    if (v !== undefined) out.temperature = v;
+  }
+  out.stream = c.bool(r, 'stream', 'request');
+  out.seed = c.integer(r, 'seed', 'request', 0, Number.MAX_SAFE_INTEGER, 'a non-negative integer');
+
+  if (has(r, 'extra_body')) {
+    const body = r['extra_body'];
+    if (!isObj(body)) c.error('request.extra_body', `must be a mapping of extra request fields, got ${describeValue(body)}`);
+    else {
+      for (const key of Object.keys(body)) {
+        if ((RESERVED_BODY_KEYS as readonly string[]).includes(key)) {
+          const own = Object.hasOwn(KEY_TREE.request, key) ? `set request.${key} instead` : 'the tool sets it itself';
+          c.error(joinPath('request.extra_body', key), `cannot be overridden here: ${own}`, 'key');
+        }
+      }
+      out.extraBody = body;
+    }
+  }
+
+  const tm = c.section(r, 'timeouts', 'request', KEY_TREE.request.timeouts);
+  const timeouts: RequestConfig['timeouts'] = { ...DEFAULTS.request.timeouts };
+  if (tm) {
+    timeouts.firstTokenMs = c.duration(tm, 'first_token', 'request.timeouts', { allowZero: false }) ?? timeouts.firstTokenMs;
+    timeouts.idleMs = c.duration(tm, 'idle', 'request.timeouts', { allowZero: false }) ?? timeouts.idleMs;
+    timeouts.totalMs = c.duration(tm, 'total', 'request.timeouts', { allowZero: false }) ?? timeouts.totalMs;
+    for (const [key, ms] of [['first_token', timeouts.firstTokenMs], ['idle', timeouts.idleMs]] as const) {
+      if (has(tm, key) && ms > timeouts.totalMs) {
+        c.warn(joinPath('request.timeouts', key), `${formatDuration(ms)} is longer than timeouts.total (${formatDuration(timeouts.totalMs)}), so it never fires`);
+      }
+    }
+  }
+  out.timeouts = timeouts;
+  return out;
+}
+
+function checkConcurrency(c: Checker, v: unknown): ConcurrencyPlan | undefined {
+  const p = 'ramp.concurrency';
+  const level = (x: unknown, xp: string): number | undefined => c.integerValue(x, xp, 1, MAX_CONCURRENCY);
+  if (Array.isArray(v)) {
+    if (v.length === 0) {
+      c.error(p, 'must list at least one concurrency level');
+      return undefined;
+    }
+    const levels: number[] = [];
+    let ok = true;
+    v.forEach((x, i) => {
+      const n = level(x, joinPath(p, i));
+      if (n === undefined) {
+        ok = false;
+        return;
+      }
+      const prev = levels[levels.length - 1];
+      if (prev !== undefined && n <= prev) {
+        c.error(joinPath(p, i), `levels must be strictly increasing, got ${n} after ${prev}`);
+        ok = false;
+      }
+      levels.push(n);
+    });
+    return ok ? { kind: 'list', levels } : undefined;
+  }
+  if (!isObj(v)) {
+    c.error(p, `must be a mapping {start, step | factor, max} or a list of levels such as [1, 2, 4, 8], got ${describeValue(v)}`);
+    return undefined;
+  }
+  c.checkKeys(v, p, Object.keys(CONCURRENCY_KEYS));
+  const start = has(v, 'start') ? level(v['start'], `${p}.start`) : DEFAULTS.ramp.concurrencyStart;
+  const max = has(v, 'max') ? level(v['max'], `${p}.max`) : undefined;
+  if (!has(v, 'max')) c.error(`${p}.max`, 'is required: the highest concurrency to try', 'key');
+  if (start !== undefined && max !== undefined && max < start) c.error(`${p}.max`, `must be at least start (${start}), got ${max}`);
+  const which = c.exactlyOne(v, p, 'step', 'factor', 'a way to grow');
+  let plan: ConcurrencyPlan | undefined;
+  if (which === 'step') {
+    const step = level(v['step'], `${p}.step`);
+    if (step !== undefined && start !== undefined && max !== undefined) plan = { kind: 'step', start, step, max };
+  } else if (which === 'factor') {
+    const f = v['factor'];
+    if (typeof f !== 'number' || !Number.isFinite(f) || f <= 1) {
+      c.error(`${p}.factor`, `must be a number greater than 1 (e.g. 2 doubles each stage), got ${describeValue(f)}`);
+    } else if (f > 100) {
+      c.error(`${p}.factor`, `must be at most 100, got ${f}`);
+    } else if (start !== undefined && max !== undefined) {
+      plan = { kind: 'factor', start, factor: f, max };
+    }
+  }
+  return plan !== undefined && max !== undefined && start !== undefined && max >= start ? plan : undefined;
+}
+
+function checkRamp(c: Checker, root: Obj): Partial<RampConfig> {
+  const r = c.section(root, 'ramp', '', KEY_TREE.ramp);
+  if (r === null) c.error('ramp', 'is required: at least ramp.concurrency', 'key');
+  if (!r) return {};
+  const out: Partial<RampConfig> = {};
+  if (!has(r, 'concurrency')) c.error('ramp.concurrency', 'is required, e.g. {start: 1, step: 4, max: 64} or [1, 2, 4, 8]', 'key');
+  else out.concurrency = checkConcurrency(c, r['concurrency']);
+  out.warmupMs = c.duration(r, 'warmup', 'ramp', { allowZero: true });
+  out.drainMs = c.duration(r, 'drain', 'ramp', { allowZero: true });
+  const st = c.section(r, 'stage', 'ramp', KEY_TREE.ramp.stage);
+  if (st) {
+    const durationMs = c.duration(st, 'duration', 'ramp.stage', { allowZero: false });
+    const requests = c.integer(st, 'requests', 'ramp.stage', 1, 100_000_000);
+    if (!has(st, 'duration') && !has(st, 'requests')) c.error('ramp.stage', 'needs duration, requests, or both (the stage ends at whichever comes first)', 'key');
+    out.stage = { durationMs: durationMs ?? null, requests: requests ?? null };
+  }
+  return out;
+}
+
+const TIMEOUT_FOR_METRIC: Partial<Record<LatencyMetric, { key: 'first_token' | 'total' | 'idle'; field: 'firstTokenMs' | 'totalMs' | 'idleMs' }>> = {
+  ttft: { key: 'first_token', field: 'firstTokenMs' },
+  ttfb: { key: 'first_token', field: 'firstTokenMs' },
+  e2e: { key: 'total', field: 'totalMs' },
+  itl: { key: 'idle', field: 'idleMs' },
+};
+
+function checkSlo(c: Checker, root: Obj): SloRule[] | undefined {
+  if (!has(root, 'slo')) {
+    c.warn('', 'no slo rules: every stage passes, the ramp runs to its max and only the efficiency knee is reported', 'key');
+    return [];
+  }
+  const list = root['slo'];
+  if (!Array.isArray(list)) {
+    c.error('slo', `must be a list of rules such as ["p99(ttft) < 1s", "success_rate >= 99%"], got ${describeValue(list)}`);
+    return undefined;
+  }
+  const rules: SloRule[] = [];
+  let ok = true;
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    const p = joinPath('slo', i);
+    if (typeof item !== 'string') {
+      const hint = isObj(item) ? ' (write each rule as one string, e.g. - "p99(ttft) < 1s")' : '';
+      c.error(p, `must be a rule string such as "p99(ttft) < 1s", got ${describeValue(item)}${hint}`);
+      ok = false;
+      return;
+    }
+    try {
+      const rule = parseRule(item);
+      const key = rule.text.replace(/\s+/g, '');
+      if (seen.has(key)) c.warn(p, `duplicate rule "${rule.text}"`);
+      seen.add(key);
+      rules.push(rule);
+    } catch (err) {
+      c.error(p, `bad rule "${item.trim()}": ${(err as Error).message}`);
+      ok = false;
+    }
+  });
+  return ok ? rules : undefined;
+}
+
+function checkVerdict(c: Checker, root: Obj): Partial<VerdictConfig> {
+  const v = c.section(root, 'verdict', '', KEY_TREE.verdict);
+  if (!v) return {};
+  const out: Partial<VerdictConfig> = {};
+  const conf = c.percent(v, 'confidence', 'verdict', { allowZero: false, allowOne: false });
+  if (conf !== undefined && conf < 0.5) c.error('verdict.confidence', `must be at least 50%, got ${describeValue(v['confidence'])}`);
+  else out.confidence = conf;
+  out.confirmFailures = c.bool(v, 'confirm_failures', 'verdict');
+  out.maxExtensions = c.integer(v, 'max_extensions', 'verdict', 0, 20, 'a non-negative integer');
+  out.bisect = c.bool(v, 'bisect', 'verdict');
+  if (Object.hasOwn(v, 'resolution') && (v['resolution'] === null || v['resolution'] === 'auto')) out.bisectResolution = null;
+  else {
+    const res = c.integer(v, 'resolution', 'verdict', 1, MAX_CONCURRENCY, 'a positive integer or "auto"');
+    if (res !== undefined) out.bisectResolution = res;
+  }
+  return out;
+}
+
+function checkStop(c: Checker, root: Obj): Partial<StopConfig> {
+  const s = c.section(root, 'stop', '', KEY_TREE.stop);
+  if (!s) return {};
+  return {
+    onBreach: c.bool(s, 'on_breach', 'stop'),
+    maxErrorRate: c.percent(s, 'max_error_rate', 'stop', { allowZero: false, allowOne: true }),
+  };
+}
+
+function checkLimits(c: Checker, root: Obj): Partial<LimitsConfig> {
+  const l = c.section(root, 'limits', '', KEY_TREE.limits);
+  if (!l) return {};
+  return {
+    maxDurationMs: c.duration(l, 'max_duration', 'limits', { allowZero: false }),
+    maxRequests: c.integer(l, 'max_requests', 'limits', 1, Number.MAX_SAFE_INTEGER),
+    maxOutputTokens: c.integer(l, 'max_output_tokens', 'limits', 1, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+function checkReport(c: Checker, root: Obj): Partial<ReportConfig> {
+  const r = c.section(root, 'report', '', KEY_TREE.report);
+  if (!r) return {};
+  return {
+    dir: c.string(r, 'dir', 'report'),
+    headroom: c.percent(r, 'headroom', 'report', { allowZero: false, allowOne: true }),
+    efficiencyFraction: c.percent(r, 'efficiency', 'report', { allowZero: false, allowOne: true }),
+  };
+}
+
+/** Checks that need several sections: timeouts vs SLO thresholds, streaming vs token metrics. */
+function crossCheck(c: Checker, request: Partial<RequestConfig>, rules: SloRule[] | undefined): void {
+  if (!rules) return;
+  const timeouts = request.timeouts ?? DEFAULTS.request.timeouts;
+  const stream = request.stream ?? DEFAULTS.request.stream;
+  rules.forEach((rule, i) => {
+    if (rule.kind !== 'latency') return;
+    const p = joinPath('slo', i);
+    if (!stream && (rule.metric === 'ttft' || rule.metric === 'tpot' || rule.metric === 'itl')) {
+      c.error(p, `${rule.metric} needs streaming, but request.stream is false (a non-streaming run measures ttfb and e2e only)`);
+      return;
+    }
+    const t = TIMEOUT_FOR_METRIC[rule.metric];
+    if (!t) return;
+    const timeoutMs = timeouts[t.field];
+    if (timeoutMs < rule.thresholdMs && (rule.op === '<' || rule.op === '<=')) {
+      c.warn(
+        p,
+        `request.timeouts.${t.key} (${formatDuration(timeoutMs)}) is shorter than this rule's threshold (${formatDuration(rule.thresholdMs)}): slow requests become timeout errors before they can breach it`,
+      );
+    }
+  });
+}
+
+/** Validates a parsed document. Returns the Profile when there is no error (problems may still hold warnings). */
+export async function validateDocument(doc: unknown, ctx: ValidateContext): Promise<{ profile: Profile | null; problems: ProfileProblem[] }> {
+  const c = new Checker(ctx);
+  if (doc === undefined || doc === null) {
+    c.error('', 'the profile is empty; it needs at least target, request and ramp (see docs/profile.md)');
+    return { profile: null, problems: c.problems };
+  }
+  if (!isObj(doc)) {
+    const what = Array.isArray(doc) ? 'a list' : `a single value (${describeValue(doc)})`;
+    c.error('', `a profile must be a mapping of keys (name, target, request, ramp, slo, ...), got ${what}`);
+    return { profile: null, problems: c.problems };
+  }
+  c.checkKeys(doc, '', Object.keys(KEY_TREE));
+
+  const name = checkName(c, doc, ctx.absoluteFile);
+  const target = checkTarget(c, doc, ctx.env);
+  const request = await checkRequest(c, doc);
+  const ramp = checkRamp(c, doc);
+  const slo = checkSlo(c, doc);
+  const verdict = checkVerdict(c, doc);
+  const stop = checkStop(c, doc);
+  const limits = checkLimits(c, doc);
+  const report = checkReport(c, doc);
+  const workers = c.integer(doc, 'workers', '', 1, MAX_WORKERS);
+  crossCheck(c, request, slo);
+
+  c.problems.sort((a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col);
+  if (c.errorCount > 0) return { profile: null, problems: c.problems };
+
+  const D = DEFAULTS;
+  const profile: Profile = {
+    name,
+    file: ctx.absoluteFile,
+    target: {
+      baseUrl: target.baseUrl ?? null,
+      model: target.model as string,
+      apiKeyEnv: target.apiKeyEnv ?? null,
+      headers: target.headers ?? {},
+      simulator: target.simulator ?? null,
+    },
+    request: {
+      payloads: request.payloads as RequestPayload[],
+      source: request.source as string,
+      maxTokens: request.maxTokens === undefined ? D.request.maxTokens : request.maxTokens,
+      temperature: request.temperature === undefined ? D.request.temperature : request.temperature,
+      stream: request.stream ?? D.request.stream,
+      extraBody: request.extraBody ?? {},
+      seed: request.seed ?? D.request.seed,
+      timeouts: request.timeouts ?? { ...D.request.timeouts },
+    },
+    ramp: {
+      concurrency: ramp.concurrency as ConcurrencyPlan,
+      warmupMs: ramp.warmupMs ?? D.ramp.warmupMs,
+      stage: ramp.stage ?? { ...D.ramp.stage },
+      drainMs: ramp.drainMs ?? D.ramp.drainMs,
+    },
+    slo: slo ?? [],
+    verdict: {
+      confidence: verdict.confidence ?? D.verdict.confidence,
+      confirmFailures: verdict.confirmFailures ?? D.verdict.confirmFailures,
+      maxExtensions: verdict.maxExtensions ?? D.verdict.maxExtensions,
+      bisectResolution: verdict.bisectResolution === undefined ? D.verdict.bisectResolution : verdict.bisectResolution,
+      bisect: verdict.bisect ?? D.verdict.bisect,
+    },
+    stop: {
+      onBreach: stop.onBreach ?? D.stop.onBreach,
+      maxErrorRate: stop.maxErrorRate ?? D.stop.maxErrorRate,
+    },
+    limits: {
+      maxDurationMs: limits.maxDurationMs ?? D.limits.maxDurationMs,
+      maxRequests: limits.maxRequests ?? D.limits.maxRequests,
+      maxOutputTokens: limits.maxOutputTokens ?? D.limits.maxOutputTokens,
+    },
+    report: {
+      dir: report.dir ?? D.report.dir,
+      headroom: report.headroom ?? D.report.headroom,
+      efficiencyFraction: report.efficiencyFraction ?? D.report.efficiencyFraction,
+    },
+    workers: workers ?? D.workers,
+  };
+  return { profile, problems: c.problems };
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { loadProfile } from '../../src/profile/load.ts';
+import { describePlan, planLevels } from '../../src/profile/plan.ts';
+import type { ConcurrencyPlan } from '../../src/profile/types.ts';
+
+describe('planLevels', () => {
+  const cases: [string, ConcurrencyPlan, number[]][] = [
+    ['step hitting max exactly', { kind: 'step', start: 1, step: 4, max: 13 }, [1, 5, 9, 13]],
+    ['step ends with max when it overshoots', { kind: 'step', start: 1, step: 4, max: 15 }, [1, 5, 9, 13, 15]],
+    ['step with start = max', { kind: 'step', start: 8, step: 4, max: 8 }, [8]],
+    ['step of one', { kind: 'step', start: 3, step: 1, max: 6 }, [3, 4, 5, 6]],
+    ['factor 2', { kind: 'factor', start: 1, factor: 2, max: 16 }, [1, 2, 4, 8, 16]],
+    ['factor 2 ends with max', { kind: 'factor', start: 1, factor: 2, max: 20 }, [1, 2, 4, 8, 16, 20]],
+    ['factor rounds up', { kind: 'factor', start: 3, factor: 1.5, max: 20 }, [3, 5, 8, 12, 18, 20]],
+    ['factor close to 1 still grows', { kind: 'factor', start: 1, factor: 1.01, max: 4 }, [1, 2, 3, 4]],
+    ['list as given', { kind: 'list', levels: [1, 2, 4, 8, 16] }, [1, 2, 4, 8, 16]],
+  ];
+  it.each(cases)('%s', (_, plan, levels) => {
+    expect(planLevels(plan)).toEqual(levels);
+  });
+});
+
+describe('describePlan', () => {
+  it('shows stages, time and request bounds and the safety limits', async () => {
+    const { profile } = await loadProfile('profiles/example-openai.yaml', { env: { OPENAI_API_KEY: 'x' } });
+    const text = describePlan(profile);
+    expect(text).toContain('Ramp: 7 stages from 1 to 64, ×2 per stage: 1, 2, 4, 8, 16, 32, 64');
+    expect(text).toContain('Time: at most 7 × (10s + 1m + 30s) = 11m40s for the coarse ramp');
+    expect(text).toContain('Requests: at most 7 × 600 = 4200 measured requests');
+    expect(text).toContain('Safety limits: max_duration 45m, max_requests 20000, max_output_tokens 5000000');
+    expect(text).not.toContain('undefined');
+  });
+
+  it('duration-only stages: requests bounded by duration; long ramps are capped by the limits', async () => {
+    const text = `target: {simulator: {preset: demo}}
+request: {messages: [{role: user, content: hi}]}
+ramp:
+  concurrency: {start: 1, step: 1, max: 100}
+  stage: {duration: 1m}
+slo: ["p99(ttft) < 1s"]
+`;
+    const { profile } = await loadProfile('p.yaml', { text, env: {} });
+    const plan = describePlan(profile);
+    expect(plan).toContain('Ramp: 100 stages from 1 to 100 in steps of 1: 1, 2, 3, 4, 5, 6, ..., 98, 99, 100');
+    expect(plan).toContain('= 3h28m20s for the coarse ramp (capped by limits.max_duration 1h)');
+    expect(plan).toContain('Requests: bounded by duration');
+    expect(plan).toContain('Target: built-in simulator, preset demo; model find-capacity-sim');
+  });
+});
