@@ -52,8 +52,8 @@ export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'
 /** extra_body keys the tool sets itself; passing them through would silently change the measurement. */
 export const RESERVED_BODY_KEYS = ['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'temperature'] as const;
 
-/** Model name used when the target is the embedded simulator and the profile names none. */
-export const SIMULATOR_MODEL = 'find-capacity-sim';
+/** Model name used when the target is the embedded simulator and the profile names none (src/sim's default). */
+export const SIMULATOR_MODEL = 'sim-llm';
 export const DEFAULT_SIMULATOR_PRESET = 'demo';
 
 export const MAX_CONCURRENCY = 100_000;
@@ -67,6 +67,7 @@ export const MAX_YAML_DEPTH = 50;
 
 export const DEFAULTS = {
   request: {
+    /** With a simulator target the default is null: the preset's own output length applies. */
     maxTokens: 256,
     temperature: null,
     stream: true,

@@ -309,7 +309,8 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
   const model = c.string(t, 'model', 'target', {
     required: which === 'base_url' ? 'is required with base_url: the model name the endpoint serves' : undefined,
   });
-  out.model = model?.trim() ?? (which === 'simulator' ? SIMULATOR_MODEL : undefined);
+  const simModel = out.simulator?.overrides['model'];
+  out.model = model?.trim() ?? (which === 'simulator' ? (typeof simModel === 'string' ? simModel : SIMULATOR_MODEL) : undefined);
 
   if (has(t, 'api_key_env')) {
     const v = t['api_key_env'];
@@ -757,7 +758,8 @@ export async function validateDocument(doc: unknown, ctx: ValidateContext): Prom
     request: {
       payloads: request.payloads as RequestPayload[],
       source: request.source as string,
-      maxTokens: request.maxTokens === undefined ? D.request.maxTokens : request.maxTokens,
+      // The simulator's presets document their capacity for their own default output length.
+      maxTokens: request.maxTokens !== undefined ? request.maxTokens : target.simulator ? null : D.request.maxTokens,
       temperature: request.temperature === undefined ? D.request.temperature : request.temperature,
       stream: request.stream ?? D.request.stream,
       extraBody: request.extraBody ?? {},

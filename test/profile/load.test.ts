@@ -44,7 +44,7 @@ describe('good profiles load to the normalized Profile', () => {
       request: {
         payloads: [{ messages: [{ role: 'user', content: 'Hello' }] }],
         source: 'inline',
-        maxTokens: 256,
+        maxTokens: null,
         temperature: null,
         stream: true,
         extraBody: {},

@@ -44,6 +44,6 @@ slo: ["p99(ttft) < 1s"]
     expect(plan).toContain('Ramp: 100 stages from 1 to 100 in steps of 1: 1, 2, 3, 4, 5, 6, ..., 98, 99, 100');
     expect(plan).toContain('= 3h28m20s for the coarse ramp (capped by limits.max_duration 1h)');
     expect(plan).toContain('Requests: bounded by duration');
-    expect(plan).toContain('Target: built-in simulator, preset demo; model find-capacity-sim');
+    expect(plan).toContain('Target: built-in simulator, preset demo; model sim-llm');
   });
 });
