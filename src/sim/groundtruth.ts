@@ -1,0 +1,85 @@
+// The simulator's own view of every chat-completion request, one JSONL line each, so tests and benchmarks
+// can check the tool's measurements against the server's. Times are epoch ms with sub-ms precision
+// (performance.timeOrigin + performance.now()), comparable across processes on one machine.
+import { open } from 'node:fs/promises';
+import type { WriteStream } from 'node:fs';
+import type { FaultType } from './config.ts';
+
+export interface GroundTruthRecord {
+  /** The x-request-id request header, else a generated `sim-<n>`. */
+  id: string;
+  /** Request headers received. */
+  arrival_ms: number;
+  /** Response headers written (null when none were). */
+  headers_ms: number | null;
+  /** Took a batch slot (null when never admitted). */
+  admitted_ms: number | null;
+  /** First content token emitted (for streams: written to the socket). */
+  first_token_ms: number | null;
+  /** Response finished or the connection closed. */
+  end_ms: number;
+  prompt_tokens: number | null;
+  /** Content tokens emitted (for streams: written). */
+  output_tokens: number;
+  /** The output length the request asked for (or the default). */
+  max_tokens: number | null;
+  stream: boolean | null;
+  fault: FaultType | null;
+  /** HTTP status sent (null when the connection was reset before headers). */
+  status: number | null;
+  /** completed | fault | rejected (429 queue full) | bad_request | client_closed | server_stopped */
+  outcome: 'completed' | 'fault' | 'rejected' | 'bad_request' | 'client_closed' | 'server_stopped';
+}
+
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const round3 = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
+
+/** Buffered appender: lines are collected and written at most every 100 ms, and flushed on close. */
+export class GroundTruthLog {
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(private readonly stream: WriteStream) {}
+
+  /** Opens (appends to) the file; rejects if it cannot be opened, so a bad path fails at start-up. */
+  static async open(path: string): Promise<GroundTruthLog> {
+    const handle = await open(path, 'a');
+    return new GroundTruthLog(handle.createWriteStream());
+  }
+
+  write(r: GroundTruthRecord): void {
+    if (this.closed) return;
+    const line = {
+      ...r,
+      arrival_ms: round3(r.arrival_ms),
+      headers_ms: round3(r.headers_ms),
+      admitted_ms: round3(r.admitted_ms),
+      first_token_ms: round3(r.first_token_ms),
+      end_ms: round3(r.end_ms),
+    };
+    this.pending.push(JSON.stringify(line) + '\n');
+    if (this.timer === null) this.timer = setTimeout(() => this.flush(), 100);
+  }
+
+  private flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    this.stream.write(this.pending.join(''));
+    this.pending = [];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    await new Promise<void>((resolve, reject) => {
+      this.stream.once('error', reject);
+      this.stream.end(() => resolve());
+    });
+  }
+}

@@ -1,0 +1,202 @@
+// Public API of the built-in simulator (see docs/simulator.md):
+//   startSimulator  — embedded and test use: the server runs in a worker thread (default) or a child process,
+//                     never on the caller's event loop, so it cannot distort the load generator's timings.
+//   serveStandalone — `find-capacity simulate`: the server in this process (there is no load generator here).
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ToolError } from '../errors.ts';
+import { parseOverrides, resolveSimConfig, type SimConfig, type SimOverrides } from './config.ts';
+import type { HostInit, HostMessage, ParentMessage } from './messages.ts';
+import { startSimServer, SIM_HOST } from './server.ts';
+
+export {
+  FAULT_DOCS,
+  FAULT_TYPES,
+  SIM_FIELDS,
+  SIM_PRESETS,
+  SIM_PRESET_NAMES,
+  SimConfigError,
+  checkSimConfig,
+  describeSimConfig,
+  parseOverrides,
+  predictClosedLoop,
+  prefillMs,
+  resolveSimConfig,
+  stepMs,
+  type ClosedLoopPrediction,
+  type FaultRates,
+  type FaultType,
+  type SimConfig,
+  type SimConfigProblem,
+  type SimOverrides,
+} from './config.ts';
+export type { GroundTruthRecord } from './groundtruth.ts';
+export { estimatePromptTokens } from './protocol.ts';
+export { startSimServer, type SimServer, type SimServerOptions } from './server.ts';
+
+/** Port of `find-capacity simulate` when --port is not given. */
+export const SIM_DEFAULT_PORT = 8765;
+
+const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'host-entry.mjs');
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface StartSimulatorOptions {
+  /** demo (default), tiny, large, flaky. */
+  preset?: string;
+  /** Any SimConfig field: `{slots: 8}` (profile YAML) or `['slots=8']` (`--set`). */
+  overrides?: SimOverrides | string[];
+  /** 0 or absent = an ephemeral port. */
+  port?: number;
+  /** Append one JSONL line per chat-completion request (the server's view) to this file. */
+  groundTruthPath?: string;
+  /** Where the server runs: a worker thread (default) or a child process. */
+  mode?: 'worker' | 'process';
+  /** Called if the simulator dies after it started (its clients will then see refused connections). */
+  onCrash?: (err: Error) => void;
+}
+
+export interface RunningSimulator {
+  /** `http://127.0.0.1:PORT/v1`, ready for `new OpenAI({ baseURL })`. */
+  baseUrl: string;
+  config: SimConfig;
+  /** Idempotent; closes every connection (stalled streams too), flushes the ground truth, ends the thread/process. */
+  stop(): Promise<void>;
+}
+
+/** Either host, seen through the same three operations. */
+interface Host {
+  send(msg: ParentMessage): void;
+  onMessage(fn: (msg: HostMessage) => void): void;
+  /** Error (if any) and exit code when the host ends. */
+  onExit(fn: (err: Error | null, code: number | null) => void): void;
+  kill(): void;
+}
+
+function workerHost(init: HostInit): Host {
+  const worker = new Worker(ENTRY, { workerData: init, execArgv: [] });
+  let error: Error | null = null;
+  worker.on('error', (err) => {
+    error = err;
+  });
+  return {
+    send: (msg) => worker.postMessage(msg),
+    onMessage: (fn) => worker.on('message', fn),
+    onExit: (fn) => worker.on('exit', (code) => fn(error, code)),
+    kill: () => void worker.terminate(),
+  };
+}
+
+function processHost(init: HostInit): Host {
+  const child: ChildProcess = fork(ENTRY, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  let error: Error | null = null;
+  child.on('error', (err) => {
+    error = err;
+  });
+  child.send({ type: 'start', init } satisfies ParentMessage);
+  return {
+    send: (msg) => {
+      if (child.connected) child.send(msg);
+    },
+    onMessage: (fn) => child.on('message', (m) => fn(m as HostMessage)),
+    onExit: (fn) => child.on('exit', (code, signal) => fn(error ?? (signal ? new Error(`killed by ${signal}`) : null), code)),
+    kill: () => void child.kill('SIGKILL'),
+  };
+}
+
+function startFailure(message: string, errorCode: string | null, port: number): ToolError {
+  if (errorCode === 'EADDRINUSE') {
+    return new ToolError('io_error', `the simulator could not listen on ${SIM_HOST}:${port}: the port is in use`, 'choose another --port, or 0 for any free port');
+  }
+  return new ToolError('internal', `the simulator failed to start: ${message}`, null);
+}
+
+/**
+ * Starts the simulator off the caller's event loop and resolves once it accepts connections.
+ * Rejects with a ToolError on a bad preset/override (before anything starts), a busy port, or a crash at start-up.
+ */
+export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<RunningSimulator> {
+  const config = resolveSimConfig(opts.preset, opts.overrides ?? {});
+  const port = opts.port ?? 0;
+  const init: HostInit = { config, port, groundTruthPath: opts.groundTruthPath ? resolve(opts.groundTruthPath) : null };
+  const host = (opts.mode ?? 'worker') === 'process' ? processHost(init) : workerHost(init);
+  let ready = false;
+  let exited = false;
+  let stopRequested = false;
+  const exitWaiters: (() => void)[] = [];
+  const stoppedWaiters: (() => void)[] = [];
+
+  const boundPort = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => {
+      host.kill();
+      reject(new ToolError('internal', `the simulator did not start within ${START_TIMEOUT_MS / 1000} s`));
+    }, START_TIMEOUT_MS);
+    host.onMessage((msg) => {
+      if (msg.type === 'ready') {
+        clearTimeout(timer);
+        ready = true;
+        resolvePort(msg.port);
+      } else if (msg.type === 'failed') {
+        clearTimeout(timer);
+        reject(startFailure(msg.message, msg.errorCode, port));
+      } else if (msg.type === 'stopped') {
+        for (const w of stoppedWaiters.splice(0)) w();
+      }
+    });
+    host.onExit((err, code) => {
+      exited = true;
+      clearTimeout(timer);
+      for (const w of exitWaiters.splice(0)) w();
+      const why = err ? err.message : `exit code ${code}`;
+      if (!ready) reject(new ToolError('internal', `the simulator ${opts.mode === 'process' ? 'process' : 'worker'} died before it was ready: ${why}`));
+      else if (!stopRequested) opts.onCrash?.(new Error(`the simulator died: ${why}`));
+    });
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    baseUrl: `http://${SIM_HOST}:${boundPort}/v1`,
+    config,
+    stop: () => {
+      stopping ??= new Promise<void>((done) => {
+        stopRequested = true;
+        if (exited) return done();
+        exitWaiters.push(done);
+        // The host flushes the ground truth before it reports 'stopped'; after that it may be ended at once.
+        stoppedWaiters.push(() => host.kill());
+        setTimeout(() => host.kill(), STOP_TIMEOUT_MS).unref();
+        host.send({ type: 'stop' });
+      });
+      return stopping;
+    },
+  };
+}
+
+export interface StandaloneOptions {
+  preset?: string;
+  overrides?: SimOverrides | string[];
+  /** `--set key=value` arguments, applied after `overrides`. */
+  set?: string[];
+  /** Default SIM_DEFAULT_PORT (8765); 0 = any free port. */
+  port?: number;
+  groundTruthPath?: string;
+}
+
+/**
+ * For `find-capacity simulate`: starts the server in this process (nothing else runs here) and returns
+ * once it listens. The caller prints `describeSimConfig(config)` and `baseUrl`, and calls stop() on Ctrl-C.
+ */
+export async function serveStandalone(opts: StandaloneOptions = {}): Promise<RunningSimulator> {
+  const base = Array.isArray(opts.overrides) ? parseOverrides(opts.overrides) : (opts.overrides ?? {});
+  const config = resolveSimConfig(opts.preset, { ...base, ...parseOverrides(opts.set ?? []) });
+  const port = opts.port ?? SIM_DEFAULT_PORT;
+  try {
+    const server = await startSimServer(config, { port, groundTruthPath: opts.groundTruthPath ?? null });
+    return { baseUrl: server.baseUrl, config, stop: () => server.stop() };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw startFailure(e?.message ?? String(err), e?.code ?? null, port);
+  }
+}

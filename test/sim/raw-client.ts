@@ -1,0 +1,200 @@
+// A raw node:http client for the simulator tests: sees exactly what went over the wire (resets, stalls,
+// malformed events) where the openai SDK would throw, and timestamps every step of the exchange.
+import { Agent, request } from 'node:http';
+import type { FaultType } from '../../src/sim/config.ts';
+
+export interface RawResult {
+  status: number | null;
+  headers: Record<string, string | string[] | undefined>;
+  /** ms since t0 (performance.now() just before the request was sent). */
+  headersAtMs: number | null;
+  firstContentAtMs: number | null;
+  endAtMs: number;
+  /** Data payloads of SSE events (streaming), in order. */
+  events: string[];
+  /** The whole body (non-streaming, or error responses). */
+  body: string;
+  contentTokens: number;
+  content: string;
+  finishReason: string | null;
+  sawDone: boolean;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  errorEvent: boolean;
+  malformed: boolean;
+  /** reset: the connection broke (before headers or mid-body); idle: no byte for idleTimeoutMs, the client gave up. */
+  failure: 'reset' | 'idle' | null;
+}
+
+export interface RawOptions {
+  requestId?: string;
+  idleTimeoutMs?: number;
+  agent?: Agent;
+  /** Send this string as the body instead of JSON.stringify(body). */
+  rawBody?: string | Buffer;
+}
+
+export function chatUrl(baseUrl: string): URL {
+  return new URL(baseUrl.replace(/\/$/, '') + '/chat/completions');
+}
+
+export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): Promise<RawResult> {
+  const url = chatUrl(baseUrl);
+  const payload = opts.rawBody ?? JSON.stringify(body);
+  const idleMs = opts.idleTimeoutMs ?? 5000;
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const r: RawResult = {
+      status: null,
+      headers: {},
+      headersAtMs: null,
+      firstContentAtMs: null,
+      endAtMs: 0,
+      events: [],
+      body: '',
+      contentTokens: 0,
+      content: '',
+      finishReason: null,
+      sawDone: false,
+      usage: null,
+      errorEvent: false,
+      malformed: false,
+      failure: null,
+    };
+    let settled = false;
+    let idleTimer: NodeJS.Timeout | null = null;
+    const finish = (failure: RawResult['failure']) => {
+      if (settled) return;
+      settled = true;
+      if (idleTimer) clearTimeout(idleTimer);
+      r.failure = failure;
+      r.endAtMs = performance.now() - t0;
+      resolve(r);
+    };
+    const req = request(url, {
+      method: 'POST',
+      agent: opts.agent ?? false,
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+        ...(opts.requestId ? { 'x-request-id': opts.requestId } : {}),
+      },
+    });
+    const armIdle = () => {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => {
+        finish('idle');
+        req.destroy();
+      }, idleMs);
+    };
+    armIdle();
+    req.on('error', () => finish('reset'));
+    req.on('response', (res) => {
+      r.status = res.statusCode ?? null;
+      r.headers = res.headers;
+      r.headersAtMs = performance.now() - t0;
+      const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => {
+        armIdle();
+        if (!sse) {
+          r.body += text;
+          return;
+        }
+        buffer += text;
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          for (const line of event.split('\n')) {
+            if (!line.startsWith('data: ')) continue;
+            const data = line.slice(6);
+            r.events.push(data);
+            if (data === '[DONE]') {
+              r.sawDone = true;
+              continue;
+            }
+            let parsed: {
+              error?: unknown;
+              choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
+              usage?: RawResult['usage'];
+            };
+            try {
+              parsed = JSON.parse(data) as typeof parsed;
+            } catch {
+              r.malformed = true;
+              continue;
+            }
+            if (parsed.error) r.errorEvent = true;
+            if (parsed.usage) r.usage = parsed.usage;
+            const choice = parsed.choices?.[0];
+            const content = choice?.delta?.content;
+            if (content) {
+              r.contentTokens++;
+              r.content += content;
+              if (r.firstContentAtMs === null) r.firstContentAtMs = performance.now() - t0;
+            }
+            if (choice?.finish_reason) r.finishReason = choice.finish_reason;
+          }
+        }
+      });
+      res.on('end', () => {
+        if (!sse && r.status === 200) {
+          try {
+            const parsed = JSON.parse(r.body) as {
+              error?: unknown;
+              choices?: { message?: { content?: string }; finish_reason?: string | null }[];
+              usage?: RawResult['usage'];
+            };
+            if (parsed.error) r.errorEvent = true;
+            r.usage = parsed.usage ?? null;
+            r.content = parsed.choices?.[0]?.message?.content ?? '';
+            r.finishReason = parsed.choices?.[0]?.finish_reason ?? null;
+            r.contentTokens = r.usage?.completion_tokens ?? 0;
+          } catch {
+            r.malformed = true;
+          }
+        }
+        finish(null);
+      });
+      res.on('error', () => finish('reset'));
+      res.on('close', () => finish(res.complete ? null : 'reset'));
+    });
+    req.end(payload);
+  });
+}
+
+/** What the client saw, named after the fault that explains it (null = a normal, complete response). */
+export function classify(r: RawResult): FaultType | null | 'unexplained' {
+  if (r.failure === 'reset') return r.status === null ? 'reset_before_headers' : 'reset_mid_stream';
+  if (r.failure === 'idle') return r.status === 200 && r.contentTokens === 0 ? 'stall_after_headers' : 'unexplained';
+  if (r.status === 500) return 'http_500';
+  if (r.status === 503) return 'http_503';
+  if (r.status === 429) return 'http_429';
+  if (r.status !== 200) return 'unexplained';
+  if (r.malformed) return 'malformed_chunk';
+  if (r.errorEvent) return 'error_event';
+  if (r.finishReason === null) return 'truncated';
+  if (r.finishReason === 'stop' && r.contentTokens === 0) return 'empty_completion';
+  return null;
+}
+
+/** Runs `count` tasks with at most `concurrency` in flight; results in task order. */
+export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
