@@ -14,7 +14,7 @@ export interface DecideInput {
   history: readonly StageResult[];
 }
 
-type LevelStatus = 'PASS' | 'FAIL' | 'UNCONFIRMED_FAIL' | 'INVALID';
+type LevelStatus = 'PASS' | 'FAIL' | 'UNCONFIRMED_FAIL' | 'INVALID' | 'UNCONFIRMED_INVALID';
 
 /** The status of every tested level: the last judgment at that level, a FAIL being confirmed by a second FAIL. */
 export function levelStatuses(history: readonly StageResult[], confirmFailures: boolean): Map<number, LevelStatus> {
@@ -28,7 +28,11 @@ export function levelStatuses(history: readonly StageResult[], confirmFailures: 
   for (const [level, list] of byLevel) {
     const last = list[list.length - 1]!;
     if (last.verdict === 'PASS') out.set(level, 'PASS');
-    else if (last.verdict === 'INVALID') out.set(level, 'INVALID');
+    else if (last.verdict === 'INVALID') {
+      // One re-run first: a passing hiccup of the machine should not end the search.
+      const prev = list[list.length - 2];
+      out.set(level, prev?.verdict === 'INVALID' ? 'INVALID' : 'UNCONFIRMED_INVALID');
+    }
     else if (last.verdict === 'FAIL') {
       const prev = list[list.length - 2];
       const confirmed = !confirmFailures || last.aborted || last.kind === 'confirm' || prev?.verdict === 'FAIL';
@@ -57,7 +61,7 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   const last = history[history.length - 1]!;
   const status = levelStatuses(history, confirmFailures);
   const lastStatus = status.get(last.summary.concurrency);
-  if (lastStatus === 'UNCONFIRMED_FAIL') return { kind: 'run', concurrency: last.summary.concurrency, why: 'confirm' };
+  if (lastStatus === 'UNCONFIRMED_FAIL' || lastStatus === 'UNCONFIRMED_INVALID') return { kind: 'run', concurrency: last.summary.concurrency, why: 'confirm' };
 
   const passes = [...status].filter(([, s]) => s === 'PASS').map(([c]) => c);
   const fails = [...status].filter(([, s]) => s === 'FAIL').map(([c]) => c);

@@ -100,6 +100,8 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
           stopSending = true;
         }, Math.max(0, we - now()))
       : null;
+  // Generator health is judged over the measurement window only: warm-up absorbs start-up costs (JIT, connections).
+  const windowStartTimer = setTimeout(() => eld.reset(), Math.max(0, ws - now()));
 
   let progressTimer: NodeJS.Timeout | null = null;
   if (o.onProgress) {
@@ -189,6 +191,7 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   await Promise.race([all, drainWatch.then(() => all)]);
   if (drainTimer) clearTimeout(drainTimer);
   if (windowTimer) clearTimeout(windowTimer);
+  clearTimeout(windowStartTimer);
   if (progressTimer) clearInterval(progressTimer);
   o.stopSignal?.removeEventListener('abort', onAbort);
   o.stopSignal?.removeEventListener('abort', onInterruptDuringDrain);

@@ -1,0 +1,423 @@
+// Pure: the report's Vega-Lite specs, built from summary.json alone (x = the concurrency of each stage).
+// Every stage is a point whose fill colour and shape show its verdict, confirm/bisect probes included;
+// lines join the mean of the stages judged at each concurrency. Tooltip text is precomputed per point
+// (`tip`) and bound to `description`, which Vega writes as the mark's aria-label, so a pre-rendered SVG
+// can carry it as a native <title> tooltip with no script (see render-svg.ts).
+import type { TopLevelSpec } from 'vega-lite';
+import type { SloRule } from '../slo/types.ts';
+import { formatPct } from '../slo/evaluate.ts';
+import type { StageJson, SummaryJson } from './summary.ts';
+
+export type Verdict = StageJson['verdict'];
+
+export const VERDICTS: readonly Verdict[] = ['PASS', 'FAIL', 'INCONCLUSIVE', 'INVALID'];
+export const VERDICT_COLORS: Readonly<Record<Verdict, string>> = { PASS: '#2e9e48', FAIL: '#d62728', INCONCLUSIVE: '#f0a202', INVALID: '#8c8c8c' };
+const VERDICT_SHAPES: Readonly<Record<Verdict, string>> = { PASS: 'circle', FAIL: 'cross', INCONCLUSIVE: 'diamond', INVALID: 'square' };
+
+const WIDTH = 540;
+const HEIGHT = 190;
+const HALF_WIDTH = 250;
+const FONT = 'Helvetica, Arial, sans-serif';
+const CAPACITY_COLOR = '#1b7f3b';
+const KNEE_COLOR = '#c62828';
+const EFFICIENCY_COLOR = '#5b5b9a';
+const SLO_COLOR = '#b23b3b';
+
+export interface ReportChart {
+  /** Stable id: the HTML anchor and the golden file name. */
+  id: 'throughput' | 'ttft' | 'latency' | 'errors';
+  title: string;
+  /** One or two sentences under the chart: how to read it. */
+  caption: string;
+  spec: TopLevelSpec;
+}
+
+/** One stage's value of one metric series. */
+export interface SeriesPoint {
+  stage: number;
+  concurrency: number;
+  kind: StageJson['kind'];
+  verdict: Verdict;
+  verdict_label: string;
+  series: string;
+  value: number;
+  tip: string;
+}
+
+interface Marker {
+  concurrency: number;
+  label: string;
+  color: string;
+  dash: number[];
+  /** Label row from the top of the plot, so labels of nearby markers do not overlap. */
+  row: number;
+}
+
+interface Threshold {
+  value: number;
+  label: string;
+}
+
+type Layer = Record<string, unknown>;
+
+const VERDICT_LABEL = (s: StageJson) => (s.low_confidence ? `${s.verdict} (low confidence)` : s.verdict);
+const stageTitle = (s: StageJson) => `Stage ${s.index} (${s.kind}) · concurrency ${s.concurrency} · ${VERDICT_LABEL(s)}`;
+const num = (x: number, digits = 3) => String(Math.round(x * 10 ** digits) / 10 ** digits);
+const exactMs = (x: number) => `${num(x)} ms`;
+
+const verdictFill = { field: 'verdict', type: 'nominal', title: 'Verdict', scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_COLORS[v]) } };
+const verdictShape = { field: 'verdict', type: 'nominal', title: 'Verdict', scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_SHAPES[v]) } };
+const stageTooltip = [
+  { field: 'stage', type: 'quantitative', title: 'stage' },
+  { field: 'kind', type: 'nominal', title: 'kind' },
+  { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+  { field: 'verdict_label', type: 'nominal', title: 'verdict' },
+];
+
+/** Tested concurrencies, padded so edge points are not cut in half. */
+export function concurrencyDomain(s: SummaryJson): [number, number] {
+  const cs = s.stages.map((x) => x.concurrency);
+  if (cs.length === 0) return [0, 1];
+  const lo = Math.min(...cs);
+  const hi = Math.max(...cs);
+  const pad = Math.max(0.5, (hi - lo) * 0.04);
+  return [Math.max(0, lo - pad), hi + pad];
+}
+
+function xEncoding(s: SummaryJson, title: string | null = 'Concurrency (requests in flight)') {
+  return {
+    field: 'concurrency',
+    type: 'quantitative',
+    title,
+    scale: { domain: concurrencyDomain(s), nice: false, zero: false },
+    axis: { tickMinStep: 1, format: 'd' },
+  };
+}
+
+/** Capacity, the knee (first FAIL of the bracket) and optionally the efficiency knee, merged where they coincide. */
+export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
+  const raw: Omit<Marker, 'row'>[] = [];
+  if (s.capacity.concurrency !== null) raw.push({ concurrency: s.capacity.concurrency, label: `capacity ${s.capacity.concurrency}`, color: CAPACITY_COLOR, dash: [] });
+  const knee = s.capacity.bracket?.[1];
+  if (knee !== undefined) raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3] });
+  const eff = s.efficiency_knee.concurrency;
+  if (withEfficiency && eff !== null) raw.push({ concurrency: eff, label: `efficiency knee ${eff}`, color: EFFICIENCY_COLOR, dash: [2, 3] });
+  const merged: Omit<Marker, 'row'>[] = [];
+  for (const m of raw) {
+    const same = merged.find((x) => x.concurrency === m.concurrency);
+    if (same) same.label = `${same.label} · ${m.label.replace(/ \d+$/, '')}`;
+    else merged.push({ ...m });
+  }
+  return merged.sort((a, b) => a.concurrency - b.concurrency).map((m, i) => ({ ...m, row: i }));
+}
+
+/** A label drawn twice, a white outline under the text, so it stays legible across grid lines and marks. */
+function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record<string, unknown>): Layer[] {
+  return [
+    { data, mark: { ...mark, color: 'white', stroke: 'white', strokeWidth: 3, strokeJoin: 'round', aria: false }, encoding },
+    { data, mark: { ...mark, aria: false }, encoding },
+  ];
+}
+
+/** Vertical marker rules; labels sit beside them, on the preferred side unless they would leave the plot. */
+function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): Layer[] {
+  const [lo, hi] = concurrencyDomain(s);
+  const layers: Layer[] = [];
+  for (const m of list) {
+    const data = { values: [{ concurrency: m.concurrency, label: m.label }] };
+    layers.push({
+      data,
+      mark: { type: 'rule', color: m.color, strokeWidth: 1.5, strokeDash: m.dash, aria: false },
+      encoding: { x: { field: 'concurrency', type: 'quantitative' } },
+    });
+    const px = ((m.concurrency - lo) / (hi - lo)) * width;
+    const labelPx = m.label.length * 6 + 6;
+    // The capacity reads to the left of its line, the knee (a higher concurrency) to the right.
+    let right = m.color !== KNEE_COLOR;
+    if (right && px - labelPx < 0) right = false;
+    else if (!right && px + labelPx > width) right = true;
+    layers.push(
+      ...haloText(
+        data,
+        { type: 'text', color: m.color, fontSize: 10, fontWeight: 'bold', align: right ? 'right' : 'left', dx: right ? -4 : 4, baseline: 'top' },
+        { x: { field: 'concurrency', type: 'quantitative' }, y: { value: 4 + m.row * 13 }, text: { field: 'label' } },
+      ),
+    );
+  }
+  return layers;
+}
+
+function thresholdLayers(list: readonly Threshold[]): Layer[] {
+  if (list.length === 0) return [];
+  const data = { values: list.map((t) => ({ value: t.value, label: t.label })) };
+  return [
+    { data, mark: { type: 'rule', color: SLO_COLOR, strokeWidth: 1.5, strokeDash: [4, 4], aria: false }, encoding: { y: { field: 'value', type: 'quantitative' } } },
+    ...haloText(data, { type: 'text', color: SLO_COLOR, fontSize: 10, align: 'left', baseline: 'bottom', dx: 4, dy: -2 }, { x: { value: 0 }, y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } }),
+  ];
+}
+
+/** Latency SLO rules on one metric, as horizontal thresholds in ms. */
+export function latencyThresholds(s: SummaryJson, metric: string): Threshold[] {
+  const rules = s.profile.slo as readonly SloRule[];
+  return rules.flatMap((r) => (r.kind === 'latency' && r.metric === metric ? [{ value: r.thresholdMs, label: `SLO ${r.text}` }] : []));
+}
+
+/** Long-format rows: one per stage and series with a measured value. */
+export function seriesPoints(s: SummaryJson, series: readonly { name: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[]): SeriesPoint[] {
+  const rows: SeriesPoint[] = [];
+  for (const st of s.stages) {
+    for (const ser of series) {
+      const v = ser.get(st);
+      if (v === null || !Number.isFinite(v)) continue;
+      rows.push({ stage: st.index, concurrency: st.concurrency, kind: st.kind, verdict: st.verdict, verdict_label: VERDICT_LABEL(st), series: ser.name, value: v, tip: `${stageTitle(st)}\n${ser.name}: ${ser.fmt(v)}` });
+    }
+  }
+  return rows;
+}
+
+interface SeriesPanel {
+  s: SummaryJson;
+  series: readonly { name: string; color: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[];
+  yTitle: string;
+  log: boolean;
+  thresholds: readonly Threshold[];
+  markers: readonly Marker[];
+  width: number;
+  /** Legend title for the series colours; null when a panel has one series (its y title names it). */
+  seriesLegend: string | null;
+}
+
+/** One panel: a line per series (mean of the judged stages at each concurrency) plus a point per stage. */
+function seriesPanel(p: SeriesPanel): Layer {
+  const points = seriesPoints(p.s, p.series);
+  const names = p.series.map((x) => x.name);
+  const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale: p.log ? { type: 'log' } : { zero: true } };
+  const stroke = { field: 'series', type: 'nominal', title: p.seriesLegend ?? 'Series', scale: { domain: names, range: p.series.map((x) => x.color) }, legend: p.seriesLegend === null ? null : { symbolType: 'stroke' } };
+  return {
+    width: p.width,
+    height: HEIGHT,
+    layer: [
+      ...markerLayers(p.s, p.markers, p.width),
+      ...thresholdLayers(p.thresholds),
+      {
+        data: { values: points },
+        layer: [
+          {
+            transform: [{ filter: { field: 'verdict', oneOf: ['PASS', 'FAIL', 'INCONCLUSIVE'] } }],
+            mark: { type: 'line', strokeWidth: 1.5, aria: false },
+            encoding: { x: xEncoding(p.s), y: { ...y, aggregate: 'mean' }, stroke },
+          },
+          {
+            mark: { type: 'point', filled: true, size: 55, opacity: 1, strokeWidth: 1.2 },
+            encoding: {
+              x: xEncoding(p.s),
+              y,
+              fill: verdictFill,
+              shape: verdictShape,
+              stroke,
+              description: { field: 'tip' },
+              tooltip: [...stageTooltip, { field: 'series', type: 'nominal', title: 'metric' }, { field: 'value', type: 'quantitative', title: 'value', format: '.3~f' }],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function top(spec: Layer): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    background: 'white',
+    padding: 6,
+    config: {
+      font: FONT,
+      axis: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#e6e6e6' },
+      legend: { orient: 'bottom', direction: 'horizontal', labelFontSize: 10, titleFontSize: 10, symbolSize: 60, columnPadding: 12 },
+      view: { stroke: '#cccccc' },
+      concat: { spacing: 18 },
+    },
+    ...spec,
+  } as TopLevelSpec;
+}
+
+export function throughputChart(s: SummaryJson): ReportChart {
+  const m = markers(s, true);
+  const panel = (name: string, color: string, get: (x: StageJson) => number | null, unit: string) =>
+    seriesPanel({ s, series: [{ name, color, get, fmt: (v) => `${num(v)} ${unit}` }], yTitle: name, log: false, thresholds: [], markers: m, width: WIDTH, seriesLegend: null });
+  return {
+    id: 'throughput',
+    title: 'Throughput versus concurrency',
+    caption: 'QPS counts successful requests completed inside each measurement window; output tokens/s counts the output tokens of requests completed inside it. Where the curve flattens, more concurrency only adds queueing.',
+    spec: top({ resolve: { scale: { stroke: 'independent' } }, vconcat: [panel('QPS (successful completions/s)', '#4c78a8', (x) => x.qps, 'req/s'), panel('Output tokens/s', '#9c6ade', (x) => x.output_tokens_per_s, 'tok/s')] }),
+  };
+}
+
+export function ttftChart(s: SummaryJson): ReportChart {
+  return {
+    id: 'ttft',
+    title: 'Time to first token (TTFT) versus concurrency',
+    caption: 'P50, P90 and P99 TTFT of the successful requests of each stage (log scale). Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
+    spec: top(
+      seriesPanel({
+        s,
+        series: [
+          { name: 'P50 TTFT', color: '#9ecae9', get: (x) => x.ttft_ms.p50, fmt: exactMs },
+          { name: 'P90 TTFT', color: '#4c78a8', get: (x) => x.ttft_ms.p90, fmt: exactMs },
+          { name: 'P99 TTFT', color: '#1d3557', get: (x) => x.ttft_ms.p99, fmt: exactMs },
+        ],
+        yTitle: 'TTFT (ms, log scale)',
+        log: true,
+        thresholds: latencyThresholds(s, 'ttft'),
+        markers: markers(s, false),
+        width: WIDTH,
+        seriesLegend: 'Percentile',
+      }),
+    ),
+  };
+}
+
+export function latencyChart(s: SummaryJson): ReportChart {
+  const m = markers(s, false);
+  return {
+    id: 'latency',
+    title: 'End-to-end latency and time per output token',
+    caption: 'Left: P50 and P99 end-to-end latency (log scale). Right: P50 and P99 TPOT, the decode time per output token after the first. Dashed red lines are SLO thresholds on these metrics.',
+    spec: top({
+      hconcat: [
+        seriesPanel({
+          s,
+          series: [
+            { name: 'P50 E2E', color: '#88d1a9', get: (x) => x.e2e_ms.p50, fmt: exactMs },
+            { name: 'P99 E2E', color: '#1f6f4a', get: (x) => x.e2e_ms.p99, fmt: exactMs },
+          ],
+          yTitle: 'E2E latency (ms, log scale)',
+          log: true,
+          thresholds: latencyThresholds(s, 'e2e'),
+          markers: m,
+          width: HALF_WIDTH,
+          seriesLegend: 'E2E',
+        }),
+        seriesPanel({
+          s,
+          series: [
+            { name: 'P50 TPOT', color: '#f4a582', get: (x) => x.tpot_ms.p50, fmt: exactMs },
+            { name: 'P99 TPOT', color: '#a63603', get: (x) => x.tpot_ms.p99, fmt: exactMs },
+          ],
+          yTitle: 'TPOT (ms per token)',
+          log: false,
+          thresholds: latencyThresholds(s, 'tpot'),
+          markers: m,
+          width: HALF_WIDTH,
+          seriesLegend: 'TPOT',
+        }),
+      ],
+      resolve: { scale: { stroke: 'independent' }, legend: { stroke: 'independent' } },
+    }),
+  };
+}
+
+/** Error rate per class at each tested concurrency, pooled over the stages run there. */
+export function errorBars(s: SummaryJson) {
+  const byC = new Map<number, { requests: number; errors: Map<string, number> }>();
+  for (const st of s.stages) {
+    const e = byC.get(st.concurrency) ?? { requests: 0, errors: new Map<string, number>() };
+    e.requests += st.requests;
+    for (const [cls, n] of Object.entries(st.errors)) e.errors.set(cls, (e.errors.get(cls) ?? 0) + (n ?? 0));
+    byC.set(st.concurrency, e);
+  }
+  const rows: { concurrency: number; error_class: string; count: number; requests: number; rate: number; tip: string }[] = [];
+  for (const [c, e] of [...byC.entries()].sort((a, b) => a[0] - b[0])) {
+    if (e.requests === 0) continue;
+    for (const [cls, n] of [...e.errors.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      if (n <= 0) continue;
+      const rate = n / e.requests;
+      rows.push({ concurrency: c, error_class: cls, count: n, requests: e.requests, rate, tip: `Concurrency ${c} (all stages): ${cls} ${n} of ${e.requests} requests = ${formatPct(rate)}` });
+    }
+  }
+  return rows;
+}
+
+/** Rate SLO rules as error-rate thresholds (success_rate >= x becomes error rate <= 1 - x). */
+export function errorThresholds(s: SummaryJson): Threshold[] {
+  const rules = s.profile.slo as readonly SloRule[];
+  return rules.flatMap((r) => {
+    if (r.kind !== 'rate') return [];
+    if (r.metric === 'success_rate') return [{ value: 1 - r.threshold, label: `SLO ${r.text} (errors ≤ ${formatPct(1 - r.threshold)})` }];
+    return [{ value: r.threshold, label: `SLO ${r.text}` }];
+  });
+}
+
+export function errorChart(s: SummaryJson): ReportChart {
+  const bars = errorBars(s);
+  const thresholds = errorThresholds(s);
+  const points = s.stages
+    .filter((st) => st.error_rate !== null)
+    .map((st) => ({
+      stage: st.index,
+      concurrency: st.concurrency,
+      kind: st.kind,
+      verdict: st.verdict,
+      verdict_label: VERDICT_LABEL(st),
+      error_rate: st.error_rate!,
+      tip: `${stageTitle(st)}\nerror rate ${formatPct(st.error_rate)} (${st.failed} of ${st.requests})` + (Object.keys(st.errors).length > 0 ? `: ${Object.entries(st.errors).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
+    }));
+  const stacked = new Map<number, number>();
+  for (const b of bars) stacked.set(b.concurrency, (stacked.get(b.concurrency) ?? 0) + b.rate);
+  const yMax = Math.min(1, Math.max(0.01, ...stacked.values(), ...points.map((p) => p.error_rate), ...thresholds.map((t) => t.value)) * 1.15);
+  const y = { type: 'quantitative', title: 'Error rate (share of requests)', scale: { domain: [0, yMax], nice: false }, axis: { format: '.1~%' } };
+  const classes = [...new Set(bars.map((b) => b.error_class))].sort();
+  const m = markers(s, false);
+  return {
+    id: 'errors',
+    title: 'Errors versus concurrency',
+    caption: 'Bars: error rate at each concurrency by error class (all stages at that concurrency pooled). Points: each stage’s total error rate, coloured by its verdict. Dashed red: the success-rate SLO as an error-rate ceiling.',
+    spec: top({
+      width: WIDTH,
+      height: HEIGHT,
+      layer: [
+        ...markerLayers(s, m, WIDTH),
+        ...thresholdLayers(thresholds),
+        ...(bars.length > 0
+          ? [
+              {
+                data: { values: bars },
+                mark: { type: 'bar', width: 9 },
+                encoding: {
+                  x: xEncoding(s),
+                  y: { ...y, field: 'rate', stack: 'zero' },
+                  color: { field: 'error_class', type: 'nominal', title: 'Error class', scale: { domain: classes, scheme: 'tableau10' } },
+                  description: { field: 'tip' },
+                  tooltip: [
+                    { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+                    { field: 'error_class', type: 'nominal', title: 'error class' },
+                    { field: 'count', type: 'quantitative', title: 'errors' },
+                    { field: 'requests', type: 'quantitative', title: 'requests' },
+                    { field: 'rate', type: 'quantitative', title: 'rate', format: '.2%' },
+                  ],
+                },
+              },
+            ]
+          : []),
+        {
+          data: { values: points },
+          mark: { type: 'point', filled: true, size: 55, opacity: 1, stroke: '#333333', strokeWidth: 1 },
+          encoding: {
+            x: xEncoding(s),
+            y: { ...y, field: 'error_rate' },
+            fill: verdictFill,
+            shape: verdictShape,
+            description: { field: 'tip' },
+            tooltip: [...stageTooltip, { field: 'error_rate', type: 'quantitative', title: 'error rate', format: '.2%' }],
+          },
+        },
+      ],
+    }),
+  };
+}
+
+/** All report charts, in reading order. */
+export function reportCharts(s: SummaryJson): ReportChart[] {
+  return [throughputChart(s), ttftChart(s), latencyChart(s), errorChart(s)];
+}
+
