@@ -78,5 +78,6 @@ ramp:
 slo:
 ${slo.map((r) => `  - ${r}`).join('\n')}
 ${o.extra ?? ''}
+${o.extra?.includes('verdict:') ? '' : 'verdict: {max_extensions: 0}'}
 `;
 }

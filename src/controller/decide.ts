@@ -9,7 +9,7 @@ export type NextStep =
   | { kind: 'stop'; capacity: Capacity };
 
 export interface DecideInput {
-  profile: Pick<Profile, 'stop' | 'verdict'>;
+  profile: { stop: Pick<Profile['stop'], 'onBreach'>; verdict: Pick<Profile['verdict'], 'confirmFailures' | 'bisect' | 'bisectResolution'> };
   levels: readonly number[];
   history: readonly StageResult[];
 }

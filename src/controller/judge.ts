@@ -9,24 +9,36 @@ import type { GeneratorHealth, StageResult, Verdict } from './types.ts';
 
 /** What the stage runner observed about itself and the stage; saved in stages.jsonl. */
 export interface StageMeta {
+  /** The first window; `windows` lists it and every extension pooled with it. */
   window: StageWindow;
+  windows: StageWindow[];
   kind: StageResult['kind'];
+  /** Judged with no extension left: an undecided rule falls back to its point estimate. */
+  final: boolean;
   stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
 }
 
-export function healthLimits(profile: Pick<Profile, 'slo'>): { eventLoopDelayP99Ms: number; minAchievedRatio: number } {
+export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): { eventLoopDelayP99Ms: number; minAchievedRatio: number } {
+  const minAchievedRatio = profile.verdict.minAchievedConcurrency;
+  if (profile.verdict.maxEventLoopDelayMs !== null) return { eventLoopDelayP99Ms: profile.verdict.maxEventLoopDelayMs, minAchievedRatio };
   const latency = profile.slo.filter((r) => r.kind === 'latency').map((r) => (r.kind === 'latency' ? r.thresholdMs : Infinity));
   const tightest = latency.length > 0 ? Math.min(...latency) : Infinity;
   // A delayed event loop adds its delay to every timestamp: 5 % of the tightest latency SLO is the most we
   // accept, but never below 30 ms, the p99 a busy 2-core machine shows in short windows without any overload.
-  return { eventLoopDelayP99Ms: Math.max(30, Number.isFinite(tightest) ? tightest * 0.05 : 30), minAchievedRatio: 0.8 };
+  return { eventLoopDelayP99Ms: Math.max(30, Number.isFinite(tightest) ? tightest * 0.05 : 30), minAchievedRatio };
 }
 
-export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: readonly RequestRecord[], meta: StageMeta): StageResult {
-  const summary = summarizeStage(records, meta.window);
-  const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence);
+/**
+ * A stage's verdict: FAIL when a rule's confidence interval lies beyond its threshold, PASS when
+ * every interval lies on the right side, else INCONCLUSIVE — unless `final` (no extension left):
+ * then the point estimates decide and the verdict is marked low confidence.
+ */
+export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: readonly RequestRecord[], meta: StageMeta, final = true): StageResult {
+  const windows = meta.windows.length > 0 ? meta.windows : [meta.window];
+  const summary = summarizeStage(records, windows);
+  const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence, new Set(windows.map((w) => w.index)));
   const limits = healthLimits(profile);
   const problems: string[] = [];
   if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
@@ -49,10 +61,20 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     verdict = 'INVALID';
     reasons.push('no request started in the measurement window');
   } else {
-    const failing = rules.filter((r) => r.pointPass === false);
-    verdict = failing.length > 0 ? 'FAIL' : 'PASS';
-    lowConfidence = rules.some((r) => r.outcome === 'undecided');
-    for (const r of rules) reasons.push(`${r.pointPass === false ? 'FAIL' : r.pointPass ? 'ok' : '?'} ${r.reason}`);
+    const undecided = rules.some((r) => r.outcome === 'undecided');
+    if (rules.some((r) => r.outcome === 'fail')) verdict = 'FAIL';
+    else if (!undecided) verdict = 'PASS';
+    else if (!final) verdict = 'INCONCLUSIVE';
+    else {
+      verdict = rules.some((r) => r.pointPass === false) ? 'FAIL' : 'PASS';
+      lowConfidence = true;
+    }
+    for (const r of rules) {
+      const mark = r.outcome === 'fail' ? 'FAIL' : r.outcome === 'pass' ? 'ok' : r.pointPass === false ? 'FAIL?' : r.pointPass ? 'ok?' : '?';
+      reasons.push(`${mark} ${r.reason}`);
+    }
+    if (lowConfidence) reasons.push(`low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`);
+    if (windows.length > 1) reasons.push(`extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`);
   }
   if (meta.stoppedBy === 'breaker') reasons.push('stopped early: error rate above stop.max_error_rate');
   if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');

@@ -18,11 +18,12 @@ import { TOOL_VERSION } from '../version.ts';
 import { decide } from './decide.ts';
 import { judgeStage, type StageMeta } from './judge.ts';
 import type { Capacity, StageResult } from './types.ts';
+import type { StageWindow } from '../stats/types.ts';
 
 export type RunEvent =
   | { type: 'target'; baseUrl: string; simulator: string | null }
   | { type: 'run-dir'; path: string }
-  | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] }
+  | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] | 'extend' }
   | { type: 'progress'; progress: StageProgress }
   | { type: 'stage-end'; result: StageResult }
   | { type: 'stopping'; reason: string };
@@ -131,6 +132,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     const nPayloads = profile.request.payloads.length;
     const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
     const idPrefix = `fc${Math.floor(clockOriginEpochMs).toString(36)}`;
+    let nextIndex = 0;
     let totalRequests = 0;
     let totalOutputTokens = 0;
     let budgetReason: Capacity['stopReason'] | null = null;
@@ -158,50 +160,68 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
           capacity = step.capacity;
           break;
         }
-        const index = history.length;
-        emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: step.why });
-        o.stageHook?.(index);
-        const res = await runStage({
-          plan: {
-            index,
-            concurrency: step.concurrency,
-            warmupMs: profile.ramp.warmupMs,
-            durationMs: profile.ramp.stage.durationMs,
-            requestLimit: profile.ramp.stage.requests,
-            drainMs: profile.ramp.drainMs,
-          },
-          sender: {
-            send: (p) => {
-              totalRequests++;
-              return transport.send(p);
+        const windows: StageWindow[] = [];
+        const groupRecords: RequestRecord[] = [];
+        let eldMax = 0;
+        let cpuSum = 0;
+        let result: StageResult;
+        let meta: StageMeta;
+        // An INCONCLUSIVE stage is extended: another window at the same concurrency, pooled with the first.
+        for (let extension = 0; ; extension++) {
+          const index = nextIndex++;
+          emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: extension > 0 ? 'extend' : step.why });
+          o.stageHook?.(index);
+          const res = await runStage({
+            plan: {
+              index,
+              concurrency: step.concurrency,
+              warmupMs: profile.ramp.warmupMs,
+              durationMs: profile.ramp.stage.durationMs,
+              requestLimit: profile.ramp.stage.requests,
+              drainMs: profile.ramp.drainMs,
             },
-            abortAll: (c, m) => transport.abortAll(c, m),
-          },
-          now,
-          idPrefix,
-          pickPayload,
-          onRecord: (rec: RequestRecord) => {
-            totalOutputTokens += rec.outputTokens;
-            requestsOut.append(rec);
-          },
-          maxErrorRate: profile.stop.maxErrorRate,
-          stopSignal: o.signal,
-          budgetExceeded,
-          onProgress: (progress) => emit({ type: 'progress', progress }),
-        });
-        requestsOut.flush();
-        const meta: StageMeta = {
-          window: res.window,
-          kind: step.why,
-          stoppedBy: res.stoppedBy,
-          eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms,
-          cpuPercent: res.health.cpuPercent,
-        };
+            sender: {
+              send: (p) => {
+                totalRequests++;
+                return transport.send(p);
+              },
+              abortAll: (c, m) => transport.abortAll(c, m),
+            },
+            now,
+            idPrefix,
+            pickPayload,
+            onRecord: (rec: RequestRecord) => {
+              totalOutputTokens += rec.outputTokens;
+              requestsOut.append(rec);
+            },
+            maxErrorRate: profile.stop.maxErrorRate,
+            stopSignal: o.signal,
+            budgetExceeded,
+            onProgress: (progress) => emit({ type: 'progress', progress }),
+          });
+          requestsOut.flush();
+          windows.push(res.window);
+          for (const r of res.records) groupRecords.push(r);
+          eldMax = Math.max(eldMax, res.health.eventLoopDelayP99Ms);
+          cpuSum += res.health.cpuPercent;
+          const final = extension >= profile.verdict.maxExtensions || res.stoppedBy !== null || o.signal?.aborted === true || budgetExceeded();
+          meta = {
+            window: windows[0]!,
+            windows: [...windows],
+            kind: step.why,
+            final,
+            stoppedBy: res.stoppedBy,
+            eventLoopDelayP99Ms: eldMax,
+            cpuPercent: cpuSum / windows.length,
+          };
+          result = judgeStage(profile, groupRecords, meta, final);
+          if (result.verdict !== 'INCONCLUSIVE') break;
+          emit({ type: 'stage-end', result });
+        }
         stagesOut.append({ type: 'stage', ...meta });
         stagesOut.flush();
-        const result = judgeStage(profile, res.records, meta);
         history.push(result);
-        staged.push({ result, windowStartMs: res.window.startMs, windowEndMs: res.window.endMs, stoppedBy: res.stoppedBy });
+        staged.push({ result, windowStartMs: meta.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: meta.stoppedBy, windows });
         emit({ type: 'stage-end', result });
       }
     } finally {

@@ -69,6 +69,10 @@ export interface VerdictConfig {
   /** Bisect between last PASS and first FAIL down to this width (null = automatic). */
   bisectResolution: number | null;
   bisect: boolean;
+  /** Generator health: a stage whose event-loop delay p99 exceeds this is INVALID (null = automatic: max(30 ms, 5 % of the tightest latency SLO)). */
+  maxEventLoopDelayMs: number | null;
+  /** Generator health: a stage whose achieved concurrency is below this fraction of the target is INVALID. */
+  minAchievedConcurrency: number;
 }
 
 export interface StopConfig {

@@ -659,6 +659,13 @@ function checkVerdict(c: Checker, root: Obj): Partial<VerdictConfig> {
     const res = c.integer(v, 'resolution', 'verdict', 1, MAX_CONCURRENCY, 'a positive integer or "auto"');
     if (res !== undefined) out.bisectResolution = res;
   }
+  if (Object.hasOwn(v, 'max_event_loop_delay') && (v['max_event_loop_delay'] === null || v['max_event_loop_delay'] === 'auto')) out.maxEventLoopDelayMs = null;
+  else {
+    const eld = c.duration(v, 'max_event_loop_delay', 'verdict', { allowZero: false });
+    if (eld !== undefined) out.maxEventLoopDelayMs = eld;
+  }
+  const ach = c.percent(v, 'min_achieved_concurrency', 'verdict', { allowZero: true, allowOne: true });
+  if (ach !== undefined) out.minAchievedConcurrency = ach;
   return out;
 }
 
@@ -779,6 +786,8 @@ export async function validateDocument(doc: unknown, ctx: ValidateContext): Prom
       maxExtensions: verdict.maxExtensions ?? D.verdict.maxExtensions,
       bisectResolution: verdict.bisectResolution === undefined ? D.verdict.bisectResolution : verdict.bisectResolution,
       bisect: verdict.bisect ?? D.verdict.bisect,
+      maxEventLoopDelayMs: verdict.maxEventLoopDelayMs === undefined ? D.verdict.maxEventLoopDelayMs : verdict.maxEventLoopDelayMs,
+      minAchievedConcurrency: verdict.minAchievedConcurrency ?? D.verdict.minAchievedConcurrency,
     },
     stop: {
       onBreach: stop.onBreach ?? D.stop.onBreach,

@@ -48,9 +48,11 @@ export function rebuildSummary(runDir: string): Rebuilt {
       end = line;
       continue;
     }
-    const result = judgeStage(profile, byStage.get(line.window.index) ?? [], line);
+    const windows = line.windows && line.windows.length > 0 ? line.windows : [line.window];
+    const recs = windows.flatMap((w) => byStage.get(w.index) ?? []);
+    const result = judgeStage(profile, recs, { ...line, windows }, line.final ?? true);
     history.push(result);
-    staged.push({ result, windowStartMs: line.window.startMs, windowEndMs: line.window.endMs, stoppedBy: line.stoppedBy });
+    staged.push({ result, windowStartMs: line.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: line.stoppedBy, windows });
   }
   const levels = planLevels(profile.ramp.concurrency);
   const step = history.length > 0 ? decide({ profile, levels, history }) : null;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Capacity, StageResult } from '../controller/types.ts';
 import type { Profile } from '../profile/types.ts';
 import { REDACTED, redactHeaders, redactUrl } from '../load/secrets.ts';
-import type { Dist } from '../stats/types.ts';
+import type { Dist, StageWindow } from '../stats/types.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -72,7 +72,7 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
   };
 }
 
-export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: number, stoppedBy: string | null) {
+export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: number, stoppedBy: string | null, windows: readonly StageWindow[] = []) {
   const m = s.summary;
   return {
     index: m.index,
@@ -84,6 +84,8 @@ export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: nu
     rules: s.rules.map((r) => ({ rule: r.rule, value: r3(r.value), pass: r.pass, outcome: r.outcome ?? null, interval: r.interval ? [r3(r.interval[0]), r3(r.interval[1])] : null, reason: r.reason })),
     stopped_by: stoppedBy,
     window: { start_ms: r3(windowStartMs), end_ms: r3(windowEndMs) },
+    /** Every measurement window pooled into this stage (more than one when it was extended). */
+    windows: windows.map((w) => ({ index: w.index, start_ms: r3(w.startMs), end_ms: r3(w.endMs) })),
     window_ms: r3(m.windowMs),
     requests: m.requests,
     ok: m.ok,
@@ -121,6 +123,7 @@ export interface StageWithWindow {
   windowStartMs: number;
   windowEndMs: number;
   stoppedBy: string | null;
+  windows?: readonly StageWindow[];
 }
 
 export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
@@ -171,7 +174,7 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
     totals,
     slo: profile.slo.map((r) => r.text),
     profile: red,
-    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy)),
+    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [])),
   };
 }
 

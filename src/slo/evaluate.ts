@@ -72,13 +72,14 @@ export function evaluateRules(
   summary: StageSummary,
   records: readonly RequestRecord[],
   confidence: number,
+  stages: ReadonlySet<number> = new Set([summary.index]),
 ): RuleEvaluation[] {
   return rules.map((rule) => {
     let value: number | null = null;
     let interval: [number, number] | null = null;
     const threshold = rule.kind === 'latency' ? rule.thresholdMs : rule.threshold;
     if (rule.kind === 'latency') {
-      const samples = metricSamples(records, summary.index, rule.metric).sort((a, b) => a - b);
+      const samples = metricSamples(records, stages, rule.metric).sort((a, b) => a - b);
       const key = `${rule.metric}Ms` as 'ttftMs' | 'ttfbMs' | 'e2eMs' | 'tpotMs' | 'itlMs';
       value = summary[key][rule.stat];
       if (samples.length > 0) {

@@ -33,13 +33,19 @@ export function tpotOf(r: RequestRecord): number | null {
 }
 
 /**
- * Summarize one stage. `records` may contain other stages' records: only those whose `stage`
- * equals `window.index` are used. Requests that START in the window are judged (success rate,
- * latency distributions of the successful ones); requests COMPLETED in the window give QPS and tokens/s.
+ * Summarize one stage: one measurement window, or several pooled at the same concurrency when an
+ * INCONCLUSIVE stage was extended. `records` may contain other stages' records: only those whose
+ * `stage` is one of the windows' indexes are used, each against its own window. Requests that START
+ * in a window are judged (success rate, latency distributions of the successful ones); requests
+ * COMPLETED in a window give QPS and tokens/s (over the summed window length).
  */
-export function summarizeStage(records: readonly RequestRecord[], window: StageWindow): StageSummary {
-  const { startMs: ws, endMs: we } = window;
-  const windowMs = Math.max(0, we - ws);
+export function summarizeStage(records: readonly RequestRecord[], windows: StageWindow | readonly StageWindow[]): StageSummary {
+  const list: readonly StageWindow[] = Array.isArray(windows) ? windows : [windows as StageWindow];
+  const first = list[0];
+  if (!first) throw new Error('summarizeStage needs at least one window');
+  const byIndex = new Map(list.map((w) => [w.index, w]));
+  let windowMs = 0;
+  for (const w of list) windowMs += Math.max(0, w.endMs - w.startMs);
   const windowS = windowMs / 1000;
 
   let requests = 0;
@@ -59,7 +65,10 @@ export function summarizeStage(records: readonly RequestRecord[], window: StageW
   const retryAfterS: number[] = [];
 
   for (const r of records) {
-    if (r.stage !== window.index) continue;
+    const w = byIndex.get(r.stage);
+    if (!w) continue;
+    const ws = w.startMs;
+    const we = w.endMs;
     // Time-average of in-flight requests: each request contributes its overlap with the window.
     const overlap = Math.min(r.end, we) - Math.max(r.t0, ws);
     if (overlap > 0) inFlightMs += overlap;
@@ -96,8 +105,8 @@ export function summarizeStage(records: readonly RequestRecord[], window: StageW
   const predicted = meanCompletedE2e === null ? null : (completionsPerS * meanCompletedE2e) / 1000;
 
   return {
-    index: window.index,
-    concurrency: window.concurrency,
+    index: first.index,
+    concurrency: first.concurrency,
     windowMs,
     requests,
     ok,
@@ -127,10 +136,10 @@ export function summarizeStage(records: readonly RequestRecord[], window: StageW
 }
 
 /** Raw samples of one latency metric over the requests judged in a stage (successful, started in the window). */
-export function metricSamples(records: readonly RequestRecord[], stage: number, metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl'): number[] {
+export function metricSamples(records: readonly RequestRecord[], stages: ReadonlySet<number>, metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl'): number[] {
   const out: number[] = [];
   for (const r of records) {
-    if (r.stage !== stage || r.phase !== 'window' || !r.ok) continue;
+    if (!stages.has(r.stage) || r.phase !== 'window' || !r.ok) continue;
     if (metric === 'itl') {
       for (const g of r.gapsMs) out.push(g);
       continue;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 
-const quick = 'verdict: {confirm_failures: false, bisect: false}';
+const quick = 'verdict: {confirm_failures: false, bisect: false, max_extensions: 0}';
 
 function runDirs(dir: string): string[] {
   return readdirSync(dir).filter((f) => existsSync(join(dir, f, 'requests.jsonl')));

@@ -51,6 +51,7 @@ describe('capacity search against the simulator', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     for (const s of summary.stages) {
+      expect(s.windows).toHaveLength(1);
       const ws = s.window.start_ms;
       const we = s.window.end_ms;
       const mine = records.filter((r) => r.stage === s.index);

@@ -53,7 +53,7 @@ describe('good profiles load to the normalized Profile', () => {
       },
       ramp: { concurrency: { kind: 'list', levels: [1, 2, 4] }, warmupMs: 5_000, stage: { durationMs: 30_000, requests: null }, drainMs: 60_000 },
       slo: [{ kind: 'latency', text: 'p99(ttft) < 1s', stat: 'p99', metric: 'ttft', op: '<', thresholdMs: 1000 }],
-      verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisectResolution: null, bisect: true },
+      verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisectResolution: null, bisect: true, maxEventLoopDelayMs: null, minAchievedConcurrency: 0.8 },
       stop: { onBreach: true, maxErrorRate: 0.5 },
       limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
       report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },
@@ -105,7 +105,7 @@ describe('good profiles load to the normalized Profile', () => {
       { kind: 'throughput', text: 'qps >= 2.5', metric: 'qps', op: '>=', threshold: 2.5 },
       { kind: 'throughput', text: 'output_tps > 100', metric: 'output_tps', op: '>', threshold: 100 },
     ]);
-    expect(profile.verdict).toEqual({ confidence: 0.9, confirmFailures: false, maxExtensions: 3, bisectResolution: 2, bisect: true });
+    expect(profile.verdict).toEqual({ confidence: 0.9, confirmFailures: false, maxExtensions: 3, bisectResolution: 2, bisect: true, maxEventLoopDelayMs: 40, minAchievedConcurrency: 0.7 });
     expect(profile.stop).toEqual({ onBreach: false, maxErrorRate: 0.25 });
     expect(profile.limits).toEqual({ maxDurationMs: 7_200_000, maxRequests: 5000, maxOutputTokens: 1_000_000 });
     expect(profile.report).toEqual({ dir: 'out/reports', headroom: 0.75, efficiencyFraction: 0.95 });
