@@ -389,9 +389,11 @@ export interface ClosedLoopPrediction {
 /**
  * Steady-state prediction for C clients in a closed loop (each sends its next request as soon as the
  * previous one ends), all with the same prompt and output length n, ignoring jitter and network time.
- *   C <= slots: ttft ≈ step(C) + prefill + step(C)   (the step in progress, then the admitting step; one step when C = 1)
+ *   C <= slots: ttft ≈ step(C) + step(C) + C × prefill   (the step in progress, then the admitting step, which in
+ *               lockstep admits all C requests and pays all their prefills; one step and one prefill when C = 1)
  *   C >  slots: ttft ≈ step_eff × (1 + n × (C − slots) / slots),   step_eff = step(slots) + prefill × slots / n
- * The second line is Little's law: slots stay full, so completions/s = slots / (n × step_eff).
+ *               (Little's law: slots stay full, so completions/s = slots / (n × step_eff)), and never below the
+ *               value at C = slots; just above the knee this mean is approximate, the knee itself is exact.
  */
 export function predictClosedLoop(
   config: SimConfig,
@@ -404,7 +406,7 @@ export function predictClosedLoop(
   const s = config.slots;
   if (c <= s) {
     const step = stepMs(config, c);
-    const ttft = (c === 1 ? step : 2 * step) + pf;
+    const ttft = c === 1 ? step + pf : 2 * step + c * pf;
     const e2e = ttft + (n - 1) * step;
     return {
       concurrency: c,
@@ -418,14 +420,15 @@ export function predictClosedLoop(
       queued: false,
     };
   }
+  const atKnee = predictClosedLoop(config, s, opts);
   const step = stepMs(config, s) + (pf * s) / n;
-  const ttft = step * (1 + (n * (c - s)) / s);
+  const ttft = Math.max(step * (1 + (n * (c - s)) / s), atKnee.ttftMeanMs);
   const e2e = ttft + (n - 1) * step;
   return {
     concurrency: c,
     stepMs: step,
     ttftMeanMs: ttft,
-    ttftLowMs: c < 2 * s ? stepMs(config, s) + pf : ttft,
+    ttftLowMs: c < 2 * s ? atKnee.ttftLowMs : ttft,
     ttftHighMs: Math.max(ttft, (n + 2) * step),
     e2eMs: e2e,
     qps: (s / (n * step)) * 1000,

@@ -114,6 +114,7 @@ describe('predictClosedLoop', () => {
     expect(p.stepMs).toBe(14);
     expect(p.ttftMeanMs).toBe(28);
     expect(p.e2eMs).toBe(28 + 63 * 14);
+    expect(predictClosedLoop(config, 16, { outputTokens: 64, promptTokens: 1000 }).ttftMeanMs).toBe(28 + 16 * 10);
   });
 
   it('above the knee: Little\'s law', () => {

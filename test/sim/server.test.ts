@@ -1,5 +1,5 @@
 // The simulator over real loopback HTTP, with the real openai SDK as the client where it fits.
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,26 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
     expect(JSON.parse(a.text).error.code).toBe('unknown_url');
     const b = await fetch(sim.baseUrl + '/chat/completions');
     expect(b.status).toBe(405);
+  });
+
+  it('an HTTP/1.0 client (no chunked encoding) gets a well-formed, close-delimited stream', async () => {
+    const { port } = new URL(sim.baseUrl);
+    const body = JSON.stringify({ messages, stream: true, max_tokens: 3 });
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (t: string) => (data += t));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+      socket.write(`POST /v1/chat/completions HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    });
+    const [head, payload] = text.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).not.toMatch(/transfer-encoding/i);
+    const events = payload!.split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(1 + 3 + 1 + 1);
+    expect(events.at(-1)).toBe('data: [DONE]');
   });
 
   it('echoes x-request-id', async () => {
