@@ -13,6 +13,7 @@ import { createTransport } from '../load/transport.ts';
 import type { Profile } from '../profile/types.ts';
 import { planLevels } from '../profile/plan.ts';
 import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
+import { renderReportHtml } from '../report/html.ts';
 import { startSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { decide } from './decide.ts';
@@ -242,6 +243,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       ...environmentMeta(),
     });
     writeFileSync(join(runDir, 'summary.json'), redact(JSON.stringify(summary, null, 2)) + '\n');
+    writeFileSync(join(runDir, 'report.html'), redact(renderReportHtml(summary)));
     return { runDir, summary, capacity };
   } finally {
     await sim?.stop();

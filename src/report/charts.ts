@@ -4,9 +4,11 @@
 // (`tip`) and bound to `description`, which Vega writes as the mark's aria-label, so a pre-rendered SVG
 // can carry it as a native <title> tooltip with no script (see render-svg.ts).
 import type { TopLevelSpec } from 'vega-lite';
+import { ERROR_CLASSES } from '../load/record.ts';
 import type { SloRule } from '../slo/types.ts';
 import { formatPct } from '../slo/evaluate.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
+import { textWidth } from './text-width.ts';
 
 export type Verdict = StageJson['verdict'];
 
@@ -22,6 +24,13 @@ const CAPACITY_COLOR = '#1b7f3b';
 const KNEE_COLOR = '#c62828';
 const EFFICIENCY_COLOR = '#5b5b9a';
 const SLO_COLOR = '#b23b3b';
+// One fixed colour per error class (same class, same colour in every report), none of them the verdicts' green or red.
+const ERROR_PALETTE = ['#4c78a8', '#f58518', '#b279a2', '#72b7b2', '#9d755d', '#eeca3b', '#79706e', '#ff9da6', '#17becf', '#bcbd22', '#393b79', '#8c6d31', '#e377c2', '#aec7e8', '#7f7f7f'];
+
+export function errorClassColor(cls: string): string {
+  const i = (ERROR_CLASSES as readonly string[]).indexOf(cls);
+  return ERROR_PALETTE[(i >= 0 ? i : ERROR_CLASSES.length) % ERROR_PALETTE.length]!;
+}
 
 export interface ReportChart {
   /** Stable id: the HTML anchor and the golden file name. */
@@ -49,7 +58,9 @@ interface Marker {
   label: string;
   color: string;
   dash: number[];
-  /** Label row from the top of the plot, so labels of nearby markers do not overlap. */
+  /** Side of the rule the label prefers: the capacity reads to the left, the knee (a higher concurrency) to the right. */
+  side: 'left' | 'right';
+  /** Label row above the plot (0 = the lowest concurrency, drawn highest), so labels of nearby markers never overlap. */
   row: number;
 }
 
@@ -97,11 +108,11 @@ function xEncoding(s: SummaryJson, title: string | null = 'Concurrency (requests
 /** Capacity, the knee (first FAIL of the bracket) and optionally the efficiency knee, merged where they coincide. */
 export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
   const raw: Omit<Marker, 'row'>[] = [];
-  if (s.capacity.concurrency !== null) raw.push({ concurrency: s.capacity.concurrency, label: `capacity ${s.capacity.concurrency}`, color: CAPACITY_COLOR, dash: [] });
+  if (s.capacity.concurrency !== null) raw.push({ concurrency: s.capacity.concurrency, label: `capacity ${s.capacity.concurrency}`, color: CAPACITY_COLOR, dash: [], side: 'left' });
   const knee = s.capacity.bracket?.[1];
-  if (knee !== undefined) raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3] });
+  if (knee !== undefined) raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3], side: 'right' });
   const eff = s.efficiency_knee.concurrency;
-  if (withEfficiency && eff !== null) raw.push({ concurrency: eff, label: `efficiency knee ${eff}`, color: EFFICIENCY_COLOR, dash: [2, 3] });
+  if (withEfficiency && eff !== null) raw.push({ concurrency: eff, label: `efficiency knee ${eff}`, color: EFFICIENCY_COLOR, dash: [2, 3], side: 'left' });
   const merged: Omit<Marker, 'row'>[] = [];
   for (const m of raw) {
     const same = merged.find((x) => x.concurrency === m.concurrency);
@@ -119,28 +130,29 @@ function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record
   ];
 }
 
-/** Vertical marker rules; labels sit beside them, on the preferred side unless they would leave the plot. */
+/** Vertical marker rules, labelled above the plot (off the data) beside the rule, on the side that keeps the label inside the plot's width. */
 function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): Layer[] {
   const [lo, hi] = concurrencyDomain(s);
   const layers: Layer[] = [];
   for (const m of list) {
     const data = { values: [{ concurrency: m.concurrency, label: m.label }] };
+    const labelY = -3 - (list.length - 1 - m.row) * 12;
     layers.push({
       data,
       mark: { type: 'rule', color: m.color, strokeWidth: 1.5, strokeDash: m.dash, aria: false },
-      encoding: { x: { field: 'concurrency', type: 'quantitative' } },
+      encoding: { x: { field: 'concurrency', type: 'quantitative' }, y: { value: labelY - 9 }, y2: { value: 'height' } },
     });
     const px = ((m.concurrency - lo) / (hi - lo)) * width;
-    const labelPx = m.label.length * 6 + 6;
-    // The capacity reads to the left of its line, the knee (a higher concurrency) to the right.
-    let right = m.color !== KNEE_COLOR;
+    const labelPx = textWidth({ fontSize: 10, fontWeight: 'bold' }, m.label) + 6;
+    // `right` = right-aligned text, i.e. the label sits on the left of the rule.
+    let right = m.side === 'left';
     if (right && px - labelPx < 0) right = false;
     else if (!right && px + labelPx > width) right = true;
     layers.push(
       ...haloText(
         data,
-        { type: 'text', color: m.color, fontSize: 10, fontWeight: 'bold', align: right ? 'right' : 'left', dx: right ? -4 : 4, baseline: 'top' },
-        { x: { field: 'concurrency', type: 'quantitative' }, y: { value: 4 + m.row * 13 }, text: { field: 'label' } },
+        { type: 'text', color: m.color, fontSize: 10, fontWeight: 'bold', align: right ? 'right' : 'left', dx: right ? -3 : 3, baseline: 'bottom' },
+        { x: { field: 'concurrency', type: 'quantitative' }, y: { value: labelY }, text: { field: 'label' } },
       ),
     );
   }
@@ -253,25 +265,50 @@ export function throughputChart(s: SummaryJson): ReportChart {
   };
 }
 
+type Stat = 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max';
+const STATS: readonly Stat[] = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'];
+const STAT_LABEL: Record<Stat, string> = { avg: 'Mean', p50: 'P50', p90: 'P90', p95: 'P95', p99: 'P99', max: 'Max' };
+// Series an SLO rule asks for beyond the chart's usual percentiles, drawn in the SLO's red family.
+const SLO_SERIES_COLORS = ['#e45756', '#ff9da6', '#9e2a2b'];
+
+/**
+ * The usual percentiles of one latency metric, plus every statistic a latency SLO rule on that metric uses
+ * (a `p95(ttft) < 1s` rule gets a P95 line, so its threshold has a line to be read against).
+ */
+export function latencySeries(s: SummaryJson, metric: 'ttft' | 'e2e' | 'tpot', label: string, usual: readonly (readonly [Stat, string])[]) {
+  const rules = s.profile.slo as readonly SloRule[];
+  const wanted = new Set<Stat>(rules.flatMap((r) => (r.kind === 'latency' && r.metric === metric ? [r.stat] : [])));
+  const colors = new Map<Stat, string>(usual);
+  let extra = 0;
+  for (const stat of STATS) if (wanted.has(stat) && !colors.has(stat)) colors.set(stat, SLO_SERIES_COLORS[extra++ % SLO_SERIES_COLORS.length]!);
+  const key = `${metric}_ms` as const;
+  return STATS.filter((stat) => colors.has(stat)).map((stat) => ({
+    name: `${STAT_LABEL[stat]} ${label}${usual.some(([u]) => u === stat) ? '' : ' (SLO)'}`,
+    color: colors.get(stat)!,
+    get: (x: StageJson) => x[key][stat],
+    fmt: exactMs,
+  }));
+}
+
 export function ttftChart(s: SummaryJson): ReportChart {
   return {
     id: 'ttft',
     title: 'Time to first token (TTFT) versus concurrency',
-    caption: 'P50, P90 and P99 TTFT of the successful requests of each stage (log scale). Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
+    caption: 'P50, P90 and P99 TTFT of the successful requests of each stage (log scale), plus any other statistic a TTFT SLO rule uses. Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
     spec: top(
       seriesPanel({
         s,
-        series: [
-          { name: 'P50 TTFT', color: '#9ecae9', get: (x) => x.ttft_ms.p50, fmt: exactMs },
-          { name: 'P90 TTFT', color: '#4c78a8', get: (x) => x.ttft_ms.p90, fmt: exactMs },
-          { name: 'P99 TTFT', color: '#1d3557', get: (x) => x.ttft_ms.p99, fmt: exactMs },
-        ],
+        series: latencySeries(s, 'ttft', 'TTFT', [
+          ['p50', '#9ecae9'],
+          ['p90', '#4c78a8'],
+          ['p99', '#1d3557'],
+        ]),
         yTitle: 'TTFT (ms, log scale)',
         log: true,
         thresholds: latencyThresholds(s, 'ttft'),
         markers: markers(s, false),
         width: WIDTH,
-        seriesLegend: 'Percentile',
+        seriesLegend: 'Statistic',
       }),
     ),
   };
@@ -282,15 +319,15 @@ export function latencyChart(s: SummaryJson): ReportChart {
   return {
     id: 'latency',
     title: 'End-to-end latency and time per output token',
-    caption: 'Left: P50 and P99 end-to-end latency (log scale). Right: P50 and P99 TPOT, the decode time per output token after the first. Dashed red lines are SLO thresholds on these metrics.',
+    caption: 'Left: P50 and P99 end-to-end latency (log scale). Right: P50 and P99 TPOT, the decode time per output token after the first. Statistics used by SLO rules on these metrics are added, and their thresholds drawn as dashed red lines.',
     spec: top({
       hconcat: [
         seriesPanel({
           s,
-          series: [
-            { name: 'P50 E2E', color: '#88d1a9', get: (x) => x.e2e_ms.p50, fmt: exactMs },
-            { name: 'P99 E2E', color: '#1f6f4a', get: (x) => x.e2e_ms.p99, fmt: exactMs },
-          ],
+          series: latencySeries(s, 'e2e', 'E2E', [
+            ['p50', '#88d1a9'],
+            ['p99', '#1f6f4a'],
+          ]),
           yTitle: 'E2E latency (ms, log scale)',
           log: true,
           thresholds: latencyThresholds(s, 'e2e'),
@@ -300,10 +337,10 @@ export function latencyChart(s: SummaryJson): ReportChart {
         }),
         seriesPanel({
           s,
-          series: [
-            { name: 'P50 TPOT', color: '#f4a582', get: (x) => x.tpot_ms.p50, fmt: exactMs },
-            { name: 'P99 TPOT', color: '#a63603', get: (x) => x.tpot_ms.p99, fmt: exactMs },
-          ],
+          series: latencySeries(s, 'tpot', 'TPOT', [
+            ['p50', '#f4a582'],
+            ['p99', '#a63603'],
+          ]),
           yTitle: 'TPOT (ms per token)',
           log: false,
           thresholds: latencyThresholds(s, 'tpot'),
@@ -343,7 +380,9 @@ export function errorThresholds(s: SummaryJson): Threshold[] {
   const rules = s.profile.slo as readonly SloRule[];
   return rules.flatMap((r) => {
     if (r.kind !== 'rate') return [];
-    if (r.metric === 'success_rate') return [{ value: 1 - r.threshold, label: `SLO ${r.text} (errors ≤ ${formatPct(1 - r.threshold)})` }];
+    // Rounded so 1 - 0.8 reads 0.2, not 0.19999999999999996.
+    const ceiling = Math.round((1 - r.threshold) * 1e9) / 1e9;
+    if (r.metric === 'success_rate') return [{ value: ceiling, label: `SLO ${r.text} (errors ≤ ${formatPct(ceiling)})` }];
     return [{ value: r.threshold, label: `SLO ${r.text}` }];
   });
 }
@@ -386,7 +425,8 @@ export function errorChart(s: SummaryJson): ReportChart {
                 encoding: {
                   x: xEncoding(s),
                   y: { ...y, field: 'rate', stack: 'zero' },
-                  color: { field: 'error_class', type: 'nominal', title: 'Error class', scale: { domain: classes, scheme: 'tableau10' } },
+                  // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
+                  color: { field: 'error_class', type: 'nominal', title: 'Error class', scale: { domain: classes, range: classes.map(errorClassColor) }, legend: { orient: 'right', direction: 'vertical' } },
                   description: { field: 'tip' },
                   tooltip: [
                     { field: 'concurrency', type: 'quantitative', title: 'concurrency' },

@@ -12,6 +12,7 @@ import { judgeStage, type StageMeta } from '../controller/judge.ts';
 import { provisionalCapacity } from '../controller/run.ts';
 import type { Capacity, StageResult } from '../controller/types.ts';
 import { buildSummary, environmentMeta, type StageWithWindow, type SummaryJson } from './summary.ts';
+import { renderReportHtml } from './html.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 const DECIDED: readonly string[] = ['knee_found', 'max_reached', 'failed_at_first_stage', 'rate_limited', 'error_rate_breaker', 'generator_limit'];
@@ -82,4 +83,5 @@ export function rebuildSummary(runDir: string): Rebuilt {
 
 export function writeRebuilt(runDir: string, r: Rebuilt): void {
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(r.summary, null, 2) + '\n');
+  writeFileSync(join(runDir, 'report.html'), renderReportHtml(r.summary));
 }
