@@ -93,9 +93,10 @@ const cases: { name: string; levels: number[]; history: Step[]; opts?: Parameter
   {
     name: 'an INVALID stage is never the knee: the run stops below it',
     levels: [10, 20, 30],
-    history: [[10, 'PASS'], [20, 'INVALID']],
+    history: [[10, 'PASS'], [20, 'INVALID'], [20, 'INVALID', 'confirm']],
     expect: { kind: 'stop', capacity: { concurrency: 10, stopReason: 'generator_limit', bracket: null } },
   },
+  { name: 'an INVALID stage is re-run once', levels: [10, 20, 30], history: [[10, 'PASS'], [20, 'INVALID']], expect: { kind: 'run', concurrency: 20, why: 'confirm' } },
   {
     name: 'with on_breach false the ramp goes on past a FAIL',
     levels: [1, 2, 4],
