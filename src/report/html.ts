@@ -160,6 +160,9 @@ function stageDetails(st: StageJson): string {
   ];
   if (st.retry_after_s) bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
   if (st.stopped_by) bits.push(`stopped by: ${esc(st.stopped_by)}`);
+  for (const [cls, msgs] of Object.entries(st.error_samples ?? {})) {
+    if (msgs && msgs.length > 0) bits.push(`${esc(cls)}: ${msgs.map((m) => `“${esc(m)}”`).join(', ')}`);
+  }
   return bits.join(' · ');
 }
 

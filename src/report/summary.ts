@@ -93,6 +93,8 @@ export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: nu
     success_rate: r3(m.successRate),
     error_rate: r3(m.errorRate),
     errors: m.errors,
+    /** A few distinct error messages per class, as the server or client reported them (secrets removed). */
+    error_samples: m.errorSamples,
     completed_in_window: m.completedInWindow,
     qps: r3(m.qps),
     completions_per_s: r3(m.completionsPerS),

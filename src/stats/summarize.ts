@@ -63,6 +63,7 @@ export function summarizeStage(records: readonly RequestRecord[], windows: Stage
   let completedE2eSum = 0;
   let inFlightMs = 0;
   const retryAfterS: number[] = [];
+  const errorSamples: Partial<Record<ErrorClass, string[]>> = {};
 
   for (const r of records) {
     const w = byIndex.get(r.stage);
@@ -86,6 +87,10 @@ export function summarizeStage(records: readonly RequestRecord[], windows: Stage
     if (!r.ok) {
       const cls: ErrorClass = r.errorClass ?? 'client_error';
       errors[cls] = (errors[cls] ?? 0) + 1;
+      if (r.error) {
+        const list = (errorSamples[cls] ??= []);
+        if (list.length < 3 && !list.includes(r.error)) list.push(r.error);
+      }
       if (r.retryAfterS !== null) retryAfterS.push(r.retryAfterS);
       continue;
     }
@@ -132,6 +137,7 @@ export function summarizeStage(records: readonly RequestRecord[], windows: Stage
       ratio: predicted !== null && predicted > 0 ? achievedConcurrency / predicted : null,
     },
     retryAfterS,
+    errorSamples,
   };
 }
 

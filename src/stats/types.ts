@@ -52,6 +52,8 @@ export interface StageSummary {
   achievedConcurrency: number;
   /** Little's law: completionsPerS × mean E2E (of completions in window), and its ratio to achieved concurrency. */
   littleLaw: { predicted: number | null; ratio: number | null };
+  /** Up to 3 distinct error messages per class (already redacted by the transport), for the report. */
+  errorSamples: Partial<Record<ErrorClass, string[]>>;
   /** Retry-After values seen on 429s (seconds), for the report. */
   retryAfterS: number[];
 }

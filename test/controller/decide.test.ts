@@ -31,6 +31,7 @@ function stage(concurrency: number, verdict: Verdict, kind: StageResult['kind'] 
     achievedConcurrency: concurrency,
     littleLaw: { predicted: null, ratio: null },
     retryAfterS: [],
+    errorSamples: {},
     ...extra,
   };
   return { summary, verdict, lowConfidence: false, reasons: [], rules: [], kind, aborted, health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, achievedRatio: 1, problems: [] } };

@@ -154,6 +154,8 @@ stop: {max_error_rate: 99%}
       const text = await page.locator('body').innerText();
       expect(text).toContain(HOSTILE_MESSAGE);
       expect(text).toContain(HOSTILE_MODEL);
+      // The server's own error text, as the client received it, is shown in the stage table's error samples.
+      expect(await page.locator('table.stages').innerText()).toContain(`http_5xx: “500 ${HOSTILE_MESSAGE}”`);
       expect(await page.locator('h1').innerText()).toContain(HOSTILE_MODEL);
       expect(requests).toEqual([url]);
       expect(problems).toEqual([]);
