@@ -30,18 +30,26 @@ export function stageTable(stages: readonly StageJson[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** The TTFT statistic the headline quotes: the one the first TTFT SLO rule uses, else p99. */
+function ttftStat(s: SummaryJson): 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max' {
+  for (const r of s.profile.slo) if (r.kind === 'latency' && r.metric === 'ttft') return r.stat;
+  return 'p99';
+}
+
 /** The answer in one sentence, e.g. "Capacity: 16 concurrent requests at 12.4 QPS with P99 TTFT 84 ms." */
 export function headline(s: SummaryJson): string {
   const c = s.capacity;
+  const stat = ttftStat(s);
+  const statLabel = stat === 'avg' ? 'mean' : stat.toUpperCase();
   if (c.concurrency === null) {
     const first = s.stages[0];
     return `No capacity: the SLO was not met at any tested concurrency${first ? ` (lowest tested: ${first.concurrency})` : ''}.`;
   }
   const at = c.at_capacity;
   let text = `Capacity: ${c.concurrency} concurrent request${c.concurrency === 1 ? '' : 's'}`;
-  if (at) text += ` at ${(at.qps ?? 0).toFixed(2)} QPS with P99 TTFT ${formatMs(at.ttft_ms.p99)}`;
+  if (at) text += ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}`;
   text += '.';
-  if (c.stop_reason === 'max_reached') text = `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` + (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with P99 TTFT ${formatMs(at.ttft_ms.p99)}.` : '.');
+  if (c.stop_reason === 'max_reached') text = `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` + (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}.` : '.');
   const failAt = c.bracket?.[1];
   if (failAt !== undefined) {
     const failStage = [...s.stages].reverse().find((x) => x.concurrency === failAt && x.verdict === 'FAIL');
