@@ -73,7 +73,7 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   const bestPass = below.length > 0 ? Math.max(...below) : null;
 
   if (minInvalid !== null && (minFail === null || minInvalid < minFail)) {
-    return stop(bestPass, 'generator_limit', `the load generator could not hold ${minInvalid} concurrent requests, so higher levels were not tested`, null);
+    return stop(bestPass, 'generator_limit', `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`, null);
   }
   if (last.aborted && lastStatus === 'FAIL') {
     return stop(bestPass, 'error_rate_breaker', `stage at concurrency ${last.summary.concurrency} exceeded the max error rate and was stopped early`, bestPass === null ? null : [bestPass, last.summary.concurrency]);

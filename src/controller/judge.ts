@@ -50,6 +50,13 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     problems.push(`achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`);
   }
   const health: GeneratorHealth = { eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms, cpuPercent: meta.cpuPercent, achievedRatio, problems };
+  // Warnings, not verdicts: they explain numbers without proving the generator wrong.
+  const warnings: string[] = [];
+  const ratio = summary.littleLaw.ratio;
+  if (ratio !== null && summary.completedInWindow >= 20 && (ratio < 0.7 || ratio > 1.3)) {
+    warnings.push(`Little's law: achieved concurrency ${summary.achievedConcurrency.toFixed(1)} vs completions/s × mean E2E = ${summary.littleLaw.predicted!.toFixed(1)}: not steady state (window short compared with E2E?)`);
+  }
+  if (meta.cpuPercent > 90) warnings.push(`load generator CPU at ${meta.cpuPercent.toFixed(0)}% of one core: close to its limit (use workers, or a bigger machine)`);
 
   const reasons: string[] = [];
   let verdict: Verdict;
@@ -76,6 +83,7 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     if (lowConfidence) reasons.push(`low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`);
     if (windows.length > 1) reasons.push(`extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`);
   }
+  for (const w of warnings) reasons.push(`warning: ${w}`);
   if (meta.stoppedBy === 'breaker') reasons.push('stopped early: error rate above stop.max_error_rate');
   if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');
   if (meta.stoppedBy === 'budget') reasons.push('a run-wide safety limit was reached: the window was cut short');

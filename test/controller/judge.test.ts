@@ -1,0 +1,119 @@
+// judgeStage on synthetic histories: confidence-interval verdicts, extension by pooling,
+// the point-estimate fallback, and generator health.
+import { describe, expect, it } from 'vitest';
+import { judgeStage, type StageMeta } from '../../src/controller/judge.ts';
+import type { RequestRecord } from '../../src/load/record.ts';
+import { parseRule } from '../../src/slo/parse.ts';
+import type { StageWindow } from '../../src/stats/types.ts';
+
+function rec(stage: number, t0: number, ttft: number, ok = true): RequestRecord {
+  return {
+    id: `r${stage}-${t0}`,
+    stage,
+    phase: 'window',
+    worker: 0,
+    payload: 0,
+    t0,
+    headersAt: t0 + 1,
+    firstContentAt: ok ? t0 + ttft : null,
+    lastContentAt: ok ? t0 + ttft + 100 : null,
+    end: t0 + ttft + 100,
+    gapsMs: ok ? [50, 50] : [],
+    contentChunks: ok ? 3 : 0,
+    status: ok ? 200 : 500,
+    ok,
+    errorClass: ok ? null : 'http_5xx',
+    error: ok ? null : '500 boom',
+    errorPhase: null,
+    finishReason: ok ? 'length' : null,
+    promptTokens: 10,
+    outputTokens: ok ? 3 : 0,
+    outputTokensEstimated: false,
+    retryAfterS: null,
+  };
+}
+
+/** n requests in a window starting at `start`, TTFTs spread evenly over [lo, hi]. */
+function window(index: number, start: number, n: number, lo: number, hi: number): { w: StageWindow; records: RequestRecord[] } {
+  const records = Array.from({ length: n }, (_, i) => rec(index, start + i * 10, lo + ((hi - lo) * i) / Math.max(1, n - 1)));
+  return { w: { index, concurrency: 8, startMs: start, endMs: start + n * 10 + 200 }, records };
+}
+
+const profile = (rules: string[], extra: Partial<{ maxEventLoopDelayMs: number | null }> = {}) => ({
+  slo: rules.map(parseRule),
+  verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisect: true, bisectResolution: null, maxEventLoopDelayMs: null, minAchievedConcurrency: 0, ...extra },
+});
+
+function meta(windows: StageWindow[], o: Partial<StageMeta> = {}): StageMeta {
+  return { window: windows[0]!, windows, kind: 'ramp', final: false, stoppedBy: null, eventLoopDelayP99Ms: 1, cpuPercent: 10, ...o };
+}
+
+describe('judgeStage', () => {
+  const p99 = profile(['p99(ttft) < 100ms']);
+
+  it('30 fast samples cannot show a p99 below the threshold: INCONCLUSIVE', () => {
+    const a = window(0, 0, 30, 20, 40);
+    const r = judgeStage(p99, a.records, meta([a.w]), false);
+    expect(r.verdict).toBe('INCONCLUSIVE');
+    expect(r.rules[0]!.interval![1]).toBe(Infinity);
+  });
+
+  it('an INCONCLUSIVE stage becomes PASS once extensions pool enough samples', () => {
+    const a = window(0, 0, 150, 20, 40);
+    const b = window(1, 5000, 150, 20, 40);
+    const c = window(2, 10000, 150, 20, 40);
+    expect(judgeStage(p99, a.records, meta([a.w]), false).verdict).toBe('INCONCLUSIVE');
+    const pooled = judgeStage(p99, [...a.records, ...b.records, ...c.records], meta([a.w, b.w, c.w]), false);
+    expect(pooled.verdict).toBe('PASS');
+    expect(pooled.lowConfidence).toBe(false);
+    expect(pooled.summary.requests).toBe(450);
+    expect(pooled.reasons.join(' ')).toMatch(/extended 2 times: 450 requests pooled over 3 windows/);
+  });
+
+  it('at the cap an undecided rule falls back to its point estimate, marked low confidence', () => {
+    const a = window(0, 0, 30, 20, 40);
+    const r = judgeStage(p99, a.records, meta([a.w], { final: true }), true);
+    expect(r.verdict).toBe('PASS');
+    expect(r.lowConfidence).toBe(true);
+    expect(r.reasons.join(' ')).toMatch(/low confidence/);
+  });
+
+  it('a clear breach is a FAIL even from few samples', () => {
+    const a = window(0, 0, 30, 500, 900);
+    const r = judgeStage(p99, a.records, meta([a.w]), false);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.lowConfidence).toBe(false);
+  });
+
+  it('a success-rate rule uses a binomial interval', () => {
+    const rule = profile(['success_rate >= 90%']);
+    const mk = (n: number, failures: number) => Array.from({ length: n }, (_, i) => rec(0, i * 10, 30, i >= failures));
+    const w: StageWindow = { index: 0, concurrency: 4, startMs: 0, endMs: 10_000 };
+    expect(judgeStage(rule, mk(10, 0), meta([w]), false).verdict).toBe('INCONCLUSIVE');
+    expect(judgeStage(rule, mk(200, 2), meta([w]), false).verdict).toBe('PASS');
+    expect(judgeStage(rule, mk(200, 60), meta([w]), false).verdict).toBe('FAIL');
+  });
+
+  it('a starved generator makes the stage INVALID whatever the rules say', () => {
+    const a = window(0, 0, 400, 20, 40);
+    const r = judgeStage(p99, a.records, meta([a.w], { eventLoopDelayP99Ms: 120 }), false);
+    expect(r.verdict).toBe('INVALID');
+    expect(r.health.problems[0]).toMatch(/event-loop delay p99 120\.0 ms > 30 ms/);
+  });
+
+  it('the event-loop threshold is configurable', () => {
+    const a = window(0, 0, 400, 20, 40);
+    const lenient = profile(['p99(ttft) < 100ms'], { maxEventLoopDelayMs: 200 });
+    expect(judgeStage(lenient, a.records, meta([a.w], { eventLoopDelayP99Ms: 120 }), false).verdict).toBe('PASS');
+  });
+
+  it('achieved concurrency far below the target is INVALID', () => {
+    const strict = { ...p99, verdict: { ...p99.verdict, minAchievedConcurrency: 0.8 } };
+    // 400 requests of ~130 ms, one every 200 ms: under 1 in flight against a target of 8.
+    const records = Array.from({ length: 400 }, (_, i) => rec(0, i * 200, 30));
+    const w: StageWindow = { index: 0, concurrency: 8, startMs: 0, endMs: 80_000 };
+    const r = judgeStage(strict, records, meta([w]), false);
+    expect(r.verdict).toBe('INVALID');
+    expect(r.health.problems.join(' ')).toMatch(/achieved concurrency .* below 80% of the target 8/);
+  });
+});
