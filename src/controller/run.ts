@@ -16,6 +16,7 @@ import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, typ
 import { renderReportHtml } from '../report/html.ts';
 import { startSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
+import { mulberry32 } from '../util/prng.ts';
 import { decide } from './decide.ts';
 import { judgeStage, type StageMeta } from './judge.ts';
 import type { Capacity, StageResult } from './types.ts';
@@ -67,17 +68,6 @@ export async function checkReachable(baseUrl: string, timeoutMs = 5000): Promise
       reject(new ToolError('target_unreachable', `target unreachable: ${redactUrl(baseUrl)} (${err.code ?? err.message})`, 'check base_url and that the service is up'));
     });
   });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function runDirName(name: string, date: Date): string {

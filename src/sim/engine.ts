@@ -14,7 +14,7 @@
 // resynchronizes to the real clock. Consequences (closed loop, C clients, n output tokens, see docs/simulator.md):
 //   C <= slots: TTFT ≈ (rest of the step in progress) + prefill + step(C)   ≈ 2 × step(C) + prefill
 //   C >  slots: TTFT ≈ step_eff × (1 + n × (C − slots) / slots)              (wait for a free slot)
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 /** What the engine needs from a request; the server implements it and does the writing. */
 export interface EngineSequence {

@@ -8,7 +8,7 @@ import { isMainThread } from 'node:worker_threads';
 import { FAULT_TYPES, type FaultType, type SimConfig } from './config.ts';
 import { Engine, type EngineSequence, type EngineStats, type EngineTicket } from './engine.ts';
 import { GroundTruthLog, epochMs, type GroundTruthRecord } from './groundtruth.ts';
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 import {
   BadRequest,
   ChunkWriter,

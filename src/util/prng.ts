@@ -1,4 +1,4 @@
-// Small seeded PRNG: the simulator's faults and jitter must be reproducible for a seed, and Math.random is not seedable.
+// Small seeded PRNG: the simulator's faults and jitter and the tool's payload sampling must be reproducible for a seed, and Math.random is not seedable.
 
 /** mulberry32: a 32-bit state generator returning floats in [0, 1); good enough for simulation, tiny and fast. */
 export function mulberry32(seed: number): () => number {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSimConfig, predictClosedLoop, type SimConfig } from '../../src/sim/config.ts';
 import { Engine, type EngineSequence } from '../../src/sim/engine.ts';
-import { mulberry32 } from '../../src/sim/prng.ts';
+import { mulberry32 } from '../../src/util/prng.ts';
 import { FakeClock } from './fake-clock.ts';
 
 interface Trace {
