@@ -9,6 +9,7 @@ import type { Capacity } from '../controller/types.ts';
 import { finalReport } from '../report/terminal.ts';
 import { rebuildSummary, writeRebuilt } from '../report/rebuild.ts';
 import { formatMs } from '../slo/evaluate.ts';
+import { makeRedactor } from '../load/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
@@ -64,11 +65,14 @@ function exitCodeForError(err: unknown): number {
   return EXIT.internal;
 }
 
-const out = (s: string) => process.stdout.write(s + '\n');
-const err = (s: string) => process.stderr.write(s + '\n');
+// Everything printed goes through a redactor; once a profile is loaded it also knows the key and header values.
+let redactOutput = makeRedactor([]);
+const out = (s: string) => process.stdout.write(redactOutput(s) + '\n');
+const err = (s: string) => process.stderr.write(redactOutput(s) + '\n');
 
 async function loadOrReport(file: string) {
   const { profile, warnings } = await loadProfile(file, { env: process.env });
+  redactOutput = makeRedactor([profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null, ...Object.values(profile.target.headers)]);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
   return profile;
 }
@@ -84,7 +88,7 @@ function progressPrinter(): (e: RunEvent) => void {
     } else if (e.type === 'progress' && tty) {
       const p = e.progress;
       const line = `stage ${p.stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
-      process.stderr.write(`\r\x1b[2K${line}`);
+      process.stderr.write(`\r\x1b[2K${redactOutput(line)}`);
       live = true;
     } else if (e.type === 'stage-end') {
       if (live) process.stderr.write('\r\x1b[2K');
@@ -106,6 +110,7 @@ async function runCommand(file: string, outDir: string | undefined, dryRun: bool
   const onSignal = (sig: string) => {
     interrupts++;
     if (interrupts > 1) {
+      // The JSONL writers flush their pending lines on 'exit'; the simulator child ends when its IPC channel closes.
       err(`\n${sig} again: exiting at once (requests.jsonl is intact up to its last line).`);
       process.exit(EXIT.interrupted);
     }
@@ -199,7 +204,18 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+function crash(e: unknown): void {
+  try {
+    err(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  } finally {
+    process.exit(EXIT.internal);
+  }
+}
+
 async function entry(): Promise<void> {
+  // Printed through the redactor (Node's default printer would echo whatever the error holds), then exit 1.
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   try {
     const code = await main(hideBin(process.argv));
     process.exitCode = code;

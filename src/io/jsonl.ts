@@ -1,6 +1,26 @@
-// Append-only JSON Lines writer: whole lines only, flushed on a short timer and at every
-// stage end, so a killed run leaves a file that is valid line by line.
-import { closeSync, openSync, writeSync, readFileSync } from 'node:fs';
+// Append-only JSON Lines writer: whole lines only, flushed on a short timer, at every stage end and
+// when the process exits (a second Ctrl-C), so a killed run leaves a file that is valid line by line.
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+
+/** Writers still open; flushed synchronously if the process exits before they are closed. */
+const open = new Set<JsonlWriter>();
+let exitHookInstalled = false;
+
+function flushAllOnExit(): void {
+  for (const w of open) {
+    try {
+      w.flush();
+    } catch {
+      // Exiting anyway: a failed last flush must not turn into an uncaught error.
+    }
+  }
+}
+
+/** Writes all of `buf`: writeSync may write less than asked, and a short write would tear a line. */
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
 
 export class JsonlWriter {
   private fd: number | null;
@@ -11,6 +31,11 @@ export class JsonlWriter {
     this.fd = openSync(path, 'a');
     this.timer = setInterval(() => this.flush(), flushEveryMs);
     this.timer.unref();
+    open.add(this);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', flushAllOnExit);
+    }
   }
 
   append(obj: unknown): void {
@@ -18,12 +43,12 @@ export class JsonlWriter {
     if (this.pending.length >= 512) this.flush();
   }
 
-  /** One write() of complete lines: the kernel never leaves half of one behind on SIGKILL. */
+  /** One write() of complete lines: a SIGKILL can at worst tear the last of them, which readers skip. */
   flush(): void {
     if (this.fd === null || this.pending.length === 0) return;
-    const chunk = this.pending.join('');
+    const chunk = Buffer.from(this.pending.join(''), 'utf8');
     this.pending = [];
-    writeSync(this.fd, chunk);
+    writeAll(this.fd, chunk);
   }
 
   close(): void {
@@ -31,7 +56,18 @@ export class JsonlWriter {
     this.flush();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+    open.delete(this);
   }
+}
+
+/**
+ * Replaces a file in one step (write a temporary file, then rename): a killed process leaves the old file
+ * or the new one, never half of one. For summary.json and the report.
+ */
+export function writeFileAtomicSync(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
 }
 
 /** Reads a JSONL file; a torn last line (from a crash mid-write) is skipped and counted. */

@@ -75,6 +75,9 @@ function classifyConnection(err: unknown, afterHeaders: boolean): { cls: ErrorCl
 }
 
 function retryAfterSeconds(headers: Headers | undefined | null): number | null {
+  // OpenAI and Azure also send the more precise retry-after-ms.
+  const ms = Number(headers?.get('retry-after-ms') ?? NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms / 1000;
   const v = headers?.get('retry-after');
   if (!v) return null;
   const n = Number(v);
@@ -83,11 +86,47 @@ function retryAfterSeconds(headers: Headers | undefined | null): number | null {
   return Number.isFinite(at) ? Math.max(0, (at - Date.now()) / 1000) : null;
 }
 
+/**
+ * The SDK appends the path to baseURL as text, so a query in base_url (Azure's `?api-version=...`) would swallow
+ * the path; it goes into the SDK's defaultQuery instead, which it appends to every request URL.
+ */
+export function splitBaseUrl(baseUrl: string): { baseURL: string; defaultQuery: Record<string, string> | undefined } {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    return { baseURL: baseUrl, defaultQuery: undefined };
+  }
+  if (u.search === '' && u.hash === '') return { baseURL: baseUrl, defaultQuery: undefined };
+  const defaultQuery = Object.fromEntries(u.searchParams);
+  u.search = '';
+  u.hash = '';
+  return { baseURL: u.toString().replace(/\/+$/, ''), defaultQuery: Object.keys(defaultQuery).length > 0 ? defaultQuery : undefined };
+}
+
+interface CompletionBody {
+  error?: unknown;
+  choices?: { message?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+}
+
+/** A non-streaming response body as a JSON object, or null when it is not one. */
+function parseCompletion(text: string): CompletionBody | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as CompletionBody) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function createTransport(opts: TransportOptions): Transport {
   const { profile, now, redact } = opts;
   const req = profile.request;
+  const { baseURL, defaultQuery } = splitBaseUrl(opts.baseUrl);
   const client = new OpenAI({
-    baseURL: opts.baseUrl,
+    baseURL,
+    defaultQuery,
     apiKey: opts.apiKey,
     // Our own timers decide; the SDK's retries would hide errors and distort latency.
     maxRetries: 0,
@@ -185,28 +224,34 @@ export function createTransport(opts: TransportOptions): Transport {
         const text = await response.text();
         const t = now();
         rec.end = t;
-        try {
-          const obj = JSON.parse(text) as {
-            choices?: { message?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string }[];
-            usage?: { prompt_tokens?: number; completion_tokens?: number };
-          };
+        const obj = parseCompletion(text);
+        if (obj === null) {
+          fail('malformed_chunk', 'response body is not a JSON object');
+        } else if (obj.error !== undefined && obj.error !== null) {
+          // Some servers report failures as HTTP 200 with an error object: the non-streaming error event.
+          const e = obj.error as { message?: unknown } | string;
+          const message = typeof e === 'string' ? e : typeof e.message === 'string' ? e.message : JSON.stringify(e);
+          fail('stream_error_event', `error object in response: ${message}`);
+        } else {
           const c0 = obj.choices?.[0];
           rec.finishReason = c0?.finish_reason ?? null;
           rec.promptTokens = obj.usage?.prompt_tokens ?? null;
-          const content = c0?.message?.content ?? c0?.message?.reasoning_content ?? '';
+          const content = c0?.message?.content || c0?.message?.reasoning_content || '';
           if (typeof obj.usage?.completion_tokens === 'number') {
             rec.outputTokens = obj.usage.completion_tokens;
             rec.outputTokensEstimated = false;
           } else {
             rec.outputTokens = content ? 1 : 0;
           }
-          if (!content) fail('empty_response', 'response had no content');
+          if (rec.finishReason === null) fail('stream_truncated', 'response without finish_reason');
+          else if (!content) fail('empty_response', 'response had no content');
           ended = true;
-        } catch {
-          fail('malformed_chunk', 'response body is not valid JSON');
         }
+      } else if (!response.body) {
+        rec.end = now();
+        fail('empty_response', `HTTP ${response.status} without a body`);
       } else {
-        const reader = response.body!.getReader();
+        const reader = response.body.getReader();
         const decoder = new TextDecoder();
         const scanner = new SseScanner();
         let lastContent = -1;
