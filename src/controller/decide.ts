@@ -53,6 +53,12 @@ function dominantlyRateLimited(s: StageResult | undefined): boolean {
   return (s.summary.errors.http_429 ?? 0) / s.summary.failed > 0.5;
 }
 
+function dominantlyUnreachable(s: StageResult): boolean {
+  if (s.summary.failed === 0) return false;
+  // A dead target refuses at once, so refusals dominate a stage in which it died.
+  return (s.summary.errors.connection_refused ?? 0) / s.summary.failed > 0.5;
+}
+
 export function decide({ profile, levels, history }: DecideInput): NextStep {
   const first = levels[0];
   if (first === undefined) throw new Error('no concurrency levels planned');
@@ -76,6 +82,12 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
     return stop(bestPass, 'generator_limit', `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`, null);
   }
   if (last.aborted && lastStatus === 'FAIL') {
+    if (dominantlyRateLimited(last)) {
+      return stop(bestPass, 'rate_limited', `at concurrency ${last.summary.concurrency} most failures were HTTP 429 (the stage was stopped early): the capacity found is the endpoint's rate limit, not the engine's`, bestPass === null ? null : [bestPass, last.summary.concurrency]);
+    }
+    if (dominantlyUnreachable(last)) {
+      return stop(bestPass, 'target_unreachable', `the target stopped accepting connections during the stage at concurrency ${last.summary.concurrency}`, null);
+    }
     return stop(bestPass, 'error_rate_breaker', `stage at concurrency ${last.summary.concurrency} exceeded the max error rate and was stopped early`, bestPass === null ? null : [bestPass, last.summary.concurrency]);
   }
 

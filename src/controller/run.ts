@@ -1,13 +1,13 @@
 // The loop that drives stages: plan (decide) → run (stage runner) → judge → record, until stop.
 // It owns the run directory; everything it decides comes from the pure functions it calls.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ToolError } from '../errors.ts';
-import { JsonlWriter } from '../io/jsonl.ts';
+import { JsonlWriter, writeFileAtomicSync } from '../io/jsonl.ts';
 import type { RequestRecord } from '../load/record.ts';
-import { makeRedactor, redactUrl } from '../load/secrets.ts';
+import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../load/secrets.ts';
 import { runStage, type StageProgress } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
 import type { Profile } from '../profile/types.ts';
@@ -100,7 +100,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     if (!v) throw new ToolError('missing_api_key', `environment variable ${profile.target.apiKeyEnv} (target.api_key_env) is not set or empty`, `export ${profile.target.apiKeyEnv}=... before running`);
     apiKey = v;
   }
-  const redact = makeRedactor([apiKey === 'EMPTY' ? null : apiKey, ...Object.values(profile.target.headers).filter((_, i) => i >= 0)]);
+  // Only credentials: redacting every header value would also blank harmless text such as `application/json`.
+  const redact = makeRedactor([apiKey === 'EMPTY' ? null : apiKey, ...secretHeaderValues(profile.target.headers)]);
 
   const sim = profile.target.simulator ? // A child process, not a worker thread: measured here, a simulator thread in this process adds 5–25 ms of event-loop delay to the load generator.
       await startSimulator({ preset: profile.target.simulator.preset, overrides: profile.target.simulator.overrides as Record<string, never>, mode: 'process' }) : null;
@@ -111,8 +112,9 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
 
     const runDir = join(o.outDir ?? profile.report.dir, runDirName(profile.name, startedAt));
     mkdirSync(runDir, { recursive: true });
+    // profile.json first: a directory announced to the user is always one `find-capacity report` can rebuild.
+    writeFileAtomicSync(join(runDir, 'profile.json'), JSON.stringify(redactProfile(profile), null, 2) + '\n');
     emit({ type: 'run-dir', path: runDir });
-    writeFileSync(join(runDir, 'profile.json'), JSON.stringify(redactProfile(profile), null, 2) + '\n');
     const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
     const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
     const transport = createTransport({ profile, baseUrl, apiKey, now, redact });
@@ -232,9 +234,10 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       interrupted: capacity.stopReason === 'interrupted',
       ...environmentMeta(),
     });
-    writeFileSync(join(runDir, 'summary.json'), redact(JSON.stringify(summary, null, 2)) + '\n');
-    writeFileSync(join(runDir, 'report.html'), redact(renderReportHtml(summary)));
-    return { runDir, summary, capacity };
+    const safe = redactDeep(summary, redact);
+    writeFileAtomicSync(join(runDir, 'summary.json'), JSON.stringify(safe, null, 2) + '\n');
+    writeFileAtomicSync(join(runDir, 'report.html'), renderReportHtml(safe));
+    return { runDir, summary: safe, capacity };
   } finally {
     await sim?.stop();
   }

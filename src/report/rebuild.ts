@@ -1,9 +1,9 @@
 // `find-capacity report <run-dir>`: rebuild summary.json (and report.html) from requests.jsonl,
 // stages.jsonl and the saved profile, without sending any load. Same pure judge ⇒ same numbers.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
-import { readJsonl } from '../io/jsonl.ts';
+import { readJsonl, writeFileAtomicSync } from '../io/jsonl.ts';
 import type { RequestRecord } from '../load/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { planLevels } from '../profile/plan.ts';
@@ -15,7 +15,7 @@ import { buildSummary, environmentMeta, type StageWithWindow, type SummaryJson }
 import { renderReportHtml } from './html.ts';
 import { TOOL_VERSION } from '../version.ts';
 
-const DECIDED: readonly string[] = ['knee_found', 'max_reached', 'failed_at_first_stage', 'rate_limited', 'error_rate_breaker', 'generator_limit'];
+const DECIDED: readonly string[] = ['knee_found', 'max_reached', 'failed_at_first_stage', 'rate_limited', 'error_rate_breaker', 'generator_limit', 'target_unreachable'];
 
 type StageLine = ({ type: 'stage' } & StageMeta) | { type: 'end'; stop_reason: Capacity['stopReason']; stop_detail: string };
 
@@ -67,7 +67,7 @@ export function rebuildSummary(runDir: string): Rebuilt {
     capacity = provisionalCapacity(history, levels, profile, 'interrupted', 'the run ended without finishing (killed or crashed); rebuilt from the records it left');
   }
   const origPath = join(runDir, 'summary.json');
-  const orig = existsSync(origPath) ? (JSON.parse(readFileSync(origPath, 'utf8')) as Partial<SummaryJson>) : null;
+  const orig = readOldSummary(origPath);
   const summary = buildSummary(profile, staged, capacity, {
     toolVersion: orig?.tool_version ?? TOOL_VERSION,
     startedAt: orig?.started_at ?? new Date(0).toISOString(),
@@ -81,7 +81,17 @@ export function rebuildSummary(runDir: string): Rebuilt {
   return { summary, profile, skippedLines: req.skipped + st.skipped };
 }
 
+/** The run's own summary.json for its dates and environment; a torn or missing one (killed run) is ignored. */
+function readOldSummary(path: string): Partial<SummaryJson> | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Partial<SummaryJson>;
+  } catch {
+    return null;
+  }
+}
+
 export function writeRebuilt(runDir: string, r: Rebuilt): void {
-  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(r.summary, null, 2) + '\n');
-  writeFileSync(join(runDir, 'report.html'), renderReportHtml(r.summary));
+  writeFileAtomicSync(join(runDir, 'summary.json'), JSON.stringify(r.summary, null, 2) + '\n');
+  writeFileAtomicSync(join(runDir, 'report.html'), renderReportHtml(r.summary));
 }
