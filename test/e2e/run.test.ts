@@ -1,12 +1,12 @@
 // A full capacity search against the built-in simulator over real loopback HTTP with the real
 // openai SDK, checked against the simulator's ground truth (knee = slots) and against an
 // independent recomputation of summary.json from requests.jsonl.
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProfile } from '../../src/profile/load.ts';
 import { runCapacitySearch } from '../../src/controller/run.ts';
-import { simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 
 interface Rec {
   stage: number;
@@ -76,6 +76,21 @@ describe('capacity search against the simulator', () => {
       const tokens = mine.filter((r) => r.end >= ws && r.end < we).reduce((a, r) => a + r.outputTokens, 0);
       expect(s.output_tokens_per_s).toBeCloseTo(tokens / ((we - ws) / 1000), 1);
     }
+    // `find-capacity report` on a copy of the run directory (summary and report removed) reproduces every number.
+    const copy = join(dir, 'copy');
+    cpSync(result.runDir, copy, { recursive: true });
+    rmSync(join(copy, 'summary.json'));
+    rmSync(join(copy, 'report.html'));
+    const rebuilt = await runCli(['report', copy]);
+    expect(rebuilt.code).toBe(0);
+    expect(rebuilt.stdout).toContain('Capacity: 6 concurrent requests');
+    const again = JSON.parse(readFileSync(join(copy, 'summary.json'), 'utf8'));
+    expect(again.stages).toEqual(summary.stages);
+    expect(again.capacity).toEqual(summary.capacity);
+    expect(again.efficiency_knee).toEqual(summary.efficiency_knee);
+    expect(again.totals).toEqual(summary.totals);
+    expect(readFileSync(join(copy, 'report.html'), 'utf8')).toContain('Capacity: 6 concurrent requests');
+
     // Every request asked for 40 tokens and the simulator reports usage: no estimate.
     const okRecords = records.filter((r) => r.ok);
     expect(okRecords.length).toBeGreaterThan(100);
