@@ -17,6 +17,8 @@ export interface DecideInput {
 type LevelStatus = 'PASS' | 'FAIL' | 'UNCONFIRMED_FAIL' | 'INVALID' | 'UNCONFIRMED_INVALID';
 
 /** The status of every tested level: the last judgment at that level, a FAIL being confirmed by a second FAIL. */
+export type { LevelStatus };
+
 export function levelStatuses(history: readonly StageResult[], confirmFailures: boolean): Map<number, LevelStatus> {
   const byLevel = new Map<number, StageResult[]>();
   for (const s of history) {
@@ -35,7 +37,7 @@ export function levelStatuses(history: readonly StageResult[], confirmFailures: 
     }
     else if (last.verdict === 'FAIL') {
       const prev = list[list.length - 2];
-      const confirmed = !confirmFailures || last.aborted || last.kind === 'confirm' || prev?.verdict === 'FAIL';
+      const confirmed = !confirmFailures || last.aborted || prev?.verdict === 'FAIL';
       out.set(level, confirmed ? 'FAIL' : 'UNCONFIRMED_FAIL');
     }
     // INCONCLUSIVE never reaches decide: the runner extends the stage or falls back to the point estimate.
@@ -107,9 +109,12 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
     return stop(null, rateLimited ? 'rate_limited' : 'failed_at_first_stage', `the SLO already failed at concurrency ${minFail}, the lowest level tested`, null);
   }
   if (profile.verdict.bisect) {
-    const rampPasses = history.filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < minFail!);
+    // The resolution comes from the coarse bracket the ramp found, not from the shrinking bisection bracket.
+    const rampFails = history.filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'FAIL').map((s) => s.summary.concurrency);
+    const coarseHigh = rampFails.length > 0 ? Math.min(...rampFails) : minFail!;
+    const rampPasses = history.filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < coarseHigh);
     const coarseLow = rampPasses.length > 0 ? Math.max(...rampPasses.map((s) => s.summary.concurrency)) : bestPass;
-    const resolution = profile.verdict.bisectResolution ?? autoResolution(minFail! - coarseLow);
+    const resolution = profile.verdict.bisectResolution ?? autoResolution(coarseHigh - coarseLow);
     if (minFail! - bestPass > resolution) {
       const mid = Math.floor((bestPass + minFail!) / 2);
       if (!tested.has(mid) && mid > bestPass && mid < minFail!) return { kind: 'run', concurrency: mid, why: 'bisect' };

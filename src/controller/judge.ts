@@ -65,8 +65,13 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     verdict = 'INVALID';
     reasons.push(...problems.map((p) => `generator: ${p}`));
   } else if (summary.requests === 0) {
-    verdict = 'INVALID';
-    reasons.push('no request started in the measurement window');
+    // Every worker was still busy with its warm-up request when the window closed: the server is that slow.
+    verdict = 'FAIL';
+    reasons.push('FAIL no request started in the measurement window: requests take longer than warm-up + window; lengthen ramp.stage.duration to measure this level');
+  } else if (meta.stoppedBy === 'breaker') {
+    verdict = 'FAIL';
+    for (const r of rules) reasons.push(`${r.outcome === 'fail' || r.pointPass === false ? 'FAIL' : 'ok'} ${r.reason}`);
+    reasons.push(`FAIL error rate ${((summary.errorRate ?? 0) * 100).toFixed(0)}% exceeded stop.max_error_rate`);
   } else {
     const undecided = rules.some((r) => r.outcome === 'undecided');
     if (rules.some((r) => r.outcome === 'fail')) verdict = 'FAIL';
@@ -84,7 +89,7 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     if (windows.length > 1) reasons.push(`extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`);
   }
   for (const w of warnings) reasons.push(`warning: ${w}`);
-  if (meta.stoppedBy === 'breaker') reasons.push('stopped early: error rate above stop.max_error_rate');
+  if (meta.stoppedBy === 'breaker') reasons.push('stopped early by the error-rate breaker');
   if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');
   if (meta.stoppedBy === 'budget') reasons.push('a run-wide safety limit was reached: the window was cut short');
   return {
@@ -95,6 +100,7 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     rules: rules.map((r) => ({ rule: r.rule, value: r.value, pass: r.pointPass, reason: r.reason, interval: r.interval, outcome: r.outcome })),
     kind: meta.kind,
     aborted: meta.stoppedBy === 'breaker',
+    partial: meta.stoppedBy === 'interrupted' || meta.stoppedBy === 'budget',
     health,
   };
 }

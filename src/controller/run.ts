@@ -11,13 +11,13 @@ import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../load
 import { runStage, type StageProgress } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
 import type { Profile } from '../profile/types.ts';
-import { planLevels } from '../profile/plan.ts';
+import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
 import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { startSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { mulberry32 } from '../util/prng.ts';
-import { decide } from './decide.ts';
+import { decide, levelStatuses } from './decide.ts';
 import { judgeStage, type StageMeta } from './judge.ts';
 import type { Capacity, StageResult } from './types.ts';
 import type { StageWindow } from '../stats/types.ts';
@@ -79,8 +79,10 @@ export function runDirName(name: string, date: Date): string {
 export function provisionalCapacity(history: readonly StageResult[], levels: readonly number[], profile: Profile, reason: Capacity['stopReason'], detail: string): Capacity {
   const step = history.length > 0 ? decide({ profile, levels, history }) : null;
   if (step?.kind === 'stop') return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
-  const passes = history.filter((s) => s.verdict === 'PASS').map((s) => s.summary.concurrency);
-  const fails = history.filter((s) => s.verdict === 'FAIL').map((s) => s.summary.concurrency);
+  const status = levelStatuses(history, profile.verdict.confirmFailures);
+  const passes = [...status].filter(([, st]) => st === 'PASS').map(([c]) => c);
+  // An unconfirmed FAIL or an INVALID level still caps what can be claimed.
+  const fails = [...status].filter(([, st]) => st !== 'PASS').map(([c]) => c);
   const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
   const below = passes.filter((c) => c < minFail);
   return { concurrency: below.length > 0 ? Math.max(...below) : null, stopReason: reason, stopDetail: detail, bracket: null };
@@ -171,7 +173,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
               warmupMs: profile.ramp.warmupMs,
               durationMs: profile.ramp.stage.durationMs,
               requestLimit: profile.ramp.stage.requests,
-              drainMs: profile.ramp.drainMs,
+              // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
+              drainMs: effectiveDrainMs(profile),
             },
             sender: {
               send: (p) => {
@@ -213,7 +216,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         }
         stagesOut.append({ type: 'stage', ...meta });
         stagesOut.flush();
-        history.push(result);
+        // A stage cut short by an interrupt or a safety limit is reported but never decides the capacity.
+        if (!result.partial) history.push(result);
         staged.push({ result, windowStartMs: meta.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: meta.stoppedBy, windows });
         emit({ type: 'stage-end', result });
       }

@@ -33,6 +33,8 @@ export interface StageResult {
   kind: 'ramp' | 'confirm' | 'bisect';
   /** Aborted early by the max_error_rate circuit breaker. */
   aborted: boolean;
+  /** Cut short by an interrupt or a run-wide safety limit: shown, but never used to decide the capacity. */
+  partial: boolean;
   health: GeneratorHealth;
 }
 

@@ -90,7 +90,11 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   const wall0 = now();
 
   const spanMs = plan.warmupMs > 0 ? plan.warmupMs / 2 : Math.min(C, 1000);
-  const onAbort = () => stopNow('interrupted');
+  const onAbort = () => {
+    stopNow('interrupted');
+    // Also after the window closed (during the drain): the stage's in-flight requests get cut short.
+    stoppedBy ??= 'interrupted';
+  };
   o.stopSignal?.addEventListener('abort', onAbort);
   if (o.stopSignal?.aborted) stopNow('interrupted');
 

@@ -40,6 +40,11 @@ function describeConcurrency(plan: ConcurrencyPlan): string {
 }
 
 /** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
+/** The drain bound a run uses: never shorter than the total timeout, so no request is cut before its own timeout. */
+export function effectiveDrainMs(profile: Pick<Profile, 'ramp' | 'request'>): number {
+  return Math.max(profile.ramp.drainMs, profile.request.timeouts.totalMs + 1000);
+}
+
 export function describePlan(profile: Profile): string {
   const { target, request, ramp, verdict, limits, stop } = profile;
   const levels = planLevels(ramp.concurrency);
@@ -65,15 +70,15 @@ export function describePlan(profile: Profile): string {
   if (ramp.stage.durationMs !== null) window.push(formatDuration(ramp.stage.durationMs));
   if (ramp.stage.requests !== null) window.push(`${ramp.stage.requests} requests`);
   lines.push(
-    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(ramp.drainMs)}`,
+    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
   );
   lines.push(profile.slo.length ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}` : 'SLO: none (every stage passes; only the efficiency knee is reported)');
 
   if (ramp.stage.durationMs !== null) {
-    const perStage = ramp.warmupMs + ramp.stage.durationMs + ramp.drainMs;
+    const perStage = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
     const total = n * perStage;
     const capped = total > limits.maxDurationMs ? ` (capped by limits.max_duration ${formatDuration(limits.maxDurationMs)})` : '';
-    lines.push(`Time: at most ${n} × (${formatDuration(ramp.warmupMs)} + ${formatDuration(ramp.stage.durationMs)} + ${formatDuration(ramp.drainMs)}) = ${formatDuration(total)} for the coarse ramp${capped}`);
+    lines.push(`Time: at most ${n} × (${formatDuration(ramp.warmupMs)} + ${formatDuration(ramp.stage.durationMs)} + ${formatDuration(effectiveDrainMs(profile))}) = ${formatDuration(total)} for the coarse ramp${capped}`);
   } else {
     lines.push(`Time: stages end after ${ramp.stage.requests} requests, so time depends on the endpoint; bounded by limits.max_duration ${formatDuration(limits.maxDurationMs)}`);
   }

@@ -52,7 +52,7 @@ export function rebuildSummary(runDir: string): Rebuilt {
     const windows = line.windows && line.windows.length > 0 ? line.windows : [line.window];
     const recs = windows.flatMap((w) => byStage.get(w.index) ?? []);
     const result = judgeStage(profile, recs, { ...line, windows }, line.final ?? true);
-    history.push(result);
+    if (!result.partial) history.push(result);
     staged.push({ result, windowStartMs: line.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: line.stoppedBy, windows });
   }
   const levels = planLevels(profile.ramp.concurrency);

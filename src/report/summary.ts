@@ -49,7 +49,7 @@ export function redactProfile(p: Profile): Profile {
 }
 
 export function efficiencyKnee(stages: readonly StageResult[], fraction: number): EfficiencyKnee {
-  const valid = stages.filter((s) => s.verdict !== 'INVALID' && s.summary.requests > 0);
+  const valid = stages.filter((s) => s.verdict !== 'INVALID' && !s.partial && s.summary.requests > 0);
   if (valid.length === 0) return { bestQps: null, bestQpsConcurrency: null, fraction, concurrency: null, nStar: null, explanation: 'no valid stage' };
   let best = valid[0]!;
   for (const s of valid) if (s.summary.qps > best.summary.qps) best = s;
@@ -83,6 +83,7 @@ export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: nu
     reasons: s.reasons,
     rules: s.rules.map((r) => ({ rule: r.rule, value: r3(r.value), pass: r.pass, outcome: r.outcome ?? null, interval: r.interval ? [r3(r.interval[0]), r3(r.interval[1])] : null, reason: r.reason })),
     stopped_by: stoppedBy,
+    partial: s.partial,
     window: { start_ms: r3(windowStartMs), end_ms: r3(windowEndMs) },
     /** Every measurement window pooled into this stage (more than one when it was extended). */
     windows: windows.map((w) => ({ index: w.index, start_ms: r3(w.startMs), end_ms: r3(w.endMs) })),

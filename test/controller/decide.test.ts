@@ -34,7 +34,7 @@ function stage(concurrency: number, verdict: Verdict, kind: StageResult['kind'] 
     errorSamples: {},
     ...extra,
   };
-  return { summary, verdict, lowConfidence: false, reasons: [], rules: [], kind, aborted, health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, achievedRatio: 1, problems: [] } };
+  return { summary, verdict, lowConfidence: false, reasons: [], rules: [], kind, aborted, partial: false, health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, achievedRatio: 1, problems: [] } };
 }
 
 const profile = (o: { confirm?: boolean; bisect?: boolean; resolution?: number | null; onBreach?: boolean } = {}) => ({
@@ -96,6 +96,24 @@ const cases: { name: string; levels: number[]; history: Step[]; opts?: Parameter
     levels: [10, 20, 30],
     history: [[10, 'PASS'], [20, 'INVALID'], [20, 'INVALID', 'confirm']],
     expect: { kind: 'stop', capacity: { concurrency: 10, stopReason: 'generator_limit', bracket: null } },
+  },
+  {
+    name: 'the bisection resolution comes from the coarse bracket (150 wide: 8), not the shrinking one',
+    levels: [50, 200],
+    history: [[50, 'PASS'], [200, 'FAIL'], [200, 'FAIL', 'confirm'], [125, 'FAIL', 'bisect'], [125, 'FAIL', 'confirm'], [87, 'FAIL', 'bisect'], [87, 'FAIL', 'confirm'], [68, 'FAIL', 'bisect'], [68, 'FAIL', 'confirm'], [59, 'PASS', 'bisect']],
+    expect: { kind: 'run', concurrency: 63, why: 'bisect' },
+  },
+  {
+    name: '... and stops once the bracket is within it',
+    levels: [50, 200],
+    history: [[50, 'PASS'], [200, 'FAIL'], [200, 'FAIL', 'confirm'], [125, 'FAIL', 'bisect'], [125, 'FAIL', 'confirm'], [87, 'FAIL', 'bisect'], [87, 'FAIL', 'confirm'], [68, 'FAIL', 'bisect'], [68, 'FAIL', 'confirm'], [59, 'PASS', 'bisect'], [63, 'PASS', 'bisect']],
+    expect: { kind: 'stop', capacity: { concurrency: 63, stopReason: 'knee_found', bracket: [63, 68] } },
+  },
+  {
+    name: 'a FAIL after an INVALID at the same level still needs its confirmation',
+    levels: [8, 16, 32],
+    history: [[8, 'PASS'], [16, 'INVALID'], [16, 'FAIL', 'confirm']],
+    expect: { kind: 'run', concurrency: 16, why: 'confirm' },
   },
   { name: 'an INVALID stage is re-run once', levels: [10, 20, 30], history: [[10, 'PASS'], [20, 'INVALID']], expect: { kind: 'run', concurrency: 20, why: 'confirm' } },
   {

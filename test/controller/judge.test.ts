@@ -94,6 +94,29 @@ describe('judgeStage', () => {
     expect(judgeStage(rule, mk(200, 60), meta([w]), false).verdict).toBe('FAIL');
   });
 
+  it('a stage stopped by the error-rate breaker is a FAIL even when its latency rules hold', () => {
+    const a = window(0, 0, 400, 20, 40);
+    const r = judgeStage(p99, a.records, meta([a.w], { stoppedBy: 'breaker' }), true);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.aborted).toBe(true);
+    expect(r.reasons.join(' ')).toMatch(/exceeded stop.max_error_rate/);
+  });
+
+  it('a window in which no request started is a FAIL that says why, not a generator problem', () => {
+    const w: StageWindow = { index: 0, concurrency: 4, startMs: 0, endMs: 1000 };
+    const warm = [{ ...rec(0, -500, 30), phase: 'warmup' as const, end: 40_000 }];
+    const r = judgeStage(p99, warm, meta([w]), true);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.reasons[0]).toMatch(/no request started in the measurement window/);
+  });
+
+  it('a stage cut short by an interrupt or a safety limit is partial', () => {
+    const a = window(0, 0, 400, 20, 40);
+    expect(judgeStage(p99, a.records, meta([a.w], { stoppedBy: 'interrupted' }), true).partial).toBe(true);
+    expect(judgeStage(p99, a.records, meta([a.w], { stoppedBy: 'budget' }), true).partial).toBe(true);
+    expect(judgeStage(p99, a.records, meta([a.w]), true).partial).toBe(false);
+  });
+
   it('a starved generator makes the stage INVALID whatever the rules say', () => {
     const a = window(0, 0, 400, 20, 40);
     const r = judgeStage(p99, a.records, meta([a.w], { eventLoopDelayP99Ms: 120 }), false);

@@ -25,7 +25,7 @@ describe('describePlan', () => {
     const { profile } = await loadProfile('profiles/example-openai.yaml', { env: { OPENAI_API_KEY: 'x' } });
     const text = describePlan(profile);
     expect(text).toContain('Ramp: 7 stages from 1 to 64, ×2 per stage: 1, 2, 4, 8, 16, 32, 64');
-    expect(text).toContain('Time: at most 7 × (10s + 1m + 30s) = 11m40s for the coarse ramp');
+    expect(text).toContain('Time: at most 7 × (10s + 1m + 2m1s) = 22m17s for the coarse ramp');
     expect(text).toContain('Requests: at most 7 × 600 = 4200 measured requests');
     expect(text).toContain('Safety limits: max_duration 45m, max_requests 20000, max_output_tokens 5000000');
     expect(text).not.toContain('undefined');
@@ -42,7 +42,7 @@ slo: ["p99(ttft) < 1s"]
     const { profile } = await loadProfile('p.yaml', { text, env: {} });
     const plan = describePlan(profile);
     expect(plan).toContain('Ramp: 100 stages from 1 to 100 in steps of 1: 1, 2, 3, 4, 5, 6, ..., 98, 99, 100');
-    expect(plan).toContain('= 3h28m20s for the coarse ramp (capped by limits.max_duration 1h)');
+    expect(plan).toContain('= 10h10m for the coarse ramp (capped by limits.max_duration 1h)');
     expect(plan).toContain('Requests: bounded by duration');
     expect(plan).toContain('Target: built-in simulator, preset demo; model sim-llm');
   });
