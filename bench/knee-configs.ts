@@ -20,12 +20,14 @@ export const KNEE_CONFIGS: KneeConfig[] = [
 const STEP_MS = 20;
 
 /**
- * A profile whose TTFT regimes are far apart: 20 ms decode steps and 2 × slots output tokens, so
- * below the knee TTFT ≤ 2 steps (40 ms) while one request over it waits about E2E / slots = 2 more
- * steps for a free slot. The p90 SLO sits between the two regimes (docs/simulator.md).
+ * A profile whose TTFT regimes are far apart: 20 ms decode steps and 3 × slots output tokens, so
+ * below the knee TTFT ≤ 2 steps (40 ms) while one request over it adds up to E2E / slots = 3 steps
+ * to the MEAN TTFT (measured: about half of that). The rule is on the mean: just over the knee sequences finish in lockstep groups,
+ * so only about 1 request in slots+1 waits (for a whole E2E) — invisible to p90 once slots > 10,
+ * to p99 once slots > 100 — while the mean moves by E2E / (slots + 1) at any size (docs/simulator.md).
  */
 export function kneeProfile(c: KneeConfig, opts: { fast?: boolean } = {}): string {
-  const tokens = Math.max(40, 2 * c.slots);
+  const tokens = Math.max(40, 3 * c.slots);
   const e2eMs = tokens * STEP_MS;
   const warmupMs = Math.max(opts.fast ? 500 : 1000, e2eMs);
   // fast (tests): shorter windows judged on the point estimate when the interval cannot decide.
@@ -43,7 +45,7 @@ ramp:
   stage: ${stage}
   drain: 30s
 slo:
-  - p90(ttft) < 55ms
+  - avg(ttft) < 52ms
   - success_rate >= 90%
 verdict: {max_extensions: ${opts.fast ? 0 : 1}}
 `;
