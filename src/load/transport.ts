@@ -2,9 +2,13 @@
 // The official `openai` SDK builds and sends the request (auth, headers, error types); the
 // streamed body is read through `.asResponse()` with our own SSE scanner so that every
 // outcome (reset, malformed event, truncation, stall) is classified by us, with our own timers.
+// Hot path (bench/, BENCHMARKS.md): the SDK is given a node:http fetch whose response body stays a Node
+// stream, read with 'data' callbacks; most content chunks skip JSON.parse (ChunkShape). The 'sdk' path (the
+// SDK's own fetch and web streams) stays for comparison; both give identical records (test/load/).
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import { ABORT_LINK, abortViaLink, claimNodeBody, createHttpFetch, responseHasBody, type AbortLink } from './http-fetch.ts';
 import type { ErrorClass, RequestRecord } from './record.ts';
-import { SseScanner, parseDataPayload } from './sse.ts';
+import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
 import type { Profile } from '../profile/types.ts';
 
 export interface PlannedRequest {
@@ -32,14 +36,28 @@ export interface TransportOptions {
   now: () => number;
   /** Removes secrets from any text before it is stored. */
   redact: (text: string) => string;
+  /**
+   * 'fast' (default): node:http fetch, body read as a Node stream, chunk shapes. 'sdk': the SDK's default fetch
+   * (undici) and the web stream of the body. Both give the same records; 'fast' costs about half the CPU.
+   */
+  path?: 'fast' | 'sdk';
+  /** A fetch for the SDK instead of either path's (tests replaying recorded streams). */
+  fetch?: typeof globalThis.fetch;
 }
+
+/** Stops trying to learn a stream's chunk shape after this many content chunks that could not be learned. */
+const SHAPE_TRIES = 8;
+/** After [DONE], how long the rest of the response (its end) may take before the connection is dropped. */
+const LINGER_MS = 2000;
 
 interface Live {
   t0: number;
   headersAt: number | null;
   firstContentAt: number | null;
   lastActivityAt: number;
-  controller: AbortController;
+  /** How to abort it: through the fast path's fetch, or the SDK's signal. */
+  link: AbortLink | null;
+  controller: AbortController | null;
   abortClass: ErrorClass | null;
   abortMessage: string | null;
 }
@@ -120,11 +138,29 @@ function parseCompletion(text: string): CompletionBody | null {
   }
 }
 
+/** The whole body as text: straight from the Node stream when there is one. */
+function readText(response: Response): Promise<string> {
+  const node = claimNodeBody(response);
+  if (node === null) return response.text();
+  return new Promise((resolve, reject) => {
+    let text = '';
+    node.setEncoding('utf8');
+    node.on('data', (s: string) => (text += s));
+    node.on('end', () => resolve(text));
+    node.on('error', reject);
+    node.on('close', () => reject(Object.assign(new Error('terminated: other side closed'), { code: 'ECONNRESET' })));
+  });
+}
+
 export function createTransport(opts: TransportOptions): Transport {
   const { profile, now, redact } = opts;
   const req = profile.request;
   const { baseURL, defaultQuery } = splitBaseUrl(opts.baseUrl);
+  const fast = (opts.path ?? 'fast') === 'fast';
+  const httpFetch = fast && !opts.fetch ? createHttpFetch() : null;
+  const fetchImpl = opts.fetch ?? httpFetch?.fetch;
   const client = new OpenAI({
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
     baseURL,
     defaultQuery,
     apiKey: opts.apiKey,
@@ -155,7 +191,8 @@ export function createTransport(opts: TransportOptions): Transport {
     if (l.abortClass) return;
     l.abortClass = cls;
     l.abortMessage = message;
-    l.controller.abort();
+    if (l.link) abortViaLink(l.link, Object.assign(new Error(message), { name: 'AbortError' }));
+    else l.controller?.abort();
   }
 
   const payloads = req.payloads;
@@ -172,7 +209,8 @@ export function createTransport(opts: TransportOptions): Transport {
       headersAt: null,
       firstContentAt: null,
       lastActivityAt: 0,
-      controller: new AbortController(),
+      link: httpFetch ? { aborted: null, exchange: null } : null,
+      controller: httpFetch ? null : new AbortController(),
       abortClass: null,
       abortMessage: null,
     };
@@ -211,9 +249,9 @@ export function createTransport(opts: TransportOptions): Transport {
     l.t0 = rec.t0 = p.t0;
     l.lastActivityAt = l.t0;
     try {
-      const response = await client.chat.completions
+      let response: Response | null = await client.chat.completions
         .create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-          signal: l.controller.signal,
+          ...(l.link ? { fetchOptions: { [ABORT_LINK]: l.link } as unknown as OpenAI.RequestOptions['fetchOptions'] } : { signal: l.controller!.signal }),
           headers: { 'x-request-id': p.id },
         })
         .asResponse();
@@ -221,7 +259,7 @@ export function createTransport(opts: TransportOptions): Transport {
       l.lastActivityAt = l.headersAt;
       rec.status = response.status;
       if (!req.stream) {
-        const text = await response.text();
+        const text = await readText(response);
         const t = now();
         rec.end = t;
         const obj = parseCompletion(text);
@@ -247,15 +285,31 @@ export function createTransport(opts: TransportOptions): Transport {
           else if (!content) fail('empty_response', 'response had no content');
           ended = true;
         }
-      } else if (!response.body) {
+      } else if (!responseHasBody(response)) {
         rec.end = now();
         fail('empty_response', `HTTP ${response.status} without a body`);
       } else {
-        const reader = response.body.getReader();
-        const decoder = new TextDecoder();
-        const scanner = new SseScanner();
         let lastContent = -1;
-        const handle = (data: string, t: number): boolean => {
+        // One clock reading per read of the body, shared by every event completed by that read.
+        let t = 0;
+        const shape = fast ? new ChunkShape() : null;
+        let shapeTries = 0;
+        const contentChunk = () => {
+          rec.contentChunks++;
+          if (lastContent < 0) l.firstContentAt = rec.firstContentAt = t;
+          else rec.gapsMs.push(round3(t - lastContent));
+          lastContent = t;
+          rec.lastContentAt = t;
+        };
+        const handle = (data: string): boolean => {
+          if (shape !== null) {
+            const m = shape.match(data);
+            if (m === 1) {
+              contentChunk();
+              return false;
+            }
+            if (m === 0) return false;
+          }
           const ev = parseDataPayload(data);
           if (ev.kind === 'done') {
             ended = true;
@@ -270,11 +324,9 @@ export function createTransport(opts: TransportOptions): Transport {
             return true;
           }
           if (ev.content) {
-            rec.contentChunks++;
-            if (lastContent < 0) l.firstContentAt = rec.firstContentAt = t;
-            else rec.gapsMs.push(round3(t - lastContent));
-            lastContent = t;
-            rec.lastContentAt = t;
+            contentChunk();
+            // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
+            if (shape !== null && ev.finishReason === null && ev.usage === null && shapeTries < SHAPE_TRIES && !shape.learn(data)) shapeTries++;
           }
           if (ev.finishReason) rec.finishReason = ev.finishReason;
           if (ev.usage) {
@@ -283,21 +335,56 @@ export function createTransport(opts: TransportOptions): Transport {
           }
           return false;
         };
+        const scanner = new SseScanner(handle);
+        const node = claimNodeBody(response);
+        const web = node === null ? response.body : null;
+        // Not kept while the stream lasts: what lives as long as a stream is promoted by the GC and costs CPU.
+        response = null;
         let stop = false;
-        while (!stop) {
-          const { value, done } = await reader.read();
-          const t = now();
-          if (done) {
-            for (const d of scanner.flush()) if ((stop = handle(d, t))) break;
-            break;
+        if (node !== null) {
+          // 'data' callbacks: no promise and no web-stream machinery per chunk.
+          await new Promise<void>((resolve, reject) => {
+            node.setEncoding('utf8');
+            node.on('data', (text: string) => {
+              if (stop) return;
+              t = now();
+              l.lastActivityAt = t;
+              if (!scanner.push(text)) return;
+              stop = true;
+              if (ended) {
+                // After [DONE] the server ends the response: let it, so that the connection goes back to the pool.
+                const linger = setTimeout(() => node.destroy(), LINGER_MS);
+                linger.unref();
+                node.once('close', () => clearTimeout(linger));
+              } else node.destroy();
+              resolve();
+            });
+            node.on('end', () => {
+              if (!stop) {
+                t = now();
+                stop = scanner.flush();
+              }
+              resolve();
+            });
+            node.on('error', (err) => (stop ? resolve() : reject(err)));
+            node.on('close', () => resolve());
+          });
+        } else {
+          const reader = web!.getReader();
+          const decoder = new TextDecoder();
+          for (;;) {
+            const { value, done } = await reader.read();
+            t = now();
+            if (done) {
+              stop = scanner.flush();
+              break;
+            }
+            l.lastActivityAt = t;
+            if ((stop = scanner.push(decoder.decode(value, { stream: true })))) break;
           }
-          l.lastActivityAt = t;
-          for (const d of scanner.push(decoder.decode(value, { stream: true }))) {
-            if ((stop = handle(d, t))) break;
-          }
+          if (stop) reader.cancel().catch(() => {});
         }
         rec.end = now();
-        if (stop) reader.cancel().catch(() => {});
         if (!ended && !rec.errorClass) {
           if (rec.finishReason !== null) ended = true;
           else if (l.abortClass) fail(l.abortClass, l.abortMessage ?? 'aborted');
@@ -348,6 +435,7 @@ export function createTransport(opts: TransportOptions): Transport {
     inFlight: () => live.size,
     close() {
       clearInterval(sweeper);
+      httpFetch?.close();
     },
   };
 }
