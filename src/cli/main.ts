@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
+import { MAX_WORKERS } from '../profile/keys.ts';
 import { loadProfile } from '../profile/load.ts';
 import { describePlan } from '../profile/plan.ts';
 import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
@@ -99,8 +100,20 @@ function progressPrinter(): (e: RunEvent) => void {
   };
 }
 
-async function runCommand(file: string, outDir: string | undefined, dryRun: boolean): Promise<number> {
-  const profile = await loadOrReport(file);
+/** --workers: a whole number of load-generator threads within the profile key's bounds. */
+function parseWorkers(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw new ToolError('invalid_arguments', `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`, 'for example --workers 2 (one thread per spare core)');
+  }
+  return n;
+}
+
+async function runCommand(file: string, outDir: string | undefined, dryRun: boolean, workers?: number): Promise<number> {
+  const loaded = await loadOrReport(file);
+  // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
+  const profile = workers === undefined ? loaded : { ...loaded, workers };
   if (dryRun) {
     out(describePlan(profile));
     return EXIT.ok;
@@ -143,9 +156,10 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional('profile', { type: 'string', demandOption: true, describe: 'the YAML step profile' })
           .option('out', { type: 'string', describe: 'directory for run directories (overrides report.dir)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' }),
+          .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' })
+          .option('workers', { type: 'string', describe: 'load-generator worker threads (overrides the profile\'s workers)' }),
       async (a) => {
-        code = await runCommand(a.profile as string, a.out, a['dry-run']);
+        code = await runCommand(a.profile as string, a.out, a['dry-run'], parseWorkers(a.workers));
       },
     )
     .command(

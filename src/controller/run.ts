@@ -10,6 +10,7 @@ import type { RequestRecord } from '../load/record.ts';
 import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../load/secrets.ts';
 import { runStage, type StageProgress } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
+import { startWorkerPool } from '../load/worker-pool.ts';
 import type { Profile } from '../profile/types.ts';
 import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
 import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
@@ -103,7 +104,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     apiKey = v;
   }
   // Only credentials: redacting every header value would also blank harmless text such as `application/json`.
-  const redact = makeRedactor([apiKey === 'EMPTY' ? null : apiKey, ...secretHeaderValues(profile.target.headers)]);
+  const secrets = [apiKey === 'EMPTY' ? null : apiKey, ...secretHeaderValues(profile.target.headers)];
+  const redact = makeRedactor(secrets);
 
   const sim = profile.target.simulator ? // A child process, not a worker thread: measured here, a simulator thread in this process adds 5–25 ms of event-loop delay to the load generator.
       await startSimulator({ preset: profile.target.simulator.preset, overrides: profile.target.simulator.overrides as Record<string, never>, mode: 'process' }) : null;
@@ -119,7 +121,9 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     emit({ type: 'run-dir', path: runDir });
     const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
     const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
-    const transport = createTransport({ profile, baseUrl, apiKey, now, redact });
+    // workers > 1: the requests run on worker threads (src/load/worker-pool.ts); this thread only merges and judges.
+    const pool = profile.workers > 1 ? await startWorkerPool({ workers: profile.workers, profile, baseUrl, apiKey, secrets, originEpochMs: clockOriginEpochMs, path: 'fast' }) : null;
+    const transport = pool ? null : createTransport({ profile, baseUrl, apiKey, now, redact });
     const levels = planLevels(profile.ramp.concurrency);
     const history: StageResult[] = [];
     const staged: StageWithWindow[] = [];
@@ -166,7 +170,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
           const index = nextIndex++;
           emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: extension > 0 ? 'extend' : step.why });
           o.stageHook?.(index);
-          const res = await runStage({
+          const common = {
             plan: {
               index,
               concurrency: step.concurrency,
@@ -176,16 +180,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
               // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
               drainMs: effectiveDrainMs(profile),
             },
-            sender: {
-              send: (p) => {
-                totalRequests++;
-                return transport.send(p);
-              },
-              abortAll: (c, m) => transport.abortAll(c, m),
-            },
             now,
             idPrefix,
-            pickPayload,
             onRecord: (rec: RequestRecord) => {
               totalOutputTokens += rec.outputTokens;
               requestsOut.append(rec);
@@ -193,8 +189,28 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
             maxErrorRate: profile.stop.maxErrorRate,
             stopSignal: o.signal,
             budgetExceeded,
-            onProgress: (progress) => emit({ type: 'progress', progress }),
-          });
+            onProgress: (progress: StageProgress) => emit({ type: 'progress', progress }),
+          };
+          const res = pool
+            ? await pool.runStage({
+                ...common,
+                maxRequests: Math.max(0, profile.limits.maxRequests - totalRequests),
+                maxDurationMs: profile.limits.maxDurationMs,
+                countSent: (n) => {
+                  totalRequests += n;
+                },
+              })
+            : await runStage({
+                ...common,
+                sender: {
+                  send: (p) => {
+                    totalRequests++;
+                    return transport!.send(p);
+                  },
+                  abortAll: (c, m) => transport!.abortAll(c, m),
+                },
+                pickPayload,
+              });
           requestsOut.flush();
           windows.push(res.window);
           for (const r of res.records) groupRecords.push(r);
@@ -222,7 +238,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         emit({ type: 'stage-end', result });
       }
     } finally {
-      transport.close();
+      transport?.close();
+      await pool?.close();
       requestsOut.close();
     }
     stagesOut.append({ type: 'end', stop_reason: capacity.stopReason, stop_detail: capacity.stopDetail });

@@ -48,6 +48,15 @@ export interface StageRunOptions {
   budgetExceeded?: () => boolean;
   onProgress?: (p: StageProgress) => void;
   progressEveryMs?: number;
+  /**
+   * Worker threads (src/load/worker-pool.ts): this runner runs slots `[offset, offset + plan.concurrency)` of a stage of
+   * `total` slots, so that the stagger and the records' `worker` index are those of the whole stage.
+   */
+  slots?: { offset: number; total: number };
+  /** The stage's start on the run clock, shared by every thread so that all have the same window (default: now). */
+  stageStartMs?: number;
+  /** Counts a request started in the window across threads and returns the count including it (request limits). */
+  claimWindowRequest?: () => number;
 }
 
 export interface StageRunResult {
@@ -64,7 +73,9 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   const C = plan.concurrency;
   const records: RequestRecord[] = [];
   const minReq = o.breakerMinRequests ?? 20;
-  const stageStart = now();
+  const stageStart = o.stageStartMs ?? now();
+  const slotOffset = o.slots?.offset ?? 0;
+  const slotTotal = o.slots?.total ?? C;
   const ws = stageStart + plan.warmupMs;
   let we = plan.durationMs !== null ? ws + plan.durationMs : Number.POSITIVE_INFINITY;
   let stopSending = false;
@@ -89,7 +100,7 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   const cpu0 = process.cpuUsage();
   const wall0 = now();
 
-  const spanMs = plan.warmupMs > 0 ? plan.warmupMs / 2 : Math.min(C, 1000);
+  const spanMs = plan.warmupMs > 0 ? plan.warmupMs / 2 : Math.min(slotTotal, 1000);
   const onAbort = () => {
     stopNow('interrupted');
     // Also after the window closed (during the drain): the stage's in-flight requests get cut short.
@@ -133,7 +144,7 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   }
 
   async function worker(w: number): Promise<void> {
-    await sleep(stageStart + (spanMs * w) / C - now());
+    await sleep(stageStart + (spanMs * w) / slotTotal - now());
     for (;;) {
       if (stopSending) return;
       if (o.budgetExceeded?.()) {
@@ -143,13 +154,15 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
       const t0 = now();
       if (t0 >= we) return;
       const phase = t0 < ws ? 'warmup' : 'window';
+      // How many window requests have started, this one included (across threads when they share a limit).
+      let started = 0;
       if (phase === 'window') {
-        if (plan.requestLimit !== null && windowStarted >= plan.requestLimit) return;
-        windowStarted++;
+        started = o.claimWindowRequest ? o.claimWindowRequest() : ++windowStarted;
+        if (plan.requestLimit !== null && started > plan.requestLimit) return;
       }
       const id = `${o.idPrefix}-${plan.index}-${seq++}`;
       const p = o.sender.send({ id, stage: plan.index, phase, worker: w, payload: o.pickPayload(), t0 });
-      if (phase === 'window' && plan.requestLimit !== null && windowStarted >= plan.requestLimit) {
+      if (phase === 'window' && plan.requestLimit !== null && started >= plan.requestLimit) {
         // The window closes right after its last request has started.
         we = now();
         stopSending = true;
@@ -167,7 +180,7 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   }
 
   const workers: Promise<void>[] = [];
-  for (let w = 0; w < C; w++) workers.push(worker(w));
+  for (let w = slotOffset; w < slotOffset + C; w++) workers.push(worker(w));
   const all = Promise.all(workers);
 
   // Bound the wait for in-flight requests: drain after the window, a short grace on interrupt.
