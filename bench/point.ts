@@ -3,10 +3,13 @@
 // simulator. Measures CPU and chunks over the measurement window, event-loop delay, peak RSS and the heap
 // held per record; writes per-request timings (epoch ms) for the parent to join with the ground truth.
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { judgeStage } from '../src/controller/judge.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
 import type { RequestRecord } from '../src/load/record.ts';
-import { runStage } from '../src/load/stage-runner.ts';
+import { runStage, type StagePlan, type StageRunResult } from '../src/load/stage-runner.ts';
+import { startWorkerPool } from '../src/load/worker-pool.ts';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
 import { runReference, type RefStats, type RefTiming } from './ref-client.ts';
@@ -25,6 +28,10 @@ export interface PointArgs {
   idPrefix: string;
   /** Load-generator worker threads (tool only; 1 = in-process). */
   workers: number;
+  /** JIT warm-up before the measured stage (ms of short requests; 0 = none). */
+  jitWarmupMs: number;
+  /** The transport's path: 'fast' (default) or 'sdk' (the SDK's own fetch and web streams). */
+  transport?: string;
 }
 
 export interface PointResult {
@@ -33,6 +40,10 @@ export interface PointResult {
   workers: number;
   windowMs: number;
   cpuMs: number;
+  /** Of which system (kernel) time. */
+  sysMs: number;
+  /** Of which the main thread (the event loop), the rest being GC helpers and other threads. */
+  mainThreadMs: number;
   simCpuMs: number;
   chunks: number;
   requests: number;
@@ -43,6 +54,8 @@ export interface PointResult {
   heapRetainedPerRecordB: number | null;
   diskPerRecordB: number | null;
   errorClasses: Record<string, number>;
+  /** What find-capacity's judge says about this stage's generator health (tool only): INVALID problems, warnings. */
+  judged: { verdict: string; problems: string[]; warnings: string[] } | null;
 }
 
 const args = JSON.parse(process.argv[2]!) as PointArgs;
@@ -55,10 +68,14 @@ const origin = performance.now();
 const originEpoch = performance.timeOrigin + origin;
 const now = () => performance.now() - origin;
 
-/** CPU ms of another process (the simulator) from /proc: utime + stime. */
-function procCpuMs(pid: number): number {
+const mark = (what: string) => {
+  if (process.env.BENCH_MARK) process.stdout.write(`=== ${what} ${now().toFixed(0)}\n`);
+};
+
+/** CPU ms of a process or thread from /proc: utime + stime. */
+function procCpuMs(pid: number, path = `/proc/${pid}/stat`): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
@@ -66,10 +83,56 @@ function procCpuMs(pid: number): number {
   }
 }
 
-let peakRss = process.memoryUsage.rss();
-const rssTimer = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
-}, 50);
+
+/** The profile the tool runs with (also used, with 4 tokens, for the JIT warm-up). */
+const profileYaml = (maxTokens: number, concurrency: number) => `name: bench
+target: {base_url: "${args.baseUrl}", model: sim-llm}
+request:
+  messages: [{role: user, content: "Explain continuous batching in 50 words."}]
+  max_tokens: ${maxTokens}
+  timeouts: {first_token: 20s, idle: 10s, total: 60s}
+ramp: {concurrency: [${concurrency}], warmup: ${args.warmupMs}ms, stage: {duration: ${args.windowMs}ms}, drain: 20s}
+# The judge's health limits follow the tightest latency SLO: max(30 ms, 5 %) of event-loop delay p99 here.
+slo: [p99(ttft) < 500ms]
+workers: ${args.workers}
+`;
+
+/**
+ * JIT warm-up, discarded: the same client at the same concurrency for `args.jitWarmupMs` before the measured stage.
+ * The per-request code (the SDK's request building, node:http's ClientRequest) runs ~64 times less often than the
+ * per-chunk code, so V8 takes 10–20 s of load to optimise all of it: the first stage of a real run pays for that,
+ * the later ones do not. Both clients get the same warm-up, so the table compares steady states.
+ */
+type RunTool = (plan: StagePlan, idPrefix: string, onRecord: (r: RequestRecord) => void, stageStartMs?: number) => Promise<StageRunResult>;
+
+async function jitWarmup(runTool: RunTool | null): Promise<void> {
+  if (args.jitWarmupMs <= 0) return;
+  const until = now() + args.jitWarmupMs;
+  if (runTool === null) {
+    const stats: RefStats = { chunks: 0, started: 0, completed: 0, failed: 0 };
+    await runReference({ baseUrl: args.baseUrl, concurrency: args.concurrency, maxTokens: args.maxTokens, now, spanMs: Math.min(args.jitWarmupMs / 2, args.warmupMs / 2), ws: until, we: until, idPrefix: `${args.idPrefix}-jit`, stats, timings: [] });
+    return;
+  }
+  await runTool({ index: 0, concurrency: args.concurrency, warmupMs: 0, durationMs: args.jitWarmupMs, requestLimit: null, drainMs: 20_000 }, `${args.idPrefix}-jit`, () => {});
+}
+mark('start');
+const { profile } = await loadProfile('bench.yaml', { text: profileYaml(args.maxTokens, args.concurrency), env: {} });
+const path = (args.transport ?? 'fast') as 'fast' | 'sdk';
+// One transport (or one pool of worker threads) for the warm-up and the measured stage, as for every stage of a run.
+let runTool: RunTool | null = null;
+let closeTool = async (): Promise<void> => {};
+if (args.client === 'tool' && args.workers > 1) {
+  const pool = await startWorkerPool({ workers: args.workers, profile, baseUrl: args.baseUrl, apiKey: 'EMPTY', secrets: [], originEpochMs: originEpoch, path });
+  runTool = (plan, idPrefix, onRecord) =>
+    pool.runStage({ plan, now, idPrefix, onRecord, maxErrorRate: 1, maxRequests: Number.MAX_SAFE_INTEGER, maxDurationMs: Number.POSITIVE_INFINITY, countSent: () => {} });
+  closeTool = () => pool.close();
+} else if (args.client === 'tool') {
+  const transport = createTransport({ profile, baseUrl: args.baseUrl, apiKey: 'EMPTY', now, redact: (x: string) => x, path });
+  runTool = (plan, idPrefix, onRecord, stageStartMs) => runStage({ plan, sender: transport, now, idPrefix, pickPayload: () => 0, onRecord, maxErrorRate: 1, stageStartMs });
+  closeTool = async () => transport.close();
+}
+await jitWarmup(runTool);
+mark('jit warm-up done');
 
 const ELD_RESOLUTION_MS = 10;
 const start = now() + 50;
@@ -81,22 +144,40 @@ let sim0 = 0;
 let sim1 = 0;
 let cpuT0 = ws;
 let cpuT1 = we;
+let main0 = 0;
+let main1 = 0;
 let refChunks0 = 0;
 let refChunks1 = 0;
 const refStats: RefStats = { chunks: 0, started: 0, completed: 0, failed: 0 };
 const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+// BENCH_PROFILE_DIR: a CPU profile of the measurement window only (no start-up, no drain).
+const profileDir = process.env.BENCH_PROFILE_DIR;
+const session = profileDir ? new Session() : null;
+if (session) {
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 200 });
+}
 const atWindowStart = () => {
+  mark('window start');
+  session?.post('Profiler.start');
   cpuT0 = now();
   cpu0 = process.cpuUsage();
   sim0 = procCpuMs(args.simPid);
+  main0 = procCpuMs(0, `/proc/self/task/${process.pid}/stat`);
   refChunks0 = refStats.chunks;
   eld.reset();
 };
 const atWindowEnd = () => {
+  mark('window end');
   cpuT1 = now();
   cpu1 = process.cpuUsage(cpu0);
   sim1 = procCpuMs(args.simPid);
+  main1 = procCpuMs(0, `/proc/self/task/${process.pid}/stat`);
   refChunks1 = refStats.chunks;
+  session?.post('Profiler.stop', (err, res) => {
+    if (!err) writeFileSync(`${profileDir}/${args.idPrefix}.cpuprofile`, JSON.stringify(res.profile));
+  });
 };
 
 fullGc();
@@ -135,6 +216,8 @@ if (args.client === 'ref') {
     workers: 1,
     windowMs: cpuT1 - cpuT0,
     cpuMs: (cpu1.user + cpu1.system) / 1000,
+    sysMs: cpu1.system / 1000,
+    mainThreadMs: main1 - main0,
     simCpuMs: sim1 - sim0,
     chunks: refChunks1 - refChunks0,
     requests: refStats.completed + refStats.failed,
@@ -145,36 +228,22 @@ if (args.client === 'ref') {
     heapRetainedPerRecordB: null,
     diskPerRecordB: null,
     errorClasses: {},
+    judged: null,
   };
 } else {
-  const yaml = `name: bench
-target: {base_url: "${args.baseUrl}", model: sim-llm}
-request:
-  messages: [{role: user, content: "Explain continuous batching in 50 words."}]
-  max_tokens: ${args.maxTokens}
-  timeouts: {first_token: 20s, idle: 10s, total: 60s}
-ramp: {concurrency: [${args.concurrency}], warmup: ${args.warmupMs}ms, stage: {duration: ${args.windowMs}ms}, drain: 20s}
-slo: [p99(ttft) < 10s]
-workers: ${args.workers}
-`;
-  const { profile } = await loadProfile('bench.yaml', { text: yaml, env: {} });
   const writer = new JsonlWriter(args.recordsFile);
-  const transport = createTransport({ profile, baseUrl: args.baseUrl, apiKey: 'EMPTY', now, redact: (s) => s });
   fullGc();
   heap0 = process.memoryUsage().heapUsed;
   await new Promise((r) => setTimeout(r, start - now()));
   setTimeout(atWindowStart, ws - now());
   setTimeout(atWindowEnd, we - now());
   let records: RequestRecord[] | null = null;
-  const res = await runStage({
-    plan: { index: 0, concurrency: args.concurrency, warmupMs: args.warmupMs, durationMs: args.windowMs, requestLimit: null, drainMs: 20_000 },
-    sender: transport,
-    now,
-    idPrefix: args.idPrefix,
-    pickPayload: () => 0,
-    onRecord: (rec) => writer.append(rec),
-    maxErrorRate: 1,
-  });
+  const res = await runTool!(
+    { index: 0, concurrency: args.concurrency, warmupMs: args.warmupMs, durationMs: args.windowMs, requestLimit: null, drainMs: 20_000 },
+    args.idPrefix,
+    process.env.BENCH_NO_JSONL ? () => {} : (rec) => writer.append(rec),
+    start,
+  );
   records = res.records;
   writer.flush();
   // Content chunks received inside the CPU window, reconstructed from each record's first chunk and gaps.
@@ -193,13 +262,15 @@ workers: ${args.workers}
     if (r.phase === 'window' && r.ok) lines.push(JSON.stringify({ id: r.id, t0: originEpoch + r.t0, first: originEpoch + r.firstContentAt }));
   }
   writeFileSync(args.timingsFile, lines.join('\n') + '\n');
+  const verdict = judgeStage(profile, records, { window: res.window, windows: [res.window], kind: 'ramp', final: true, stoppedBy: res.stoppedBy, eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent: res.health.cpuPercent });
+  const judged = { verdict: verdict.verdict, problems: verdict.health.problems, warnings: verdict.reasons.filter((r) => r.startsWith('warning: ')).map((r) => r.slice(9)) };
   fullGc();
   const heapHeld = process.memoryUsage().heapUsed;
   const n = records.length;
   records = null;
   res.records.length = 0;
   writer.close();
-  transport.close();
+  await closeTool();
   fullGc();
   const heapAfter = process.memoryUsage().heapUsed;
   result = {
@@ -208,6 +279,8 @@ workers: ${args.workers}
     workers: args.workers,
     windowMs: cpuT1 - cpuT0,
     cpuMs: (cpu1.user + cpu1.system) / 1000,
+    sysMs: cpu1.system / 1000,
+    mainThreadMs: main1 - main0,
     simCpuMs: sim1 - sim0,
     chunks,
     requests: n,
@@ -220,9 +293,10 @@ workers: ${args.workers}
     heapRetainedPerRecordB: gc && n > 0 ? (heapAfter - heap0) / n : null,
     diskPerRecordB: n > 0 ? statSync(args.recordsFile).size / n : null,
     errorClasses,
+    judged,
   };
 }
-clearInterval(rssTimer);
-result.peakRssMb = peakRss / 1024 / 1024;
+// This process ran only this point: its lifetime peak is the point's peak (getrusage, no sampling cost).
+result.peakRssMb = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(JSON.stringify(result) + '\n');
 process.exit(0);

@@ -1,14 +1,18 @@
 // `npm run bench`: the load generator's own cost, measured against the simulator's ground truth and against a
-// reference client (raw node:http + line splitting: the floor). Not part of `npm test`.
+// reference client (raw node:http + line splitting: the floor). Not part of `npm test`. BENCHMARKS.md has a run.
 //
 // Every run (one client at one point) gets a fresh simulator child process (so its CPU, lateness and ground truth
-// belong to that run alone) and a fresh client process (so peak RSS and JIT state do too).
+// belong to that run alone) and a fresh client process (so peak RSS and JIT state do too). Each client first runs a
+// JIT warm-up at the point's load (--jit-warmup ms, discarded), then the measured stage: warm-up, then the window.
 //
-//   npm run bench [-- --points 1,100,250,500,1000 --big 5000@50 --window 6000 --warmup 2000 --clients ref,tool
-//                    --workers 1 --repeat 1 --json out.json]
+//   npm run bench [-- --points 1,100,1000x2,5000@50 --window 5000 --warmup 2000 --jit-warmup 3000
+//                    --clients ref,tool,tool:sdk --repeat 1 --json out.json]
 //
 // Point syntax: C[@ITL][:TOKENS][xW] — concurrency C, inter-token latency ITL ms (default 10), output tokens per
-// request (default 64), W load-generator workers (default --workers).
+// request (default 64), W load-generator worker threads (default --workers, 1). Clients: ref (the floor), tool
+// (find-capacity's stage runner + transport + JSONL writer), tool:sdk (the same with the SDK's own fetch and web
+// streams). Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof), BENCH_PROFILE_DIR (a CPU profile of
+// each measurement window), BENCH_WRAP (a command to run the client under, e.g. perf record).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,21 +27,26 @@ interface Options {
   points: string[];
   windowMs: number;
   warmupMs: number;
-  clients: ('tool' | 'ref')[];
+  /** ref, tool, or tool:<transport> to compare transport variants in one run. */
+  clients: string[];
   workers: number;
   repeat: number;
   json: string | null;
+  transport: string;
+  jitWarmupMs: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    points: ['1', '100', '250', '500', '1000', '5000@50', '5000@250:16'],
-    windowMs: 6000,
+    points: ['1', '100', '250', '500', '1000', '1000x2', '5000@50', '5000@50x2', '5000@250:16'],
+    windowMs: 5000,
     warmupMs: 2000,
     clients: ['ref', 'tool'],
     workers: 1,
     repeat: 1,
     json: null,
+    transport: 'fast',
+    jitWarmupMs: 3000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -45,10 +54,12 @@ function parseArgs(argv: string[]): Options {
     if (a === '--points') o.points = v.split(',');
     else if (a === '--window') o.windowMs = Number(v);
     else if (a === '--warmup') o.warmupMs = Number(v);
-    else if (a === '--clients') o.clients = v.split(',') as Options['clients'];
+    else if (a === '--clients') o.clients = v.split(',');
     else if (a === '--workers') o.workers = Number(v);
     else if (a === '--repeat') o.repeat = Number(v);
     else if (a === '--json') o.json = v;
+    else if (a === '--transport') o.transport = v;
+    else if (a === '--jit-warmup') o.jitWarmupMs = Number(v);
     else throw new Error(`unknown argument ${a}`);
     i++;
   }
@@ -74,7 +85,8 @@ interface GroundTruth {
   first_token_ms: number | null;
 }
 
-export interface Row extends PointResult {
+export interface Row extends Omit<PointResult, 'client'> {
+  client: string;
   itlMs: number;
   tokens: number;
   chunksPerS: number;
@@ -109,25 +121,32 @@ function readJsonlFile<T>(path: string): T[] {
 function runChild(args: PointArgs): Promise<PointResult> {
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', ...extra, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/point.ts'), JSON.stringify(args)], {
+    // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
+    const wrap = (process.env.BENCH_WRAP ?? '').replace(/%t/g, args.idPrefix).split(' ').filter(Boolean);
+    const argv = [...wrap, process.execPath, '--expose-gc', ...extra, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/point.ts'), JSON.stringify(args)];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`bench point exited with ${code}: ${out}`));
+      // The result is the last JSON line (node flags such as --trace-gc may print other lines).
+      const line = out.trim().split('\n').filter((l) => l.startsWith('{"client"')).pop() ?? '';
+      if (code !== 0) return reject(new Error(`bench point exited with ${code}: ${out.slice(-2000)}`));
+      if (process.env.BENCH_CHILD_LOG) writeFileSync(`${process.env.BENCH_CHILD_LOG}.${args.idPrefix}.txt`, out);
       try {
         resolvePromise(JSON.parse(line) as PointResult);
       } catch (err) {
-        reject(new Error(`bench point printed no result: ${out}\n${String(err)}`));
+        reject(new Error(`bench point printed no result: ${out.slice(-2000)}\n${String(err)}`));
       }
     });
   });
 }
 
-async function runOne(p: Point, client: 'tool' | 'ref', o: Options, dir: string, tag: string): Promise<Row> {
+async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag: string): Promise<Row> {
+  const client: 'tool' | 'ref' = clientSpec.startsWith('tool') ? 'tool' : 'ref';
+  const transport = clientSpec.includes(':') ? clientSpec.slice(clientSpec.indexOf(':') + 1) : o.transport;
   const gtPath = join(dir, `${tag}-gt.jsonl`);
   const sim = await startSimulator({
     preset: 'large',
@@ -155,6 +174,8 @@ async function runOne(p: Point, client: 'tool' | 'ref', o: Options, dir: string,
       recordsFile: join(dir, `${tag}-requests.jsonl`),
       idPrefix: tag,
       workers: client === 'tool' ? p.workers : 1,
+      transport,
+      jitWarmupMs: o.jitWarmupMs,
     });
   } finally {
     await sim.stop();
@@ -175,6 +196,7 @@ async function runOne(p: Point, client: 'tool' | 'ref', o: Options, dir: string,
   const secs = result.windowMs / 1000;
   return {
     ...result,
+    client: client === 'tool' && transport !== 'fast' ? `tool:${transport}` : client,
     itlMs: p.itlMs,
     tokens: p.tokens,
     chunksPerS: result.chunks / secs,
@@ -191,6 +213,21 @@ async function runOne(p: Point, client: 'tool' | 'ref', o: Options, dir: string,
 
 const f = (x: number | null, d = 1) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
 
+/** The reference run for a row: same point, same repetition (the nearest one before it). */
+function refFor(rows: Row[], r: Row): Row | undefined {
+  const same = (x: Row) => x.client === 'ref' && x.concurrency === r.concurrency && x.itlMs === r.itlMs && x.tokens === r.tokens;
+  const i = rows.indexOf(r);
+  for (let k = i; k >= 0; k--) if (same(rows[k]!)) return rows[k];
+  return rows.find(same);
+}
+
+/** The judge's view of the stage's generator health (find-capacity's INVALID rule and CPU warning). */
+function judgedCell(r: Row): string {
+  if (!r.judged) return '-';
+  if (r.judged.verdict === 'INVALID') return 'INVALID';
+  return r.judged.warnings.some((w) => w.includes('CPU')) ? 'ok, CPU warning' : 'ok';
+}
+
 export function formatTable(rows: Row[]): string {
   const head = [
     'C',
@@ -202,19 +239,20 @@ export function formatTable(rows: Row[]): string {
     'CPU µs/chunk',
     '× floor',
     'CPU %',
-    'TTFT ovh p50',
-    'p99',
-    'ELD p99',
+    'TTFT ovh p50 ms',
+    'p99 ms',
+    'ELD p99 ms',
     'peak RSS MB',
     'records B/rec',
-    'after B/rec',
+    'kept B/rec',
     'sim CPU %',
+    'judge',
     'failed',
     'load',
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`];
   for (const r of rows) {
-    const ref = rows.find((x) => x.client === 'ref' && x.concurrency === r.concurrency && x.itlMs === r.itlMs && x.tokens === r.tokens);
+    const ref = refFor(rows, r);
     // Upper bound: every stream gets one token per step.
     const ideal = (r.concurrency * 1000) / r.itlMs;
     lines.push(
@@ -226,21 +264,52 @@ export function formatTable(rows: Row[]): string {
         f(r.chunksPerS, 0),
         f((r.chunksPerS / ideal) * 100, 0),
         f(r.cpuUsPerChunk, 1),
-        r.client === 'ref' || !ref ? '1' : f(r.cpuUsPerChunk / ref.cpuUsPerChunk, 2),
+        r.client === 'ref' ? '1' : ref ? f(r.cpuUsPerChunk / ref.cpuUsPerChunk, 2) : '-',
         f(r.cpuPercent, 0),
         f(r.ttftOverheadP50Ms, 2),
         f(r.ttftOverheadP99Ms, 2),
         f(r.eventLoopDelayP99Ms, 1),
         f(r.peakRssMb, 0),
         f(r.heapPerRecordB, 0),
-        f(r.heapRetainedPerRecordB, 0),
+        // Per record only where there are enough records for heap noise (JIT code, pools) not to dominate.
+        r.requests >= 1000 ? f(r.heapRetainedPerRecordB, 0) : '-',
         f(r.simCpuPercent, 0),
+        judgedCell(r),
         r.failed,
         f(r.load1, 1),
       ].join(' | ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** The issue's targets, checked on the rows of this run. */
+export function targetLines(rows: Row[]): string[] {
+  const out: string[] = [];
+  const tool = rows.filter((r) => r.client === 'tool');
+  const verdict = (ok: boolean) => (ok ? 'holds' : 'DOES NOT HOLD');
+  const ratios = tool.filter((r) => r.workers === 1 && refFor(rows, r)).map((r) => ({ r, x: r.cpuUsPerChunk / refFor(rows, r)!.cpuUsPerChunk }));
+  if (ratios.length > 0) {
+    const worst = ratios.reduce((a, b) => (b.x > a.x ? b : a));
+    out.push(`CPU per chunk <= 1.3x the floor: ${verdict(worst.x <= 1.3)} (worst ${worst.x.toFixed(2)}x at C=${worst.r.concurrency}, ITL ${worst.r.itlMs} ms; ${ratios.map((q) => `${q.r.concurrency}: ${q.x.toFixed(2)}x`).join(', ')})`);
+  }
+  for (const [c, limit] of [
+    [100, 2],
+    [250, 5],
+  ] as const) {
+    const r = tool.find((x) => x.concurrency === c && x.itlMs === 10 && x.workers === 1);
+    if (r) out.push(`TTFT overhead p99 <= ${limit} ms at ${c} streams: ${verdict((r.ttftOverheadP99Ms ?? Infinity) <= limit)} (${f(r.ttftOverheadP99Ms, 2)} ms; floor ${f(refFor(rows, r)?.ttftOverheadP99Ms ?? null, 2)} ms)`);
+  }
+  const big = tool.filter((r) => r.concurrency >= 5000);
+  for (const r of big) {
+    out.push(`5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / ((r.concurrency * 1000) / r.itlMs)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`);
+  }
+  const kept = tool.filter((r) => r.heapRetainedPerRecordB !== null && r.requests >= 1000);
+  if (kept.length > 0) {
+    const worst = Math.max(...kept.map((r) => r.heapRetainedPerRecordB!));
+    out.push(`memory <= 1 KB per recorded request beyond the current stage: ${verdict(worst <= 1024)} (worst ${worst.toFixed(0)} B/rec kept once the stage's records were dropped, over stages of >= 1,000 records; held during the stage: ${kept.map((r) => f(r.heapPerRecordB, 0)).join(', ')} B/rec)`);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -255,20 +324,23 @@ async function main(): Promise<void> {
   let n = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const p of points) {
-      for (const client of o.clients) {
-        const tag = `b${n++}-${client}-${p.concurrency}`;
+      // With worker threads the floor is the one-process reference of the same point: no second ref run.
+      for (const client of p.workers > 1 ? o.clients.filter((c) => c !== 'ref') : o.clients) {
+        const tag = `b${n++}-${client.replace(/\W/g, '')}-${p.concurrency}x${p.workers}`;
         const row = await runOne(p, client, o, dir, tag);
         rows.push(row);
         console.log(
           `  ${client.padEnd(4)} C=${String(p.concurrency).padStart(5)} ITL=${p.itlMs}ms T=${p.tokens} W=${row.workers}: ${f(row.chunksPerS, 0)} chunks/s, ${f(row.cpuUsPerChunk)} µs/chunk, ` +
             `TTFT overhead p50 ${f(row.ttftOverheadP50Ms, 2)} / p99 ${f(row.ttftOverheadP99Ms, 2)} ms (n=${row.joined}), ELD p99 ${f(row.eventLoopDelayP99Ms)} ms, ` +
-            `sim CPU ${f(row.simCpuPercent, 0)} %, load ${f(row.load1, 2)}`,
+            `CPU ${f(row.cpuMs, 0)} ms (sys ${f(row.sysMs, 0)}, main thread ${f(row.mainThreadMs, 0)}), sim CPU ${f(row.simCpuPercent, 0)} %, load ${f(row.load1, 2)}`,
         );
       }
     }
   }
   console.log('');
   console.log(formatTable(rows));
+  console.log('');
+  for (const l of targetLines(rows)) console.log(`- ${l}`);
   console.log(`\n${rows.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const json = o.json ?? join(dir, 'bench.json');
   writeFileSync(json, JSON.stringify({ started: started.toISOString(), node: process.version, cpus: cpus().length, options: o, rows }, null, 2) + '\n');
