@@ -30,6 +30,27 @@ export interface StageProgress {
   ttftP99Ms: number | null;
 }
 
+/** The live progress of a stage, computed the same way for one thread and for a worker pool. */
+export function progressSnapshot(o: { stage: number; concurrency: number; now: number; stageStart: number; ws: number; windowEnd: number; done: number; failed: number; ttfts: readonly number[] }): StageProgress {
+  const inWindow = o.now >= o.ws;
+  let p99: number | null = null;
+  if (o.ttfts.length > 0) {
+    const s = o.ttfts.slice().sort((a, b) => a - b);
+    p99 = s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] ?? null;
+  }
+  const elapsedWindow = Math.max(1, Math.min(o.now, o.windowEnd) - o.ws);
+  return {
+    stage: o.stage,
+    concurrency: o.concurrency,
+    elapsedMs: o.now - o.stageStart,
+    inWindow,
+    done: o.done,
+    failed: o.failed,
+    okPerS: inWindow ? ((o.done - o.failed) / elapsedWindow) * 1000 : 0,
+    ttftP99Ms: p99,
+  };
+}
+
 export interface StageRunOptions {
   plan: StagePlan;
   sender: StageSender;
@@ -122,23 +143,7 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   if (o.onProgress) {
     progressTimer = setInterval(() => {
       const t = now();
-      const inWindow = t >= ws;
-      let p99: number | null = null;
-      if (windowTtft.length > 0) {
-        const s = windowTtft.slice().sort((a, b) => a - b);
-        p99 = s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] ?? null;
-      }
-      const elapsedWindow = Math.max(1, Math.min(t, we) - ws);
-      o.onProgress!({
-        stage: plan.index,
-        concurrency: C,
-        elapsedMs: t - stageStart,
-        inWindow,
-        done: windowDone,
-        failed: windowFailed,
-        okPerS: inWindow ? ((windowDone - windowFailed) / elapsedWindow) * 1000 : 0,
-        ttftP99Ms: p99,
-      });
+      o.onProgress!(progressSnapshot({ stage: plan.index, concurrency: C, now: t, stageStart, ws, windowEnd: we, done: windowDone, failed: windowFailed, ttfts: windowTtft }));
     }, o.progressEveryMs ?? 500);
     progressTimer.unref();
   }

@@ -11,15 +11,8 @@ import type { ErrorClass, RequestRecord } from './record.ts';
 import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
 import type { Profile } from '../profile/types.ts';
 
-export interface PlannedRequest {
-  id: string;
-  stage: number;
-  phase: 'warmup' | 'window';
-  worker: number;
-  payload: number;
-  /** Just before the request is handed to the HTTP client, on the run clock (DESIGN.md §3 `t0`). */
-  t0: number;
-}
+/** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
 
 export interface Transport {
   send(req: PlannedRequest): Promise<RequestRecord>;

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { ToolError } from '../errors.ts';
 import type { RequestRecord } from './record.ts';
-import type { StageProgress, StageRunOptions, StageRunResult } from './stage-runner.ts';
+import { progressSnapshot, type StageRunOptions, type StageRunResult } from './stage-runner.ts';
 import { SHARED, type FromWorker, type ToWorker, type WorkerInit, type WorkerStageDone } from './worker-messages.ts';
 
 const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
@@ -149,24 +149,7 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
       const onProgress = s.onProgress;
       progress = setInterval(() => {
         const t = now();
-        const inWindow = t >= ws;
-        let p99: number | null = null;
-        if (windowTtft.length > 0) {
-          const sorted = windowTtft.slice().sort((a, b) => a - b);
-          p99 = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? null;
-        }
-        const elapsedWindow = Math.max(1, (plan.durationMs !== null ? Math.min(t, ws + plan.durationMs) : t) - ws);
-        const p: StageProgress = {
-          stage: plan.index,
-          concurrency: C,
-          elapsedMs: t - stageStart,
-          inWindow,
-          done: windowDone,
-          failed: windowFailed,
-          okPerS: inWindow ? ((windowDone - windowFailed) / elapsedWindow) * 1000 : 0,
-          ttftP99Ms: p99,
-        };
-        onProgress(p);
+        onProgress(progressSnapshot({ stage: plan.index, concurrency: C, now: t, stageStart, ws, windowEnd: plan.durationMs !== null ? ws + plan.durationMs : Infinity, done: windowDone, failed: windowFailed, ttfts: windowTtft }));
       }, s.progressEveryMs ?? 500);
       progress.unref();
     }
