@@ -22,7 +22,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** The response body as sent, decoded if the server compressed it anyway (undici's fetch would decode it too). */
-function decoded(res: IncomingMessage): Readable {
+export function decodedBody(res: IncomingMessage): Readable {
   const enc = String(res.headers['content-encoding'] ?? '')
     .trim()
     .toLowerCase();
@@ -158,7 +158,7 @@ export function abortViaLink(link: AbortLink, err: Error): void {
  * reachable while a response streams (from the socket, the abort signal, the link) is this and not the whole
  * request-building scope: objects that live as long as a stream get promoted by the GC, and cost CPU per byte.
  */
-class Exchange {
+export class Exchange {
   res: IncomingMessage | null = null;
   done = false;
   /** Weak: the exchange listens to the signal but must not keep it (and whatever holds it) alive. */
@@ -258,7 +258,7 @@ export function createHttpFetch(): HttpFetch {
         for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
         const hasBody = !NO_BODY_STATUS.has(status) && method !== 'HEAD';
         try {
-          resolve(new NodeBodyResponse(hasBody ? decoded(r) : null, { status, statusText: r.statusMessage ?? '', headers: h }, url.href));
+          resolve(new NodeBodyResponse(hasBody ? decodedBody(r) : null, { status, statusText: r.statusMessage ?? '', headers: h }, url.href));
         } catch (err) {
           // A status the Response constructor refuses (outside 200–599).
           r.destroy();

@@ -1,14 +1,17 @@
 // The one seam to the network: turns a planned request into a RequestRecord.
-// The official `openai` SDK builds and sends the request (auth, headers, error types); the
-// streamed body is read through `.asResponse()` with our own SSE scanner so that every
-// outcome (reset, malformed event, truncation, stall) is classified by us, with our own timers.
-// Hot path (bench/, BENCHMARKS.md): the SDK is given a node:http fetch whose response body stays a Node
-// stream, read with 'data' callbacks; most content chunks skip JSON.parse (ChunkShape). The 'sdk' path (the
-// SDK's own fetch and web streams) stays for comparison; both give identical records (test/load/).
+// The official `openai` SDK builds the request (auth, headers, Azure query, error types); the streamed body is read
+// with our own SSE scanner so that every outcome (reset, malformed event, truncation, stall) is classified by us,
+// with our own timers.
+// Hot path (bench/, BENCHMARKS.md): the SDK builds each payload's request once and every request re-sends it over
+// node:http with its own x-request-id (prepared.ts); the body stays a Node stream read with 'data' callbacks; most
+// content chunks skip JSON.parse (ChunkShape). The 'sdk' path (the SDK per request, its own fetch and web streams)
+// stays for comparison; both give identical records (test/load/).
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import { ABORT_LINK, abortViaLink, claimNodeBody, createHttpFetch, responseHasBody, type AbortLink } from './http-fetch.ts';
 import type { ErrorClass, RequestRecord } from './record.ts';
 import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
+import { capture, capturingFetch, createPreparedSender, type PreparedRequest } from './prepared.ts';
+import type { Readable } from 'node:stream';
 import type { Profile } from '../profile/types.ts';
 
 /** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
@@ -131,10 +134,23 @@ function parseCompletion(text: string): CompletionBody | null {
   }
 }
 
-/** The whole body as text: straight from the Node stream when there is one. */
-function readText(response: Response): Promise<string> {
+/** A response as the transport reads it: the body as a Node stream (fast path), or a web stream (the SDK's fetch). */
+interface Reply {
+  status: number;
+  node: Readable | null;
+  web: ReadableStream<Uint8Array> | null;
+}
+
+function replyOf(response: Response): Reply {
   const node = claimNodeBody(response);
-  if (node === null) return response.text();
+  return { status: response.status, node, web: node === null && responseHasBody(response) ? response.body : null };
+}
+
+/** The whole body as text. */
+async function readText(reply: Reply): Promise<string> {
+  if (reply.web !== null) return new Response(reply.web).text();
+  const node = reply.node;
+  if (node === null) return '';
   return new Promise((resolve, reject) => {
     let text = '';
     node.setEncoding('utf8');
@@ -152,8 +168,7 @@ export function createTransport(opts: TransportOptions): Transport {
   const fast = (opts.path ?? 'fast') === 'fast';
   const httpFetch = fast && !opts.fetch ? createHttpFetch() : null;
   const fetchImpl = opts.fetch ?? httpFetch?.fetch;
-  const client = new OpenAI({
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  const sdkOptions = {
     baseURL,
     defaultQuery,
     apiKey: opts.apiKey,
@@ -161,8 +176,13 @@ export function createTransport(opts: TransportOptions): Transport {
     maxRetries: 0,
     timeout: req.timeouts.totalMs + 60_000,
     defaultHeaders: profile.target.headers,
-    logLevel: 'off',
-  });
+    logLevel: 'off' as const,
+  };
+  const client = new OpenAI({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...sdkOptions });
+  // Fast path: the SDK builds each payload's request once (prepared.ts); requests re-send it with their own id.
+  const prepared = httpFetch ? createPreparedSender() : null;
+  const captureClient = prepared ? new OpenAI({ fetch: capturingFetch, ...sdkOptions }) : null;
+  const templates: Promise<PreparedRequest | null>[] = [];
   const live = new Set<Live>();
   const { firstTokenMs, idleMs, totalMs } = req.timeouts;
 
@@ -194,9 +214,31 @@ export function createTransport(opts: TransportOptions): Transport {
   if (req.temperature !== null) baseBody.temperature = req.temperature;
   if (req.stream) baseBody.stream_options = { include_usage: true };
 
+  const bodyOf = (payload: number) => ({ ...baseBody, messages: (payloads[payload] ?? payloads[0]!).messages });
+
+  /** The response through the SDK: its own fetch (path 'sdk', tests' fetch) or the node:http one. */
+  async function sdkReply(p: PlannedRequest, l: Live): Promise<Reply> {
+    const response = await client.chat.completions
+      .create(bodyOf(p.payload) as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
+        ...(l.link ? { fetchOptions: { [ABORT_LINK]: l.link } as unknown as OpenAI.RequestOptions['fetchOptions'] } : { signal: l.controller!.signal }),
+        headers: { 'x-request-id': p.id },
+      })
+      .asResponse();
+    return replyOf(response);
+  }
+
+  // Built before the first request, so that its time is not in any request's latency. A refusal by the SDK is kept
+  // and becomes each request's error (handled here so that an unused payload's refusal is not an unhandled rejection).
+  if (captureClient) payloads.forEach((_, i) => (templates[i] = capture(captureClient, bodyOf(i))).catch(() => {}));
+
+  async function fastReply(p: PlannedRequest, l: Live): Promise<Reply> {
+    const template = await (templates[p.payload] ??= capture(captureClient!, bodyOf(p.payload)));
+    if (template === null) return sdkReply(p, l);
+    const r = await prepared!.send(template, p.id, l.link!);
+    return { status: r.status, node: r.body, web: null };
+  }
+
   async function send(p: PlannedRequest): Promise<RequestRecord> {
-    const payload = payloads[p.payload] ?? payloads[0]!;
-    const body = { ...baseBody, messages: payload.messages };
     const l: Live = {
       t0: 0,
       headersAt: null,
@@ -242,17 +284,12 @@ export function createTransport(opts: TransportOptions): Transport {
     l.t0 = rec.t0 = p.t0;
     l.lastActivityAt = l.t0;
     try {
-      let response: Response | null = await client.chat.completions
-        .create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-          ...(l.link ? { fetchOptions: { [ABORT_LINK]: l.link } as unknown as OpenAI.RequestOptions['fetchOptions'] } : { signal: l.controller!.signal }),
-          headers: { 'x-request-id': p.id },
-        })
-        .asResponse();
+      let reply: Reply | null = prepared ? await fastReply(p, l) : await sdkReply(p, l);
       l.headersAt = rec.headersAt = now();
       l.lastActivityAt = l.headersAt;
-      rec.status = response.status;
+      rec.status = reply.status;
       if (!req.stream) {
-        const text = await readText(response);
+        const text = await readText(reply);
         const t = now();
         rec.end = t;
         const obj = parseCompletion(text);
@@ -278,9 +315,9 @@ export function createTransport(opts: TransportOptions): Transport {
           else if (!content) fail('empty_response', 'response had no content');
           ended = true;
         }
-      } else if (!responseHasBody(response)) {
+      } else if (reply.node === null && reply.web === null) {
         rec.end = now();
-        fail('empty_response', `HTTP ${response.status} without a body`);
+        fail('empty_response', `HTTP ${reply.status} without a body`);
       } else {
         let lastContent = -1;
         // One clock reading per read of the body, shared by every event completed by that read.
@@ -329,10 +366,9 @@ export function createTransport(opts: TransportOptions): Transport {
           return false;
         };
         const scanner = new SseScanner(handle);
-        const node = claimNodeBody(response);
-        const web = node === null ? response.body : null;
+        const { node, web } = reply;
         // Not kept while the stream lasts: what lives as long as a stream is promoted by the GC and costs CPU.
-        response = null;
+        reply = null;
         let stop = false;
         if (node !== null) {
           // 'data' callbacks: no promise and no web-stream machinery per chunk.
@@ -429,6 +465,7 @@ export function createTransport(opts: TransportOptions): Transport {
     close() {
       clearInterval(sweeper);
       httpFetch?.close();
+      prepared?.close();
     },
   };
 }

@@ -1,0 +1,180 @@
+// Prepared requests: the transport's fast path asks the openai SDK to build each payload's request ONCE (URL with
+// its query, method, auth, every header the SDK sends, the JSON body), captured at its fetch; every request then
+// re-sends those bytes over node:http with only its own x-request-id. The SDK stays the request builder (auth,
+// Azure's api-version query, default headers, its x-stainless-* headers), and error statuses still become its own
+// error types, built by its own APIError.generate from the body as the SDK would.
+// Why: measured in bench/ (BENCHMARKS.md), the SDK's per-request machinery (async option/header building, log-detail
+// objects built even with logging off, an AbortController and a timer per request, a web Headers and a Response per
+// reply) was most of the fast path's remaining cost over raw node:http at 100 streams: objects that live as long as a
+// request are promoted and marked by the GC, and each major GC de-optimises the hot node:http functions.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import type OpenAI from 'openai';
+import { APIError } from 'openai';
+import { Exchange, decodedBody, type AbortLink } from './http-fetch.ts';
+
+export interface PreparedRequest {
+  url: URL;
+  isHttps: boolean;
+  method: string;
+  /** Raw header list (name, value, …) as the SDK built it, without x-request-id; with host and content-length. */
+  headers: readonly string[];
+  body: Buffer;
+}
+
+/** What the capturing fetch throws: the request the SDK would have sent. */
+class Captured extends Error {
+  constructor(
+    readonly url: string,
+    readonly init: RequestInit,
+  ) {
+    super('captured');
+  }
+}
+
+/** A fetch that sends nothing: it hands the SDK's request back to `capture`. */
+export const capturingFetch = ((input: string | URL | Request, init: RequestInit = {}): Promise<Response> =>
+  Promise.reject(new Captured(input instanceof Request ? input.url : String(input), init))) as typeof globalThis.fetch;
+
+function findCaptured(err: unknown): Captured | null {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e; i++) {
+    if (e instanceof Captured) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+/**
+ * The request the SDK builds for `create(body)`, from a client made with `fetch: capturingFetch`. Null when the SDK
+ * built something this path does not re-send (a streaming or non-text body, a protocol other than http(s)): the
+ * caller then sends through the SDK as usual. Rejects with the SDK's own error when it refuses to build the request.
+ */
+export async function capture(client: OpenAI, body: unknown): Promise<PreparedRequest | null> {
+  let captured: Captured | null = null;
+  try {
+    await client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': 'prepared' } }).asResponse();
+  } catch (err) {
+    captured = findCaptured(err);
+    if (captured === null) throw err;
+  }
+  if (captured === null) return null;
+  const url = new URL(captured.url);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  const b = captured.init.body;
+  if (typeof b !== 'string' && !(b instanceof Uint8Array)) return null;
+  const bodyBuf = typeof b === 'string' ? Buffer.from(b) : Buffer.from(b);
+  const headers: string[] = ['host', url.host];
+  new Headers(captured.init.headers).forEach((v, k) => {
+    if (k !== 'x-request-id' && k !== 'host' && k !== 'content-length') headers.push(k, v);
+  });
+  headers.push('content-length', String(bodyBuf.byteLength));
+  return { url, isHttps: url.protocol === 'https:', method: (captured.init.method ?? 'POST').toUpperCase(), headers, body: bodyBuf };
+}
+
+/** Statuses whose responses have no body. */
+const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none. */
+export interface PreparedReply {
+  status: number;
+  body: Readable | null;
+}
+
+export interface PreparedSender {
+  /**
+   * Sends `p` with its x-request-id; rejects with the SDK's APIError for a non-2xx status, or the socket's error.
+   * A 307/308 to the same origin is followed (same method and body, at most 5 times); any other redirect is an error
+   * that says why: fetch would turn the POST into a GET on 301/302/303 (a load test of nothing), and would send the
+   * API key to another origin.
+   */
+  send(p: PreparedRequest, requestId: string, link: AbortLink): Promise<PreparedReply>;
+  close(): void;
+}
+
+const MAX_REDIRECTS = 5;
+
+function bodyText(body: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    body.setEncoding('utf8');
+    body.on('data', (s: string) => (text += s));
+    body.on('end', () => resolve(text));
+    // A body cut short still explains the status: the SDK too uses whatever text it got (or the error's message).
+    body.on('error', (err) => resolve(text || err.message));
+    body.on('close', () => resolve(text));
+  });
+}
+
+/** The SDK's error for a non-2xx response, built as the SDK builds it (body parsed as JSON when it is JSON). */
+async function statusError(res: IncomingMessage, body: Readable): Promise<APIError> {
+  const text = await bodyText(body);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const headers = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return APIError.generate(res.statusCode, json as object | undefined, json === undefined ? text : undefined, headers);
+}
+
+export function createPreparedSender(): PreparedSender {
+  const agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: Infinity }),
+    https: new https.Agent({ keepAlive: true, maxSockets: Infinity }),
+  };
+  return {
+    send(p, requestId, link) {
+      return send(p, requestId, link, 0);
+    },
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+
+  function send(p: PreparedRequest, requestId: string, link: AbortLink, hops: number): Promise<PreparedReply> {
+    if (link.aborted) return Promise.reject(link.aborted);
+    return new Promise<PreparedReply>((resolve, reject) => {
+      const req = (p.isHttps ? https : http).request(p.url, {
+        method: p.method,
+        headers: [...p.headers, 'x-request-id', requestId],
+        agent: p.isHttps ? agents.https : agents.http,
+      });
+      const ex = new Exchange(req, null, link, reject);
+      req.once('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && status !== 304 && res.headers.location !== undefined) {
+          res.resume();
+          ex.finish();
+          let to: URL | null = null;
+          try {
+            to = new URL(res.headers.location, p.url);
+          } catch {
+            to = null;
+          }
+          if (to !== null && (status === 307 || status === 308) && to.origin === p.url.origin && hops < MAX_REDIRECTS) {
+            send({ ...p, url: to }, requestId, link, hops + 1).then(resolve, reject);
+          } else {
+            const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
+            const why = hops >= MAX_REDIRECTS ? `more than ${MAX_REDIRECTS} redirects` : 'only a 307/308 to the same origin is followed';
+            reject(new Error(`HTTP ${status} redirect to ${where} not followed (${why}): set target.base_url to the final URL`));
+          }
+          return;
+        }
+        ex.attach(res);
+        const body = NO_BODY_STATUS.has(status) || p.method === 'HEAD' ? null : decodedBody(res);
+        if (body === null) res.resume();
+        if (status >= 200 && status < 300) resolve({ status, body });
+        else if (body === null) reject(APIError.generate(status, undefined, undefined, new Headers()));
+        else statusError(res, body).then(reject, reject);
+      });
+      ex.listen();
+      req.end(p.body);
+    });
+  }
+}
