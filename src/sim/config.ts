@@ -31,6 +31,11 @@ export interface SimConfig {
   queue_limit: number | null;
   /** Prefill cost added to the step that admits a request, per 1000 prompt tokens. */
   prefill_ms_per_1k_tokens: number;
+  /**
+   * Fixed delay between a request's arrival and its joining the queue for a slot: prefill done elsewhere (e.g.
+   * disaggregated prefill), so it stalls no other stream. TTFT ≈ this + one to two steps. 0 = none.
+   */
+  first_token_delay_ms: number;
   /** Fixed part of one decode step. */
   step_base_ms: number;
   /** Added to each decode step per active sequence. */
@@ -70,6 +75,7 @@ export const SIM_FIELDS: Record<ScalarKey, FieldSpec> = {
   slots: { kind: 'int', min: 1, max: 1_000_000, doc: 'sequences decoded at once (the knee)' },
   queue_limit: { kind: 'int_or_null', min: 0, doc: 'max waiting requests beyond the slots; null = unbounded' },
   prefill_ms_per_1k_tokens: { kind: 'number', min: 0, doc: 'prefill cost per 1000 prompt tokens, charged to the admitting step' },
+  first_token_delay_ms: { kind: 'number', min: 0, max: 600_000, doc: 'fixed delay after arrival before a request joins the queue (prefill done elsewhere); stalls no other stream' },
   step_base_ms: { kind: 'number', min: 0, minExclusive: true, max: 600_000, doc: 'fixed part of a decode step' },
   step_per_seq_ms: { kind: 'number', min: 0, max: 600_000, doc: 'decode step cost per active sequence' },
   jitter: { kind: 'number', min: 0, max: 0.9, doc: 'step duration factor is uniform in [1-jitter, 1+jitter]' },
@@ -100,6 +106,7 @@ const BASE: Omit<SimConfig, 'preset'> = {
   slots: 16,
   queue_limit: null,
   prefill_ms_per_1k_tokens: 10,
+  first_token_delay_ms: 0,
   step_base_ms: 10,
   step_per_seq_ms: 0.25,
   jitter: 0.1,
@@ -382,18 +389,26 @@ export interface ClosedLoopPrediction {
   /** Completed requests per second. */
   qps: number;
   outputTokensPerS: number;
-  /** Concurrency is above the slot count, so requests queue for a slot. */
+  /**
+   * The slots are full: requests queue for a slot (above the knee). Without a first-token delay that is C > slots;
+   * with one, clients in their delay hold no slot, so the slots fill only from kneeConcurrency() on.
+   */
   queued: boolean;
 }
 
 /**
  * Steady-state prediction for C clients in a closed loop (each sends its next request as soon as the
- * previous one ends), all with the same prompt and output length n, ignoring jitter and network time.
- *   C <= slots: ttft ≈ step(C) + step(C) + C × prefill   (the step in progress, then the admitting step, which in
- *               lockstep admits all C requests and pays all their prefills; one step and one prefill when C = 1)
+ * previous one ends), all with the same prompt and output length n, ignoring jitter and network time;
+ * d = first_token_delay_ms.
+ *   C <= slots: ttft ≈ d + step(C) + step(C) + C × prefill   (the delay, the step in progress, then the admitting
+ *               step, which in lockstep admits all C requests and pays all their prefills; one step and one prefill
+ *               when C = 1)
  *   C >  slots: ttft ≈ step_eff × (1 + n × (C − slots) / slots),   step_eff = step(slots) + prefill × slots / n
- *               (Little's law: slots stay full, so completions/s = slots / (n × step_eff)), and never below the
- *               value at C = slots; just above the knee this mean is approximate, the knee itself is exact.
+ *               (Little's law: slots stay full, so completions/s = slots / (n × step_eff), and a client's cycle is
+ *               C / completions/s whatever part of it is the delay), and never below the value at C = slots; just
+ *               above the knee this mean is approximate. Without a delay the knee itself is exact (slots); with one
+ *               it moves to kneeConcurrency() because clients in their delay hold no slot.
+ *   qps = C / e2e (a closed loop without think time).
  */
 export function predictClosedLoop(
   config: SimConfig,
@@ -402,18 +417,19 @@ export function predictClosedLoop(
 ): ClosedLoopPrediction {
   const n = opts.outputTokens ?? config.default_max_tokens;
   const pf = prefillMs(config, opts.promptTokens ?? 0);
+  const d = config.first_token_delay_ms;
   const c = Math.max(1, Math.floor(concurrency));
   const s = config.slots;
   if (c <= s) {
     const step = stepMs(config, c);
-    const ttft = c === 1 ? step + pf : 2 * step + c * pf;
+    const ttft = d + (c === 1 ? step + pf : 2 * step + c * pf);
     const e2e = ttft + (n - 1) * step;
     return {
       concurrency: c,
       stepMs: step,
       ttftMeanMs: ttft,
-      ttftLowMs: step + pf,
-      ttftHighMs: 2 * step + c * pf,
+      ttftLowMs: d + step + pf,
+      ttftHighMs: d + 2 * step + c * pf,
       e2eMs: e2e,
       qps: (c / e2e) * 1000,
       outputTokensPerS: ((c * n) / e2e) * 1000,
@@ -422,19 +438,37 @@ export function predictClosedLoop(
   }
   const atKnee = predictClosedLoop(config, s, opts);
   const step = stepMs(config, s) + (pf * s) / n;
-  const ttft = Math.max(step * (1 + (n * (c - s)) / s), atKnee.ttftMeanMs);
+  const littleTtft = step * (1 + (n * (c - s)) / s);
+  const ttft = Math.max(littleTtft, atKnee.ttftMeanMs);
   const e2e = ttft + (n - 1) * step;
+  const qps = (c / e2e) * 1000;
+  // Saturated (or without a delay, just above the slots): requests wait for a slot, up to about a whole request.
+  const queued = d === 0 || littleTtft >= atKnee.ttftMeanMs;
   return {
     concurrency: c,
     stepMs: step,
     ttftMeanMs: ttft,
-    ttftLowMs: c < 2 * s ? atKnee.ttftLowMs : ttft,
-    ttftHighMs: Math.max(ttft, (n + 2) * step),
+    ttftLowMs: c < 2 * s || !queued ? atKnee.ttftLowMs : ttft,
+    ttftHighMs: Math.max(ttft, d + (n + 2) * step),
     e2eMs: e2e,
-    qps: (s / (n * step)) * 1000,
-    outputTokensPerS: (s / step) * 1000,
-    queued: true,
+    qps,
+    outputTokensPerS: qps * n,
+    queued,
   };
+}
+
+/**
+ * The closed-loop concurrency from which the slots stay full (completions/s stop growing): `slots` without a
+ * first-token delay; with a delay d, clients in their delay hold no slot, so about
+ * slots × (1 + (ttft at slots − step_eff) / (n × step_eff)) ≈ slots × (1 + (d + step) / (n × step)).
+ */
+export function kneeConcurrency(config: SimConfig, opts: { promptTokens?: number; outputTokens?: number } = {}): number {
+  const s = config.slots;
+  if (config.first_token_delay_ms === 0) return s;
+  const n = opts.outputTokens ?? config.default_max_tokens;
+  const atKnee = predictClosedLoop(config, s, opts);
+  const step = stepMs(config, s) + (prefillMs(config, opts.promptTokens ?? 0) * s) / n;
+  return Math.max(s, Math.ceil(s + (s * (atKnee.ttftMeanMs / step - 1)) / n));
 }
 
 function fmt(ms: number): string {
@@ -444,13 +478,16 @@ function fmt(ms: number): string {
 /** One line for the terminal, e.g. when `find-capacity simulate` starts. */
 export function describeSimConfig(config: SimConfig): string {
   const faults = FAULT_TYPES.filter((f) => config.faults[f] > 0).map((f) => `${f}=${config.faults[f]}`);
-  const below = predictClosedLoop(config, config.slots);
-  const above = predictClosedLoop(config, config.slots + 1);
+  const delay = config.first_token_delay_ms;
+  const knee = kneeConcurrency(config);
+  const below = predictClosedLoop(config, knee);
+  const above = predictClosedLoop(config, knee + 1);
   return (
     `simulator preset ${config.preset}: model ${config.model}, ${config.slots} slots, queue ${config.queue_limit ?? 'unbounded'}, ` +
     `step ${config.step_base_ms} + ${config.step_per_seq_ms}×active ms (${fmt(stepMs(config, config.slots))} at ${config.slots} active), ` +
-    `prefill ${config.prefill_ms_per_1k_tokens} ms/1k tokens, ${config.default_max_tokens} output tokens by default, ` +
+    `prefill ${config.prefill_ms_per_1k_tokens} ms/1k tokens, ${delay > 0 ? `first-token delay ${fmt(delay)}, ` : ''}${config.default_max_tokens} output tokens by default, ` +
     `jitter ±${Math.round(config.jitter * 100)}%, seed ${config.seed}, faults: ${faults.length > 0 ? faults.join(' ') : 'none'}; ` +
-    `knee at concurrency ${config.slots} (mean TTFT ≈ ${fmt(below.ttftMeanMs)} at ${config.slots}; at ${config.slots + 1} mean ≈ ${fmt(above.ttftMeanMs)}, tail up to ≈ ${fmt(above.ttftHighMs)})`
+    `knee at concurrency ${knee}${delay > 0 ? ` (clients in their first-token delay hold no slot)` : ''} ` +
+    `(mean TTFT ≈ ${fmt(below.ttftMeanMs)} at ${knee}; at ${knee + 1} mean ≈ ${fmt(above.ttftMeanMs)}, tail up to ≈ ${fmt(above.ttftHighMs)})`
   );
 }

@@ -9,11 +9,16 @@
 //   - A sequence leaves after its last token; its slot is free for the next step.
 //   - With nothing active or waiting the loop sleeps (no timer at all); an arrival wakes it on the next tick,
 //     so simultaneous arrivals start the same step.
+//   - first_token_delay_ms > 0 (prefill done elsewhere, e.g. disaggregated prefill): a request first waits that
+//     fixed delay in a delay line, holding no slot and costing no step time, then joins the FIFO queue. The line is
+//     FIFO with a fixed delay, so its ready times are in order: one timer at most (for its head, and only while the
+//     loop sleeps; a running loop moves the due requests at each step end), never a timer per request. A request in
+//     the line counts against queue_limit (the 429 is decided at arrival). TTFT ≈ delay + one to two steps.
 // Step boundaries follow model time (the next step starts when the previous one was due to end, not when its
 // timer happened to fire), so timer lateness does not accumulate; if the loop falls more than a step behind it
-// resynchronizes to the real clock. Consequences (closed loop, C clients, n output tokens, see docs/simulator.md):
-//   C <= slots: TTFT ≈ (rest of the step in progress) + prefill + step(C)   ≈ 2 × step(C) + prefill
-//   C >  slots: TTFT ≈ step_eff × (1 + n × (C − slots) / slots)              (wait for a free slot)
+// resynchronizes to the real clock. Consequences (closed loop, C clients, n output tokens, delay d, see docs/simulator.md):
+//   C <= slots: TTFT ≈ d + (rest of the step in progress) + prefill + step(C)   ≈ d + 2 × step(C) + prefill
+//   C >  slots: TTFT ≈ step_eff × (1 + n × (C − slots) / slots), and at least the value at C = slots (wait for a slot)
 import { mulberry32 } from '../util/prng.ts';
 
 /** What the engine needs from a request; the server implements it and does the writing. */
@@ -21,7 +26,7 @@ export interface EngineSequence {
   readonly promptTokens: number;
   /** Steps this sequence stays active for: it receives one token per step (0 = finishes at its admitting step). */
   readonly tokens: number;
-  /** Called when the sequence takes a slot (at the start of the admitting step). */
+  /** Called when the sequence takes a slot (at the start of the admitting step; after the first-token delay, if any). */
   onAdmit(nowMs: number): void;
   /**
    * Called once per step while active, after the step's token was emitted: `emitted` tokens so far,
@@ -31,7 +36,10 @@ export interface EngineSequence {
 }
 
 export interface EngineTicket {
-  /** The client went away: free the queue place or slot (a slot is freed at the end of the running step). */
+  /**
+   * The client went away: free the place in the delay line or the queue, or the slot (a slot is freed at the end
+   * of the running step). The sequence gets no further calls.
+   */
   cancel(): void;
 }
 
@@ -58,6 +66,7 @@ export interface EngineParams {
   slots: number;
   queue_limit: number | null;
   prefill_ms_per_1k_tokens: number;
+  first_token_delay_ms: number;
   step_base_ms: number;
   step_per_seq_ms: number;
   jitter: number;
@@ -66,7 +75,10 @@ export interface EngineParams {
 
 export interface EngineStats {
   active: number;
+  /** Waiting for a slot (after the first-token delay). */
   waiting: number;
+  /** In their first-token delay: not yet waiting for a slot. */
+  delayed: number;
   steps: number;
   admitted: number;
   completed: number;
@@ -82,11 +94,14 @@ const WAITING = 0;
 const ACTIVE = 1;
 const DONE = 2;
 const CANCELLED = 3;
+const DELAYED = 4;
 
 interface Entry {
   seq: EngineSequence;
   emitted: number;
   state: number;
+  /** When the first-token delay ends (engine clock); 0 without a delay. */
+  readyAt: number;
 }
 
 export class Engine {
@@ -97,6 +112,12 @@ export class Engine {
   private head = 0;
   private waitingLive = 0;
   private active: Entry[] = [];
+  /** The first-token delay line: FIFO, ready times in order. */
+  private delayed: (Entry | undefined)[] = [];
+  private delayedHead = 0;
+  private delayedLive = 0;
+  /** Wakes the sleeping loop when the head of the delay line is due; only armed while the loop is not busy. */
+  private delayTimer: unknown = null;
   /** A step is running or a wake-up is scheduled. */
   private busy = false;
   private stopped = false;
@@ -120,23 +141,38 @@ export class Engine {
 
   /** Enqueues a request, or returns null when the queue limit rejects it. */
   submit(seq: EngineSequence): EngineTicket | null {
-    const { slots, queue_limit } = this.params;
-    if (this.stopped || (queue_limit !== null && this.active.length + this.waitingLive >= slots + queue_limit)) {
+    const { slots, queue_limit, first_token_delay_ms } = this.params;
+    // A request in its first-token delay holds a place: it was accepted and will need a slot.
+    if (this.stopped || (queue_limit !== null && this.active.length + this.waitingLive + this.delayedLive >= slots + queue_limit)) {
       this.rejected++;
       return null;
     }
-    const entry: Entry = { seq, emitted: 0, state: WAITING };
-    this.waiting.push(entry);
-    this.waitingLive++;
-    if (!this.busy) {
-      this.busy = true;
-      this.clock.defer(() => {
-        if (!this.stopped) this.startStep(this.clock.now());
-      });
+    let entry: Entry;
+    if (first_token_delay_ms > 0) {
+      entry = { seq, emitted: 0, state: DELAYED, readyAt: this.clock.now() + first_token_delay_ms };
+      this.delayed.push(entry);
+      this.delayedLive++;
+      if (!this.busy) this.armDelayTimer();
+    } else {
+      entry = { seq, emitted: 0, state: WAITING, readyAt: 0 };
+      this.waiting.push(entry);
+      this.waitingLive++;
+      if (!this.busy) {
+        this.busy = true;
+        this.clock.defer(() => {
+          if (!this.stopped) this.startStep(this.clock.now());
+        });
+      }
     }
     return {
       cancel: () => {
         if (entry.state === WAITING) this.waitingLive--;
+        else if (entry.state === DELAYED) {
+          entry.state = CANCELLED;
+          this.delayedLive--;
+          // Nothing left to wait for: drop the line and its timer (no timer outlives the last request).
+          if (this.delayedLive === 0) this.clearDelayLine();
+        }
         if (entry.state === WAITING || entry.state === ACTIVE) entry.state = CANCELLED;
       },
     };
@@ -146,6 +182,7 @@ export class Engine {
     return {
       active: this.active.length,
       waiting: this.waitingLive,
+      delayed: this.delayedLive,
       steps: this.steps,
       admitted: this.admitted,
       completed: this.completed,
@@ -161,6 +198,60 @@ export class Engine {
     this.stopped = true;
     if (this.timer !== null) this.clock.clearTimer(this.timer);
     this.timer = null;
+    this.clearDelayLine();
+  }
+
+  private clearDelayLine(): void {
+    if (this.delayTimer !== null) this.clock.clearTimer(this.delayTimer);
+    this.delayTimer = null;
+    this.delayed = [];
+    this.delayedHead = 0;
+  }
+
+  /** Arms the wake-up for the head of the delay line (the loop is asleep; a running loop checks at each step end). */
+  private armDelayTimer(): void {
+    if (this.delayTimer !== null || this.stopped || this.delayedLive === 0) return;
+    // Skip cancelled entries at the head; delayedLive > 0 guarantees a live one further on.
+    while (this.delayed[this.delayedHead]!.state !== DELAYED) this.delayed[this.delayedHead++] = undefined;
+    const head = this.delayed[this.delayedHead]!;
+    this.delayTimer = this.clock.setTimer(() => this.onDelayTimer(), head.readyAt - this.clock.now());
+  }
+
+  private onDelayTimer(): void {
+    this.delayTimer = null;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    this.releaseDue(now);
+    if (this.busy) return;
+    if (this.waitingLive > 0) {
+      this.busy = true;
+      this.startStep(now);
+    } else {
+      // Fired a little early (timers have ms resolution) or its head was cancelled: wait for the next head.
+      this.armDelayTimer();
+    }
+  }
+
+  /** Moves the requests whose first-token delay has ended (ready at or before `now`) to the queue, in order. */
+  private releaseDue(now: number): void {
+    const line = this.delayed;
+    while (this.delayedHead < line.length) {
+      const entry = line[this.delayedHead]!;
+      if (entry.state === DELAYED && entry.readyAt > now) break;
+      line[this.delayedHead++] = undefined;
+      if (entry.state !== DELAYED) continue;
+      entry.state = WAITING;
+      this.delayedLive--;
+      this.waiting.push(entry);
+      this.waitingLive++;
+    }
+    if (this.delayedHead === line.length) {
+      this.delayed = [];
+      this.delayedHead = 0;
+    } else if (this.delayedHead > 4096 && this.delayedHead * 2 > line.length) {
+      this.delayed = line.slice(this.delayedHead);
+      this.delayedHead = 0;
+    }
   }
 
   private startStep(startMs: number): void {
@@ -187,6 +278,7 @@ export class Engine {
     }
     if (this.active.length === 0) {
       this.busy = false;
+      this.armDelayTimer();
       return;
     }
     const factor = jitter > 0 ? 1 + jitter * (2 * this.rng() - 1) : 1;
@@ -220,10 +312,12 @@ export class Engine {
     }
     active.length = kept;
     if (this.stopped) return;
+    if (this.delayedLive > 0) this.releaseDue(now);
     if (kept === 0 && this.waitingLive === 0) {
       this.waiting = [];
       this.head = 0;
       this.busy = false;
+      this.armDelayTimer();
       return;
     }
     const stepMs = this.stepEnd - this.stepStart;

@@ -185,7 +185,10 @@ class Exchange implements EngineSequence {
     this.chunks = request.stream ? new ChunkWriter(completionId, created, JSON.stringify(model)) : null;
   }
 
-  /** Enqueues in the engine; false when the queue limit rejected it (nothing has been written yet). */
+  /**
+   * Enqueues in the engine (into its first-token delay line first, if configured); false when the queue limit
+   * rejected it (nothing has been written yet). Streaming headers and the role chunk go out at once, delay or not.
+   */
   start(): boolean {
     this.ticket = this.ctx.engine.submit(this);
     if (!this.ticket) return false;
@@ -408,7 +411,8 @@ async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerR
   );
   if (!exchange.start()) {
     record.outcome = 'rejected';
-    const message = `The simulator's queue is full (${config.slots} slots + queue_limit ${config.queue_limit}). Retry after ${config.retry_after_s} s.`;
+    const delayed = config.first_token_delay_ms > 0 ? ', counting requests in their first-token delay' : '';
+    const message = `The simulator's queue is full (${config.slots} slots + queue_limit ${config.queue_limit}${delayed}). Retry after ${config.retry_after_s} s.`;
     record.headers_ms = epochMs();
     sendJson(res, 429, errorBody(message, 'rate_limit_error', null, 'queue_full'), retryAfter);
   }

@@ -5,6 +5,7 @@ import {
   SimConfigError,
   checkSimConfig,
   describeSimConfig,
+  kneeConcurrency,
   parseOverrides,
   predictClosedLoop,
   resolveSimConfig,
@@ -89,6 +90,45 @@ describe('resolveSimConfig', () => {
       return;
     }
     throw new Error('expected an error');
+  });
+});
+
+describe('first_token_delay_ms', () => {
+  it('defaults to 0 in every preset and is set like any other field', () => {
+    for (const name of SIM_PRESET_NAMES) expect(resolveSimConfig(name).first_token_delay_ms).toBe(0);
+    expect(resolveSimConfig('tiny', ['first_token_delay_ms=100']).first_token_delay_ms).toBe(100);
+    expect(resolveSimConfig('tiny', { firstTokenDelayMs: 2.5 }).first_token_delay_ms).toBe(2.5);
+    expect(resolveSimConfig('demo', { 'first-token-delay-ms': '0' }).first_token_delay_ms).toBe(0);
+    expect(parseOverrides(['first_token_delay_ms=100'])).toEqual({ first_token_delay_ms: '100' });
+  });
+
+  it('rejects bad values in the same style as the other fields, all at once', () => {
+    const byKey = (over: Record<string, unknown>) => Object.fromEntries(problemsOf(() => resolveSimConfig('demo', over)).map((p) => [p.key, p.message]));
+    expect(byKey({ first_token_delay_ms: -1 })).toEqual({ first_token_delay_ms: 'must be >= 0, got -1' });
+    expect(byKey({ first_token_delay_ms: '100ms' })).toEqual({ first_token_delay_ms: 'must be a number, got "100ms"' });
+    expect(byKey({ first_token_delay_ms: null })).toEqual({ first_token_delay_ms: 'must be a number, got null' });
+    expect(byKey({ first_token_delay_ms: 'Infinity' })).toEqual({ first_token_delay_ms: 'must be a number, got "Infinity"' });
+    expect(byKey({ first_token_delay_ms: 600_001 })).toEqual({ first_token_delay_ms: 'must be <= 600000, got 600001' });
+    expect(byKey({ first_token_delay: 100, slots: 0 })).toEqual({ first_token_delay: 'unknown setting (did you mean "first_token_delay_ms"?)', slots: 'must be >= 1, got 0' });
+    expect(problemsOf(() => parseOverrides(['first_token_delay=5']))[0]!.message).toMatch(/did you mean "first_token_delay_ms"/);
+    expect(checkSimConfig('tiny', ['first_token_delay_ms=-5']).problems).toEqual([{ key: 'first_token_delay_ms', message: 'must be >= 0, got -5' }]);
+  });
+
+  it('predictions: the delay adds to TTFT below the knee, and moves the knee; describeSimConfig says so', () => {
+    const config = resolveSimConfig('demo', { jitter: 0, first_token_delay_ms: 100 });
+    const p = predictClosedLoop(config, 16, { outputTokens: 64 });
+    expect([p.ttftLowMs, p.ttftMeanMs, p.ttftHighMs]).toEqual([114, 128, 128]);
+    expect(p.e2eMs).toBe(128 + 63 * 14);
+    expect(p.queued).toBe(false);
+    // Clients in their delay hold no slot: the slots fill at about 16 × (1 + (128 − 14) / (64 × 14)) ≈ 18.
+    expect(kneeConcurrency(config, { outputTokens: 64 })).toBe(19);
+    expect(predictClosedLoop(config, 17, { outputTokens: 64 })).toMatchObject({ queued: false, ttftMeanMs: 128 });
+    const above = predictClosedLoop(config, 24, { outputTokens: 64 });
+    expect(above.queued).toBe(true);
+    expect(above.ttftMeanMs).toBeCloseTo(14 * (1 + (64 * 8) / 16));
+    expect(above.qps).toBeCloseTo((16 / (64 * 14)) * 1000);
+    expect(describeSimConfig(config)).toMatch(/first-token delay 100 ms.*knee at concurrency 19 \(clients in their first-token delay hold no slot\)/);
+    expect(describeSimConfig(resolveSimConfig('demo'))).not.toMatch(/first-token/);
   });
 });
 

@@ -31,6 +31,11 @@ export class FakeClock implements EngineClock {
     this.setTimer(fn, 0);
   }
 
+  /** Timers set and neither run nor cleared yet. */
+  pending(): number {
+    return this.tasks.filter((task) => !task.cancelled).length;
+  }
+
   /** Runs every task due up to `until` (ms), in time order. */
   runUntil(until: number): void {
     for (;;) {

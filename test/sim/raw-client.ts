@@ -9,6 +9,8 @@ export interface RawResult {
   /** ms since t0 (performance.now() just before the request was sent). */
   headersAtMs: number | null;
   firstContentAtMs: number | null;
+  /** When each content chunk was read (streaming), ms since t0. */
+  contentAtMs: number[];
   endAtMs: number;
   /** Data payloads of SSE events (streaming), in order. */
   events: string[];
@@ -31,6 +33,10 @@ export interface RawOptions {
   agent?: Agent;
   /** Send this string as the body instead of JSON.stringify(body). */
   rawBody?: string | Buffer;
+  /** Aborting closes the connection; the result then has failure 'reset' (as if the server had broken it). */
+  signal?: AbortSignal;
+  /** Called when the response headers arrive (before any body byte is read). */
+  onHeaders?: () => void;
 }
 
 export function chatUrl(baseUrl: string): URL {
@@ -48,6 +54,7 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
       headers: {},
       headersAtMs: null,
       firstContentAtMs: null,
+      contentAtMs: [],
       endAtMs: 0,
       events: [],
       body: '',
@@ -73,6 +80,7 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
     const req = request(url, {
       method: 'POST',
       agent: opts.agent ?? false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
       headers: {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(payload),
@@ -92,6 +100,7 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
       r.status = res.statusCode ?? null;
       r.headers = res.headers;
       r.headersAtMs = performance.now() - t0;
+      opts.onHeaders?.();
       const sse = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
       let buffer = '';
       res.setEncoding('utf8');
@@ -130,9 +139,11 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
             const choice = parsed.choices?.[0];
             const content = choice?.delta?.content;
             if (content) {
+              const at = performance.now() - t0;
               r.contentTokens++;
               r.content += content;
-              if (r.firstContentAtMs === null) r.firstContentAtMs = performance.now() - t0;
+              r.contentAtMs.push(at);
+              if (r.firstContentAtMs === null) r.firstContentAtMs = at;
             }
             if (choice?.finish_reason) r.finishReason = choice.finish_reason;
           }
