@@ -6,10 +6,12 @@
 // JIT warm-up at the point's load (--jit-warmup ms, discarded), then the measured stage: warm-up, then the window.
 //
 //   npm run bench [-- --points 1,100,1000x2,5000@50 --window 5000 --warmup 2000 --jit-warmup 3000
-//                    --clients ref,tool,tool:sdk --repeat 1 --json out.json]
+//                    --clients ref,tool,tool:sdk --ttft 100 --repeat 1 --json out.json]
 //
 // Point syntax: C[@ITL][:TOKENS][xW] — concurrency C, inter-token latency ITL ms (default 10), output tokens per
-// request (default 64), W load-generator worker threads (default --workers, 1). Clients: ref (the floor), tool
+// request (default 64), W load-generator worker threads (default --workers, 1). --ttft MS: the simulator's fixed
+// first-token delay (default 100; 0 = none): its first_token_delay_ms, prefill done elsewhere, so it stalls no other
+// stream; the server's TTFT is that plus one to two steps (ITL). Clients: ref (the floor), tool
 // (find-capacity's stage runner + transport + JSONL writer), tool:sdk (the same with the SDK's own fetch and web
 // streams). Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof), BENCH_PROFILE_DIR (a CPU profile of
 // each measurement window), BENCH_WRAP (a command to run the client under, e.g. perf record).
@@ -34,6 +36,8 @@ interface Options {
   json: string | null;
   transport: string;
   jitWarmupMs: number;
+  /** The simulator's first_token_delay_ms. */
+  ttftMs: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -47,6 +51,7 @@ function parseArgs(argv: string[]): Options {
     json: null,
     transport: 'fast',
     jitWarmupMs: 3000,
+    ttftMs: 100,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -60,7 +65,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--json') o.json = v;
     else if (a === '--transport') o.transport = v;
     else if (a === '--jit-warmup') o.jitWarmupMs = Number(v);
-    else throw new Error(`unknown argument ${a}`);
+    else if (a === '--ttft') {
+      o.ttftMs = Number(v);
+      if (v.trim() === '' || !Number.isFinite(o.ttftMs) || o.ttftMs < 0) throw new Error(`bad --ttft ${v}: expected milliseconds >= 0`);
+    } else throw new Error(`unknown argument ${a}`);
     i++;
   }
   return o;
@@ -88,6 +96,8 @@ interface GroundTruth {
 export interface Row extends Omit<PointResult, 'client'> {
   client: string;
   itlMs: number;
+  /** The simulator's first-token delay. */
+  ttftMs: number;
   tokens: number;
   chunksPerS: number;
   cpuUsPerChunk: number;
@@ -98,6 +108,14 @@ export interface Row extends Omit<PointResult, 'client'> {
   serverTtftP50Ms: number | null;
   joined: number;
   load1: number;
+}
+
+/**
+ * Upper bound of the chunk rate at a point: each stream's cycle is at least the first-token delay plus one step per
+ * token (C ÷ ITL without a delay).
+ */
+function idealChunksPerS(r: { concurrency: number; itlMs: number; ttftMs: number; tokens: number }): number {
+  return (r.concurrency * r.tokens * 1000) / (r.ttftMs + r.tokens * r.itlMs);
 }
 
 function quantile(sorted: number[], q: number): number | null {
@@ -152,14 +170,23 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
     preset: 'large',
     mode: 'process',
     groundTruthPath: gtPath,
-    // Unlimited slots, fixed step = ITL, no prefill and no jitter: TTFT is one to two steps, every stream gets a token per step.
-    overrides: { slots: 100_000, step_base_ms: p.itlMs, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, default_max_tokens: p.tokens },
+    // Unlimited slots, fixed step = ITL, no prefill and no jitter, a fixed first-token delay (prefill done elsewhere,
+    // stalling no stream): TTFT is the delay plus one to two steps, every decoding stream gets a token per step.
+    overrides: {
+      slots: 100_000,
+      step_base_ms: p.itlMs,
+      step_per_seq_ms: 0,
+      prefill_ms_per_1k_tokens: 0,
+      first_token_delay_ms: o.ttftMs,
+      jitter: 0,
+      default_max_tokens: p.tokens,
+    },
   });
   let result: PointResult;
   try {
     const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as { pid: number };
     // Longer streams (slow ITL) need a longer warm-up so that the stagger and the first requests settle.
-    const e2eMs = p.tokens * p.itlMs;
+    const e2eMs = o.ttftMs + p.tokens * p.itlMs;
     const warmupMs = Math.max(o.warmupMs, Math.min(4000, e2eMs));
     const windowMs = Math.max(o.windowMs, Math.min(10_000, 2 * e2eMs));
     result = await runChild({
@@ -198,6 +225,7 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
     ...result,
     client: client === 'tool' && transport !== 'fast' ? `tool:${transport}` : client,
     itlMs: p.itlMs,
+    ttftMs: o.ttftMs,
     tokens: p.tokens,
     chunksPerS: result.chunks / secs,
     cpuUsPerChunk: result.chunks > 0 ? (result.cpuMs * 1000) / result.chunks : NaN,
@@ -215,7 +243,7 @@ const f = (x: number | null, d = 1) => (x === null || !Number.isFinite(x) ? '-' 
 
 /** The reference run for a row: same point, same repetition (the nearest one before it). */
 function refFor(rows: Row[], r: Row): Row | undefined {
-  const same = (x: Row) => x.client === 'ref' && x.concurrency === r.concurrency && x.itlMs === r.itlMs && x.tokens === r.tokens;
+  const same = (x: Row) => x.client === 'ref' && x.concurrency === r.concurrency && x.itlMs === r.itlMs && x.tokens === r.tokens && x.ttftMs === r.ttftMs;
   const i = rows.indexOf(r);
   for (let k = i; k >= 0; k--) if (same(rows[k]!)) return rows[k];
   return rows.find(same);
@@ -253,8 +281,7 @@ export function formatTable(rows: Row[]): string {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`];
   for (const r of rows) {
     const ref = refFor(rows, r);
-    // Upper bound: every stream gets one token per step.
-    const ideal = (r.concurrency * 1000) / r.itlMs;
+    const ideal = idealChunksPerS(r);
     lines.push(
       `| ${[
         r.concurrency,
@@ -302,7 +329,7 @@ export function targetLines(rows: Row[]): string[] {
   }
   const big = tool.filter((r) => r.concurrency >= 5000);
   for (const r of big) {
-    out.push(`5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / ((r.concurrency * 1000) / r.itlMs)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`);
+    out.push(`5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / idealChunksPerS(r)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`);
   }
   const kept = tool.filter((r) => r.heapRetainedPerRecordB !== null && r.requests >= 1000);
   if (kept.length > 0) {
@@ -319,7 +346,10 @@ async function main(): Promise<void> {
   const started = new Date();
   const t0 = performance.now();
   console.log(`find-capacity bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${started.toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log(`simulator: own process, slots 100000, step = ITL, no prefill, no jitter, ${DEFAULT_TOKENS} tokens unless the point says; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up (longer for slow ITL); files in ${dir}`);
+  console.log(
+    `simulator: own process, slots 100000, step = ITL, first-token delay ${o.ttftMs} ms (TTFT = that + 1-2 steps, no stream stalled), no prefill, no jitter, ` +
+      `${DEFAULT_TOKENS} tokens unless the point says; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up (longer for slow ITL); files in ${dir}`,
+  );
   const rows: Row[] = [];
   let n = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
@@ -331,7 +361,7 @@ async function main(): Promise<void> {
         rows.push(row);
         console.log(
           `  ${client.padEnd(4)} C=${String(p.concurrency).padStart(5)} ITL=${p.itlMs}ms T=${p.tokens} W=${row.workers}: ${f(row.chunksPerS, 0)} chunks/s, ${f(row.cpuUsPerChunk)} µs/chunk, ` +
-            `TTFT overhead p50 ${f(row.ttftOverheadP50Ms, 2)} / p99 ${f(row.ttftOverheadP99Ms, 2)} ms (n=${row.joined}), ELD p99 ${f(row.eventLoopDelayP99Ms)} ms, ` +
+            `server TTFT p50 ${f(row.serverTtftP50Ms, 1)} ms, TTFT overhead p50 ${f(row.ttftOverheadP50Ms, 2)} / p99 ${f(row.ttftOverheadP99Ms, 2)} ms (n=${row.joined}), ELD p99 ${f(row.eventLoopDelayP99Ms)} ms, ` +
             `CPU ${f(row.cpuMs, 0)} ms (sys ${f(row.sysMs, 0)}, main thread ${f(row.mainThreadMs, 0)}), sim CPU ${f(row.simCpuPercent, 0)} %, load ${f(row.load1, 2)}`,
         );
       }
