@@ -39,7 +39,7 @@ const CONTENT = '"content":"';
 
 export async function runReference(o: RefRunOptions): Promise<void> {
   const u = new URL(o.baseUrl.replace(/\/+$/, '') + '/chat/completions');
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
   const body = JSON.stringify({
     model: 'sim-llm',
     messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }],

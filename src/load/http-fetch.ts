@@ -218,8 +218,8 @@ export interface HttpFetch {
 
 export function createHttpFetch(): HttpFetch {
   const agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: Infinity }),
-    https: new https.Agent({ keepAlive: true, maxSockets: Infinity }),
+    http: new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity }),
+    https: new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity }),
   };
   const fetchImpl = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = init.body;

@@ -123,10 +123,10 @@ async function statusError(res: IncomingMessage, body: Readable): Promise<APIErr
 }
 
 export function createPreparedSender(): PreparedSender {
-  const agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: Infinity }),
-    https: new https.Agent({ keepAlive: true, maxSockets: Infinity }),
-  };
+  // Every slot keeps its connection between requests: node's default keeps only 256 idle sockets, so at higher
+  // concurrency each request over that number would open a new connection (and the server accept it).
+  const pool = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity };
+  const agents = { http: new http.Agent(pool), https: new https.Agent(pool) };
   return {
     send(p, requestId, link) {
       return send(p, requestId, link, 0);

@@ -27,6 +27,7 @@ const SSE_OK =
 let server: http.Server;
 let base = '';
 const seen: Seen[] = [];
+let connections = 0;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -50,9 +51,14 @@ beforeAll(async () => {
         res.writeHead(307, { location: `http://localhost:${(server.address() as AddressInfo).port}/v1/chat/completions` }).end();
         return;
       }
+      if (req.url?.startsWith('/slow/')) {
+        setTimeout(() => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(SSE_OK), 150);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' }).end(SSE_OK);
     });
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -168,5 +174,21 @@ describe('prepared requests', () => {
     expect(elsewhere).toMatchObject({ ok: false, errorClass: 'client_error' });
     expect(elsewhere.error).toContain('only a 307/308 to the same origin is followed');
     expect(seen).toHaveLength(1);
+  });
+
+  it('keep every slot\'s connection between waves of requests (no reconnection storm at the next stage)', async () => {
+    const { transport } = await transportFor(tempDir(), `${base}/slow/v1`);
+    try {
+      const C = 300;
+      const wave = (w: number) => Promise.all(Array.from({ length: C }, (_, i) => transport.send({ id: `w${w}-${i}`, payload: 0, stage: w, phase: 'window', worker: 0, t0: 0 })));
+      const before = connections;
+      expect((await wave(0)).every((r) => r.ok)).toBe(true);
+      expect(connections - before).toBe(C);
+      // All C sockets were idle at once: node's default pool keeps only 256 of them.
+      expect((await wave(1)).every((r) => r.ok)).toBe(true);
+      expect(connections - before).toBe(C);
+    } finally {
+      transport.close();
+    }
   });
 });
