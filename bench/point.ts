@@ -2,7 +2,7 @@
 // stage runner + transport + JSONL writer, or the reference client, at one concurrency against a running
 // simulator. Measures CPU and chunks over the measurement window, event-loop delay, peak RSS and the heap
 // held per record; writes per-request timings (epoch ms) for the parent to join with the ground truth.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { judgeStage } from '../src/controller/judge.ts';
@@ -154,6 +154,7 @@ const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 const profileDir = process.env.BENCH_PROFILE_DIR;
 const session = profileDir ? new Session() : null;
 if (session) {
+  mkdirSync(profileDir!, { recursive: true });
   session.connect();
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 200 });
