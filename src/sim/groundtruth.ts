@@ -37,18 +37,30 @@ export function epochMs(): number {
 
 const round3 = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
 
-/** Buffered appender: lines are collected and written at most every 100 ms, and flushed on close. */
+/** Logs open in this thread, so the simulator's host can flush them on request (GroundTruthLog.flushAll). */
+const openLogs = new Set<GroundTruthLog>();
+
+/** Buffered appender: lines are collected and written at most every 100 ms, on flush() and on close. */
 export class GroundTruthLog {
   private pending: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Settles when the last chunk handed to the stream is in the file (chunks are written in order). */
+  private written: Promise<void> = Promise.resolve();
 
   private constructor(private readonly stream: WriteStream) {}
 
   /** Opens (appends to) the file; rejects if it cannot be opened, so a bad path fails at start-up. */
   static async open(path: string): Promise<GroundTruthLog> {
     const handle = await open(path, 'a');
-    return new GroundTruthLog(handle.createWriteStream());
+    const log = new GroundTruthLog(handle.createWriteStream());
+    openLogs.add(log);
+    return log;
+  }
+
+  /** flush() of every log open in this thread (one per simulator server). */
+  static async flushAll(): Promise<void> {
+    await Promise.all([...openLogs].map((log) => log.flush()));
   }
 
   write(r: GroundTruthRecord): void {
@@ -62,21 +74,30 @@ export class GroundTruthLog {
       end_ms: round3(r.end_ms),
     };
     this.pending.push(JSON.stringify(line) + '\n');
-    if (this.timer === null) this.timer = setTimeout(() => this.flush(), 100);
+    if (this.timer === null) this.timer = setTimeout(() => this.writePending(), 100);
   }
 
-  private flush(): void {
+  /** Writes the lines collected so far now; resolves once the file holds every line written before the call. */
+  flush(): Promise<void> {
+    this.writePending();
+    return this.written;
+  }
+
+  private writePending(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending.length === 0) return;
-    this.stream.write(this.pending.join(''));
+    const chunk = this.pending.join('');
     this.pending = [];
+    // The callback runs on a failed write too (the stream reports the error itself): a flush never hangs.
+    this.written = new Promise<void>((resolve) => this.stream.write(chunk, () => resolve()));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    this.writePending();
     this.closed = true;
+    openLogs.delete(this);
     await new Promise<void>((resolve, reject) => {
       this.stream.once('error', reject);
       this.stream.end(() => resolve());

@@ -1,7 +1,8 @@
 // Runs the simulator server inside a worker thread or a forked child process and talks to index.ts:
-// parent → {type:'start', init} (child process only; a worker gets it as workerData), {type:'stop'};
-// host → {type:'ready', port} | {type:'failed', message, errorCode} | {type:'stopped'}.
+// parent → {type:'start', init} (child process only; a worker gets it as workerData), {type:'stop'}, {type:'flush', seq};
+// host → {type:'ready', port} | {type:'failed', message, errorCode} | {type:'stopped'} | {type:'flushed', seq}.
 import { parentPort, workerData } from 'node:worker_threads';
+import { GroundTruthLog } from './groundtruth.ts';
 import { startSimServer, type SimServer } from './server.ts';
 import type { HostInit, HostMessage, ParentMessage } from './messages.ts';
 
@@ -62,9 +63,22 @@ async function start(init: HostInit): Promise<void> {
   }
 }
 
+/**
+ * Answers once the ground truth holds the line of every request the parent has seen end. Such a response has
+ * finished here too, but its line is written by its 'close' event, which may still be queued behind this
+ * message in the same turn of the loop: one setImmediate lets the callbacks already due run first.
+ */
+async function flush(seq: number): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  await GroundTruthLog.flushAll();
+  // Once stopping, the channel may be closed; the parent no longer waits for an answer then.
+  if (stopping === null) await channel!.send({ type: 'flushed', seq });
+}
+
 channel.onParentGone(() => void stop());
 channel.onMessage((msg) => {
   if (msg.type === 'start') void start(msg.init);
   else if (msg.type === 'stop') void stop();
+  else if (msg.type === 'flush') void flush(msg.seq);
 });
 if (parentPort) void start(workerData as HostInit);

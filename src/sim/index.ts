@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ToolError } from '../errors.ts';
 import { parseOverrides, resolveSimConfig, type SimConfig, type SimOverrides } from './config.ts';
+import { GroundTruthLog } from './groundtruth.ts';
 import type { HostInit, HostMessage, ParentMessage } from './messages.ts';
 import { startSimServer, SIM_HOST } from './server.ts';
 
@@ -42,6 +43,8 @@ export const SIM_DEFAULT_PORT = 8765;
 const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'host-entry.mjs');
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
+/** A flush is a round trip and one file write: seconds without an answer mean the host is stuck or gone. */
+const FLUSH_TIMEOUT_MS = 5_000;
 
 export interface StartSimulatorOptions {
   /** demo (default), tiny, large, flaky. */
@@ -62,6 +65,12 @@ export interface RunningSimulator {
   /** `http://127.0.0.1:PORT/v1`, ready for `new OpenAI({ baseURL })`. */
   baseUrl: string;
   config: SimConfig;
+  /**
+   * Writes the ground-truth lines buffered so far (the log otherwise waits up to 100 ms): resolves true once the
+   * file holds the line of every request whose response the caller has seen end; false when the simulator has
+   * stopped or died, or did not answer within 5 s. Without a ground-truth log there is nothing to write: true.
+   */
+  flushGroundTruth(): Promise<boolean>;
   /** Idempotent; closes every connection (stalled streams too), flushes the ground truth, ends the thread/process. */
   stop(): Promise<void>;
 }
@@ -127,6 +136,11 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   let stopRequested = false;
   const exitWaiters: (() => void)[] = [];
   const stoppedWaiters: (() => void)[] = [];
+  const flushWaiters = new Map<number, (flushed: boolean) => void>();
+  let flushSeq = 0;
+  const settleFlushes = (flushed: boolean) => {
+    for (const w of [...flushWaiters.values()]) w(flushed);
+  };
 
   const boundPort = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => {
@@ -143,11 +157,14 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
         reject(startFailure(msg.message, msg.errorCode, port));
       } else if (msg.type === 'stopped') {
         for (const w of stoppedWaiters.splice(0)) w();
+      } else if (msg.type === 'flushed') {
+        flushWaiters.get(msg.seq)?.(true);
       }
     });
     host.onExit((err, code) => {
       exited = true;
       clearTimeout(timer);
+      settleFlushes(false);
       for (const w of exitWaiters.splice(0)) w();
       const why = err ? err.message : `exit code ${code}`;
       if (!ready) reject(new ToolError('internal', `the simulator ${opts.mode === 'process' ? 'process' : 'worker'} died before it was ready: ${why}`));
@@ -159,9 +176,25 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   return {
     baseUrl: `http://${SIM_HOST}:${boundPort}/v1`,
     config,
+    flushGroundTruth: () => {
+      if (exited || stopRequested) return Promise.resolve(false);
+      const seq = ++flushSeq;
+      return new Promise<boolean>((resolveFlush) => {
+        const timer = setTimeout(() => settle(false), FLUSH_TIMEOUT_MS);
+        const settle = (flushed: boolean) => {
+          clearTimeout(timer);
+          flushWaiters.delete(seq);
+          resolveFlush(flushed);
+        };
+        flushWaiters.set(seq, settle);
+        host.send({ type: 'flush', seq });
+      });
+    },
     stop: () => {
       stopping ??= new Promise<void>((done) => {
         stopRequested = true;
+        // The host stops answering flushes: whoever waits gets false now rather than after the timeout.
+        settleFlushes(false);
         if (exited) return done();
         exitWaiters.push(done);
         // The host flushes the ground truth before it reports 'stopped'; after that it may be ended at once.
@@ -194,7 +227,17 @@ export async function serveStandalone(opts: StandaloneOptions = {}): Promise<Run
   const port = opts.port ?? SIM_DEFAULT_PORT;
   try {
     const server = await startSimServer(config, { port, groundTruthPath: opts.groundTruthPath ?? null });
-    return { baseUrl: server.baseUrl, config, stop: () => server.stop() };
+    return {
+      baseUrl: server.baseUrl,
+      config,
+      // Same process as the server: let the 'close' callbacks already due run, then write (see host.ts).
+      flushGroundTruth: async () => {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await GroundTruthLog.flushAll();
+        return true;
+      },
+      stop: () => server.stop(),
+    };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw startFailure(e?.message ?? String(err), e?.code ?? null, port);

@@ -7,9 +7,11 @@ export interface HostInit {
   groundTruthPath: string | null;
 }
 
-export type ParentMessage = { type: 'start'; init: HostInit } | { type: 'stop' };
+/** `flush`: write the ground-truth lines buffered so far; answered by `flushed` with the same `seq`. */
+export type ParentMessage = { type: 'start'; init: HostInit } | { type: 'stop' } | { type: 'flush'; seq: number };
 
 export type HostMessage =
   | { type: 'ready'; port: number }
   | { type: 'failed'; message: string; errorCode: string | null }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | { type: 'flushed'; seq: number };
