@@ -5,7 +5,7 @@ import type { Profile } from '../profile/types.ts';
 import { evaluateRules } from '../slo/evaluate.ts';
 import { summarizeStage } from '../stats/summarize.ts';
 import type { StageWindow } from '../stats/types.ts';
-import type { GeneratorHealth, StageResult, Verdict } from './types.ts';
+import type { GeneratorHealth, StageResult, TtftOverhead, Verdict } from './types.ts';
 
 /** What the stage runner observed about itself and the stage; saved in stages.jsonl. */
 export interface StageMeta {
@@ -18,7 +18,21 @@ export interface StageMeta {
   stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
+  /**
+   * Against the simulator's ground truth, over every pooled window; null without ground truth. Absent from
+   * stages.jsonl written before the check existed (read as null).
+   */
+  ttftOverhead?: TtftOverhead | null;
 }
+
+/**
+ * The TTFT-overhead check needs this many joined requests. Its p99 is type 7, interpolated at rank 0.99 × (n − 1):
+ * below 101 samples that rank lies between the two largest, and the largest weighs 1.01 − n/100 in it (81 % at
+ * n = 20, 51 % at 50), so one late read (a GC pause, the thread preempted on a shared machine) would invalidate
+ * the stage by itself. From 100 samples on it weighs at most 1 %: the p99 then says that requests were late,
+ * not that one was. Smaller stages still report the overhead; they are not judged on it.
+ */
+export const MIN_TTFT_OVERHEAD_SAMPLES = 100;
 
 export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): { eventLoopDelayP99Ms: number; minAchievedRatio: number } {
   const minAchievedRatio = profile.verdict.minAchievedConcurrency;
@@ -44,12 +58,18 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
   if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
     problems.push(`event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator's timestamps are late`);
   }
+  // A late event loop that the delay histogram misses (a few long stalls are under 1 % of its samples) still
+  // shows here: the client reads the first token later than the simulator wrote it. Same limit, same reason.
+  const overhead = meta.ttftOverhead ?? null;
+  if (overhead !== null && overhead.p99Ms !== null && overhead.n >= MIN_TTFT_OVERHEAD_SAMPLES && overhead.p99Ms > limits.eventLoopDelayP99Ms) {
+    problems.push(`TTFT overhead p99 ${overhead.p99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator sees first tokens later than the simulator sent them (${overhead.n} requests)`);
+  }
   const achievedRatio = summary.concurrency > 0 ? summary.achievedConcurrency / summary.concurrency : null;
   // Only meaningful when the window ran its course: a stage stopped early has a partial window.
   if (achievedRatio !== null && meta.stoppedBy === null && summary.requests > 0 && achievedRatio < limits.minAchievedRatio) {
     problems.push(`achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`);
   }
-  const health: GeneratorHealth = { eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms, cpuPercent: meta.cpuPercent, achievedRatio, problems };
+  const health: GeneratorHealth = { eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms, cpuPercent: meta.cpuPercent, achievedRatio, ttftOverhead: overhead, problems };
   // Warnings, not verdicts: they explain numbers without proving the generator wrong.
   const warnings: string[] = [];
   const ratio = summary.littleLaw.ratio;

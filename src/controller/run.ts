@@ -1,6 +1,6 @@
 // The loop that drives stages: plan (decide) → run (stage runner) → judge → record, until stop.
 // It owns the run directory; everything it decides comes from the pure functions it calls.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -15,11 +15,12 @@ import type { Profile } from '../profile/types.ts';
 import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
 import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
 import { renderReportHtml } from '../report/html.ts';
-import { startSimulator } from '../sim/index.ts';
+import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { mulberry32 } from '../util/prng.ts';
 import { decide, levelStatuses } from './decide.ts';
 import { judgeStage, type StageMeta } from './judge.ts';
+import { GROUND_TRUTH_FILE, GroundTruthReader, measureTtftOverhead, summarizeOverhead } from './ttft-overhead.ts';
 import type { Capacity, StageResult } from './types.ts';
 import type { StageWindow } from '../stats/types.ts';
 
@@ -107,18 +108,29 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
   const secrets = [apiKey === 'EMPTY' ? null : apiKey, ...secretHeaderValues(profile.target.headers)];
   const redact = makeRedactor(secrets);
 
-  const sim = profile.target.simulator ? // A child process, not a worker thread: measured here, a simulator thread in this process adds 5–25 ms of event-loop delay to the load generator.
-      await startSimulator({ preset: profile.target.simulator.preset, overrides: profile.target.simulator.overrides as Record<string, never>, mode: 'process' }) : null;
+  const runDir = join(o.outDir ?? profile.report.dir, runDirName(profile.name, startedAt));
+  // The simulator writes its ground truth (ids and times only) into the run directory, so the directory exists
+  // before the simulator starts; if the run ends before announcing it, it holds nothing worth keeping.
+  const simConfig = profile.target.simulator;
+  const createdDir = simConfig ? mkdirSync(runDir, { recursive: true }) : undefined;
+  let announced = false;
+  let sim: RunningSimulator | null = null;
+  let groundTruth: GroundTruthReader | null = null;
   try {
+    if (simConfig) {
+      // A child process, not a worker thread: measured here, a simulator thread in this process adds 5–25 ms of event-loop delay to the load generator.
+      sim = await startSimulator({ preset: simConfig.preset, overrides: simConfig.overrides as Record<string, never>, mode: 'process', groundTruthPath: join(runDir, GROUND_TRUTH_FILE) });
+      groundTruth = await GroundTruthReader.open(join(runDir, GROUND_TRUTH_FILE));
+    }
     const baseUrl = sim ? sim.baseUrl : profile.target.baseUrl!;
-    emit({ type: 'target', baseUrl: redactUrl(baseUrl), simulator: profile.target.simulator?.preset ?? null });
+    emit({ type: 'target', baseUrl: redactUrl(baseUrl), simulator: simConfig?.preset ?? null });
     await checkReachable(baseUrl);
 
-    const runDir = join(o.outDir ?? profile.report.dir, runDirName(profile.name, startedAt));
     mkdirSync(runDir, { recursive: true });
     // profile.json first: a directory announced to the user is always one `find-capacity report` can rebuild.
     writeFileAtomicSync(join(runDir, 'profile.json'), JSON.stringify(redactProfile(profile), null, 2) + '\n');
     emit({ type: 'run-dir', path: runDir });
+    announced = true;
     const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
     const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
     // workers > 1: the requests run on worker threads (src/load/worker-pool.ts); this thread only merges and judges.
@@ -163,6 +175,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         const groupRecords: RequestRecord[] = [];
         let eldMax = 0;
         let cpuSum = 0;
+        // Pooled over the extensions like the records; null once an attempt's ground truth could not be read.
+        let overheadSamples: number[] | null = groundTruth ? [] : null;
         let result: StageResult;
         let meta: StageMeta;
         // An INCONCLUSIVE stage is extended: another window at the same concurrency, pooled with the first.
@@ -212,6 +226,11 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
                 pickPayload,
               });
           requestsOut.flush();
+          if (overheadSamples !== null) {
+            const samples = await measureTtftOverhead(res.records, () => sim!.flushGroundTruth(), groundTruth!);
+            if (samples === null) overheadSamples = null;
+            else for (const x of samples) overheadSamples.push(x);
+          }
           windows.push(res.window);
           for (const r of res.records) groupRecords.push(r);
           eldMax = Math.max(eldMax, res.health.eventLoopDelayP99Ms);
@@ -225,6 +244,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
             stoppedBy: res.stoppedBy,
             eventLoopDelayP99Ms: eldMax,
             cpuPercent: cpuSum / windows.length,
+            ttftOverhead: overheadSamples === null ? null : summarizeOverhead(overheadSamples),
           };
           result = judgeStage(profile, groupRecords, meta, final);
           if (result.verdict !== 'INCONCLUSIVE') break;
@@ -260,7 +280,9 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     writeFileAtomicSync(join(runDir, 'report.html'), renderReportHtml(safe));
     return { runDir, summary: safe, capacity };
   } finally {
+    await groundTruth?.close().catch(() => {});
     await sim?.stop();
+    if (!announced && createdDir !== undefined) rmSync(runDir, { recursive: true, force: true });
   }
 }
 

@@ -15,10 +15,24 @@ export interface RuleResult {
   outcome?: "pass" | "fail" | "undecided";
 }
 
+/**
+ * The load generator's own delay on TTFT (src/controller/ttft-overhead.ts): client TTFT − the simulator's TTFT
+ * of the same request, over the successful window requests joined with the simulator's ground truth.
+ */
+export interface TtftOverhead {
+  /** Requests joined (0: none to join; the statistics are then null). */
+  n: number;
+  p50Ms: number | null;
+  /** Type-7 percentile like every other p99 (src/stats). */
+  p99Ms: number | null;
+}
+
 export interface GeneratorHealth {
   eventLoopDelayP99Ms: number | null;
   cpuPercent: number | null;
   achievedRatio: number | null;
+  /** Null without ground truth: a target other than the built-in simulator, or a run recorded before the check. */
+  ttftOverhead: TtftOverhead | null;
   problems: string[];
 }
 

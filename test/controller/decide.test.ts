@@ -34,7 +34,7 @@ function stage(concurrency: number, verdict: Verdict, kind: StageResult['kind'] 
     errorSamples: {},
     ...extra,
   };
-  return { summary, verdict, lowConfidence: false, reasons: [], rules: [], kind, aborted, partial: false, health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, achievedRatio: 1, problems: [] } };
+  return { summary, verdict, lowConfidence: false, reasons: [], rules: [], kind, aborted, partial: false, health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, achievedRatio: 1, ttftOverhead: null, problems: [] } };
 }
 
 const profile = (o: { confirm?: boolean; bisect?: boolean; resolution?: number | null; onBreach?: boolean } = {}) => ({

@@ -1,7 +1,7 @@
 // judgeStage on synthetic histories: confidence-interval verdicts, extension by pooling,
 // the point-estimate fallback, and generator health.
 import { describe, expect, it } from 'vitest';
-import { judgeStage, type StageMeta } from '../../src/controller/judge.ts';
+import { MIN_TTFT_OVERHEAD_SAMPLES, judgeStage, type StageMeta } from '../../src/controller/judge.ts';
 import type { RequestRecord } from '../../src/load/record.ts';
 import { parseRule } from '../../src/slo/parse.ts';
 import type { StageWindow } from '../../src/stats/types.ts';
@@ -138,5 +138,58 @@ describe('judgeStage', () => {
     const r = judgeStage(strict, records, meta([w]), false);
     expect(r.verdict).toBe('INVALID');
     expect(r.health.problems.join(' ')).toMatch(/achieved concurrency .* below 80% of the target 8/);
+  });
+});
+
+describe('judgeStage: TTFT overhead against the simulator', () => {
+  const p99 = profile(['p99(ttft) < 100ms']);
+  const a = window(0, 0, 400, 20, 40);
+  const overhead = (p99Ms: number, n = 400) => ({ ttftOverhead: { n, p50Ms: 2, p99Ms } });
+
+  it('a p99 over the event-loop limit makes the stage INVALID, whatever the rules and the event loop say', () => {
+    const r = judgeStage(p99, a.records, meta([a.w], overhead(45.25)), false);
+    expect(r.verdict).toBe('INVALID');
+    expect(r.health.problems).toEqual(['TTFT overhead p99 45.3 ms > 30 ms: the load generator sees first tokens later than the simulator sent them (400 requests)']);
+    expect(r.reasons[0]).toBe(`generator: ${r.health.problems[0]}`);
+    expect(r.health.ttftOverhead).toEqual({ n: 400, p50Ms: 2, p99Ms: 45.25 });
+  });
+
+  it('uses the event-loop limit: 5% of the tightest latency SLO, or verdict.max_event_loop_delay', () => {
+    const loose = profile(['p99(ttft) < 2s']);
+    // 5% of 2 s = 100 ms.
+    expect(judgeStage(loose, a.records, meta([a.w], overhead(90)), false).verdict).toBe('PASS');
+    expect(judgeStage(loose, a.records, meta([a.w], overhead(110)), false).health.problems[0]).toMatch(/TTFT overhead p99 110\.0 ms > 100 ms/);
+    const set = profile(['p99(ttft) < 100ms'], { maxEventLoopDelayMs: 200 });
+    expect(judgeStage(set, a.records, meta([a.w], overhead(150)), false).verdict).toBe('PASS');
+  });
+
+  it('a p99 under the limit leaves the verdict alone and is reported', () => {
+    const r = judgeStage(p99, a.records, meta([a.w], overhead(29.9)), false);
+    expect(r.verdict).toBe('PASS');
+    expect(r.health.problems).toEqual([]);
+    expect(r.health.ttftOverhead).toEqual({ n: 400, p50Ms: 2, p99Ms: 29.9 });
+  });
+
+  it(`is not judged on fewer than ${MIN_TTFT_OVERHEAD_SAMPLES} requests, but still reported`, () => {
+    expect(MIN_TTFT_OVERHEAD_SAMPLES).toBe(100);
+    const few = judgeStage(p99, a.records, meta([a.w], overhead(500, MIN_TTFT_OVERHEAD_SAMPLES - 1)), false);
+    expect(few.verdict).toBe('PASS');
+    expect(few.health.ttftOverhead?.n).toBe(99);
+    expect(judgeStage(p99, a.records, meta([a.w], overhead(500, MIN_TTFT_OVERHEAD_SAMPLES)), false).verdict).toBe('INVALID');
+  });
+
+  it('no ground truth (null), nothing joined (n = 0) and a stages.jsonl line from before the check are ignored', () => {
+    for (const m of [{ ttftOverhead: null }, { ttftOverhead: { n: 0, p50Ms: null, p99Ms: null } }, {}]) {
+      const r = judgeStage(p99, a.records, meta([a.w], m), false);
+      expect(r.verdict).toBe('PASS');
+      expect(r.health.problems).toEqual([]);
+    }
+    expect(judgeStage(p99, a.records, meta([a.w]), false).health.ttftOverhead).toBeNull();
+  });
+
+  it('is listed with an event-loop problem when both hold', () => {
+    const r = judgeStage(p99, a.records, meta([a.w], { eventLoopDelayP99Ms: 120, ...overhead(80) }), false);
+    expect(r.verdict).toBe('INVALID');
+    expect(r.health.problems.map((p) => p.replace(/ p99.*/, ''))).toEqual(['event-loop delay', 'TTFT overhead']);
   });
 });
