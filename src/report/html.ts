@@ -5,6 +5,7 @@
 // Every string that can come from the server, the profile or the environment goes through `esc`;
 // JSON embedded in <script type="application/json"> goes through `scriptJson`.
 import type { TopLevelSpec } from 'vega-lite';
+import { MIN_TTFT_OVERHEAD_SAMPLES } from '../controller/judge.ts';
 import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { reportCharts, VERDICT_COLORS, type ReportChart } from './charts.ts';
@@ -148,6 +149,15 @@ function errorsText(st: StageJson): string {
   return entries.length === 0 ? '–' : entries.map(([k, n]) => `${esc(k).replace(/_/g, '_<wbr>')}&nbsp;${n}`).join('<br>');
 }
 
+/** The TTFT overhead against the simulator's ground truth; empty without one (other targets, older runs). */
+function overheadText(h: StageJson['health']): string {
+  // `?? null`: a summary.json written before the check has no such fields.
+  const n = h.ttft_overhead_n ?? null;
+  if (n === null) return '';
+  if (n === 0) return ', TTFT overhead n/a (no successful request to compare with the simulator)';
+  return `, TTFT overhead p50 ${esc(formatMs(h.ttft_overhead_p50_ms ?? null))} / p99 ${esc(formatMs(h.ttft_overhead_p99_ms ?? null))} (${n} requests vs the simulator's ground truth)`;
+}
+
 function stageDetails(st: StageJson): string {
   const bits = [
     `window ${fmtNum(st.window_ms === null ? null : st.window_ms / 1000, 1)} s`,
@@ -156,7 +166,7 @@ function stageDetails(st: StageJson): string {
     `Little's law ${fmtNum(st.little_law.predicted_concurrency, 1)} (ratio ${fmtNum(st.little_law.ratio)})`,
     `TTFB p50 ${esc(formatMs(st.ttfb_ms.p50))}`,
     `${fmtInt(st.output_tokens)} output tokens${st.output_tokens_estimated ? ' (estimated from chunks)' : ''}`,
-    `generator: event-loop p99 ${esc(formatMs(st.health.event_loop_delay_p99_ms))}, CPU ${fmtNum(st.health.cpu_percent, 0)}%`,
+    `generator: event-loop p99 ${esc(formatMs(st.health.event_loop_delay_p99_ms))}, CPU ${fmtNum(st.health.cpu_percent, 0)}%${overheadText(st.health)}`,
   ];
   if (st.retry_after_s) bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
   if (st.stopped_by) bits.push(`stopped by: ${esc(st.stopped_by)}`);
@@ -298,6 +308,7 @@ const DEFINITIONS: [string, string][] = [
   ['Achieved concurrency', "time-average of in-flight requests over the window; Little's law (completions/s × mean E2E) should agree with it in steady state."],
   ['P50 / P90 / P99', 'the 50th, 90th and 99th percentile over the successful requests of a stage (all times in milliseconds, from a monotonic clock).'],
   ['Verdicts', 'PASS: every SLO rule holds. FAIL: a rule is broken (confirmed by a re-run). INCONCLUSIVE: too few samples to judge a percentile rule. INVALID: the load generator could not hold the load, so the stage says nothing about the server.'],
+  ['Generator health', `the load generator's event-loop delay p99 and CPU over each stage, and, against the built-in simulator, the TTFT overhead: the tool's TTFT minus the simulator's own TTFT (first token written − request arrived) of the same request, p50/p99 over the successful requests of the window. The stage is INVALID when the event-loop delay p99, or the TTFT overhead p99 over at least ${MIN_TTFT_OVERHEAD_SAMPLES} requests, exceeds <code>verdict.max_event_loop_delay</code> (default: the larger of 30 ms and 5% of the tightest latency SLO), or when the achieved concurrency stays below <code>verdict.min_achieved_concurrency</code> of the target.`],
 ];
 
 function definitions(): string {

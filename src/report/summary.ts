@@ -114,6 +114,10 @@ export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: nu
       event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
       cpu_percent: r3(s.health.cpuPercent),
       achieved_ratio: r3(s.health.achievedRatio),
+      // Null when there is no ground truth to compare with (a target other than the built-in simulator).
+      ttft_overhead_p50_ms: r3(s.health.ttftOverhead?.p50Ms ?? null),
+      ttft_overhead_p99_ms: r3(s.health.ttftOverhead?.p99Ms ?? null),
+      ttft_overhead_n: s.health.ttftOverhead?.n ?? null,
       problems: s.health.problems,
     },
   };
