@@ -206,7 +206,8 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.signal?.deref()?.removeEventListener('abort', this);
-    if (this.link) this.link.exchange = null;
+    // A retry on another connection may already have taken the link over.
+    if (this.link?.exchange === this) this.link.exchange = null;
   }
 }
 

@@ -9,6 +9,8 @@
 // request are promoted and marked by the GC, and each major GC de-optimises the hot node:http functions.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
@@ -87,13 +89,29 @@ export interface PreparedSender {
    * Sends `p` with its x-request-id; rejects with the SDK's APIError for a non-2xx status, or the socket's error.
    * A 307/308 to the same origin is followed (same method and body, at most 5 times); any other redirect is an error
    * that says why: fetch would turn the POST into a GET on 301/302/303 (a load test of nothing), and would send the
-   * API key to another origin.
+   * API key to another origin. A request sent on a keep-alive connection that had been idle for a second or more,
+   * and that breaks before any response byte, is sent again on another connection (at most twice), as browsers do and
+   * Node's documentation advises: the server closed the idle connection as it was being reused (between stages, a
+   * server's idle timeout), and never read the request. Its t0 is unchanged, so the time lost counts in its latency.
+   * A connection reused at once (within a stage) is never retried: a server resetting requests under load is
+   * recorded as it is.
    */
   send(p: PreparedRequest, requestId: string, link: AbortLink): Promise<PreparedReply>;
   close(): void;
 }
 
 const MAX_REDIRECTS = 5;
+const MAX_STALE_RETRIES = 2;
+/** Idle at least this long before reuse: a server's idle timeout can have closed the connection meanwhile. */
+const STALE_IDLE_MS = 1000;
+const IDLE_SINCE = Symbol('idleSince');
+type PooledSocket = Socket & { [IDLE_SINCE]?: number };
+
+/** The error of a connection the server closed before answering: only then is a request on a reused socket re-sent. */
+function closedBeforeAnswer(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
 
 function bodyText(body: Readable): Promise<string> {
   return new Promise((resolve) => {
@@ -127,9 +145,10 @@ export function createPreparedSender(): PreparedSender {
   // concurrency each request over that number would open a new connection (and the server accept it).
   const pool = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity };
   const agents = { http: new http.Agent(pool), https: new https.Agent(pool) };
+  for (const a of [agents.http, agents.https]) a.on('free', (s: PooledSocket) => (s[IDLE_SINCE] = performance.now()));
   return {
     send(p, requestId, link) {
-      return send(p, requestId, link, 0);
+      return send(p, requestId, link, 0, 0);
     },
     close() {
       agents.http.destroy();
@@ -137,7 +156,7 @@ export function createPreparedSender(): PreparedSender {
     },
   };
 
-  function send(p: PreparedRequest, requestId: string, link: AbortLink, hops: number): Promise<PreparedReply> {
+  function send(p: PreparedRequest, requestId: string, link: AbortLink, hops: number, retries: number): Promise<PreparedReply> {
     if (link.aborted) return Promise.reject(link.aborted);
     return new Promise<PreparedReply>((resolve, reject) => {
       const req = (p.isHttps ? https : http).request(p.url, {
@@ -145,7 +164,13 @@ export function createPreparedSender(): PreparedSender {
         headers: [...p.headers, 'x-request-id', requestId],
         agent: p.isHttps ? agents.https : agents.http,
       });
-      const ex = new Exchange(req, null, link, reject);
+      const sentAt = performance.now();
+      const ex = new Exchange(req, null, link, (err) => {
+        const idleSince = (req.socket as PooledSocket | null)?.[IDLE_SINCE];
+        const wasIdle = req.reusedSocket && idleSince !== undefined && sentAt - idleSince >= STALE_IDLE_MS;
+        if (wasIdle && retries < MAX_STALE_RETRIES && link.aborted === null && closedBeforeAnswer(err)) send(p, requestId, link, hops, retries + 1).then(resolve, reject);
+        else reject(err);
+      });
       req.once('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && status !== 304 && res.headers.location !== undefined) {
@@ -158,7 +183,7 @@ export function createPreparedSender(): PreparedSender {
             to = null;
           }
           if (to !== null && (status === 307 || status === 308) && to.origin === p.url.origin && hops < MAX_REDIRECTS) {
-            send({ ...p, url: to }, requestId, link, hops + 1).then(resolve, reject);
+            send({ ...p, url: to }, requestId, link, hops + 1, retries).then(resolve, reject);
           } else {
             const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
             const why = hops >= MAX_REDIRECTS ? `more than ${MAX_REDIRECTS} redirects` : 'only a 307/308 to the same origin is followed';

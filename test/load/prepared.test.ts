@@ -191,4 +191,43 @@ describe('prepared requests', () => {
       transport.close();
     }
   });
+
+  it('re-send a request whose idle keep-alive connection the server had closed, never one on a connection reused at once', async () => {
+    // A server that, like one whose idle timeout fired as the connection was reused, drops every connection's second
+    // request unread.
+    let attempts = 0;
+    let conns = 0;
+    const perSocket = new WeakMap<object, number>();
+    const closing = http.createServer((req, res) => {
+      attempts++;
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n >= 2) {
+        req.socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(SSE_OK));
+    });
+    closing.on('connection', () => conns++);
+    await new Promise<void>((r) => closing.listen(0, '127.0.0.1', r));
+    const { transport } = await transportFor(tempDir(), `http://127.0.0.1:${(closing.address() as AddressInfo).port}/v1`);
+    const send = (id: string) => transport.send({ id, payload: 0, stage: 0, phase: 'window', worker: 0, t0: 0 });
+    try {
+      expect(await send('k-1')).toMatchObject({ ok: true });
+      // Reused at once: the server's reset is the server's, recorded as it is.
+      expect(await send('k-2')).toMatchObject({ ok: false, errorClass: 'connection_reset', errorPhase: 'before_headers' });
+      expect([attempts, conns]).toEqual([2, 1]);
+      expect(await send('k-3')).toMatchObject({ ok: true });
+      expect([attempts, conns]).toEqual([3, 2]);
+      // Idle for over a second, then dropped unread: sent again on a new connection.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await send('k-4')).toMatchObject({ ok: true, status: 200 });
+      expect([attempts, conns]).toEqual([5, 3]);
+    } finally {
+      transport.close();
+      closing.closeAllConnections();
+      await new Promise<void>((r) => closing.close(() => r()));
+    }
+  });
 });
