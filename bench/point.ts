@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { judgeStage } from '../src/controller/judge.ts';
+import { GroundTruthReader, measureTtftOverhead, summarizeOverhead } from '../src/controller/ttft-overhead.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
 import type { RequestRecord } from '../src/load/record.ts';
 import { runStage, type StagePlan, type StageRunResult } from '../src/load/stage-runner.ts';
@@ -25,6 +26,8 @@ export interface PointArgs {
   /** Where to write per-request timings (JSONL) and, for the tool, its requests.jsonl. */
   timingsFile: string;
   recordsFile: string;
+  /** The simulator's ground-truth log: the judge's TTFT-overhead check reads it (after a flush asked over IPC). */
+  groundTruthFile: string;
   idPrefix: string;
   /** Load-generator worker threads (tool only; 1 = in-process). */
   workers: number;
@@ -59,6 +62,22 @@ export interface PointResult {
 }
 
 const args = JSON.parse(process.argv[2]!) as PointArgs;
+
+/** Asks the bench (which runs the simulator) to flush its ground truth; false when it could not. */
+let flushSeq = 0;
+function flushGroundTruth(): Promise<boolean> {
+  const seq = ++flushSeq;
+  return new Promise((resolve) => {
+    if (!process.send) return resolve(false);
+    const onMessage = (m: { type?: string; seq?: number; ok?: boolean }) => {
+      if (m.type !== 'flushed' || m.seq !== seq) return;
+      process.off('message', onMessage);
+      resolve(m.ok === true);
+    };
+    process.on('message', onMessage);
+    process.send({ type: 'flush', seq });
+  });
+}
 const gc = (globalThis as { gc?: () => void }).gc;
 const fullGc = () => {
   for (let i = 0; i < 3; i++) gc?.();
@@ -263,7 +282,12 @@ if (args.client === 'ref') {
     if (r.phase === 'window' && r.ok) lines.push(JSON.stringify({ id: r.id, t0: originEpoch + r.t0, first: originEpoch + r.firstContentAt }));
   }
   writeFileSync(args.timingsFile, lines.join('\n') + '\n');
-  const verdict = judgeStage(profile, records, { window: res.window, windows: [res.window], kind: 'ramp', final: true, stoppedBy: res.stoppedBy, eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent: res.health.cpuPercent });
+  // As runCapacitySearch does against the built-in simulator: the TTFT overhead from its ground truth, judged too.
+  const reader = await GroundTruthReader.open(args.groundTruthFile);
+  const samples = await measureTtftOverhead(records, flushGroundTruth, reader);
+  await reader.close();
+  const ttftOverhead = samples === null ? null : summarizeOverhead(samples);
+  const verdict = judgeStage(profile, records, { window: res.window, windows: [res.window], kind: 'ramp', final: true, stoppedBy: res.stoppedBy, eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent: res.health.cpuPercent, ttftOverhead });
   const judged = { verdict: verdict.verdict, problems: verdict.health.problems, warnings: verdict.reasons.filter((r) => r.startsWith('warning: ')).map((r) => r.slice(9)) };
   fullGc();
   const heapHeld = process.memoryUsage().heapUsed;

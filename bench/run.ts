@@ -136,7 +136,8 @@ function readJsonlFile<T>(path: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
-function runChild(args: PointArgs): Promise<PointResult> {
+/** Runs one point in a child process; `flush` answers its requests to flush the simulator's ground truth (IPC). */
+function runChild(args: PointArgs, flush: () => Promise<boolean>): Promise<PointResult> {
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return new Promise((resolvePromise, reject) => {
     // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
@@ -144,10 +145,14 @@ function runChild(args: PointArgs): Promise<PointResult> {
     const argv = [...wrap, process.execPath, '--expose-gc', ...extra, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/point.ts'), JSON.stringify(args)];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    // The judge's TTFT-overhead check reads the simulator's ground truth once the simulator has flushed it.
+    child.on('message', (m: { type?: string; seq?: number }) => {
+      if (m.type === 'flush') void flush().then((ok) => child.connected && child.send({ type: 'flushed', seq: m.seq, ok }));
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => {
       // The result is the last JSON line (node flags such as --trace-gc may print other lines).
       const line = out.trim().split('\n').filter((l) => l.startsWith('{"client"')).pop() ?? '';
@@ -203,7 +208,8 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
       workers: client === 'tool' ? p.workers : 1,
       transport,
       jitWarmupMs: o.jitWarmupMs,
-    });
+      groundTruthFile: gtPath,
+    }, () => sim.flushGroundTruth());
   } finally {
     await sim.stop();
   }
@@ -252,7 +258,11 @@ function refFor(rows: Row[], r: Row): Row | undefined {
 /** The judge's view of the stage's generator health (find-capacity's INVALID rule and CPU warning). */
 function judgedCell(r: Row): string {
   if (!r.judged) return '-';
-  if (r.judged.verdict === 'INVALID') return 'INVALID';
+  if (r.judged.verdict === 'INVALID') {
+    // Which health check: event-loop delay, TTFT overhead against the ground truth, achieved concurrency.
+    const why = [/event-loop/, /TTFT overhead/, /achieved concurrency/].map((re, i) => (r.judged!.problems.some((p) => re.test(p)) ? ['ELD', 'TTFT ovh', 'starved'][i] : null)).filter(Boolean);
+    return `INVALID (${why.join(', ')})`;
+  }
   return r.judged.warnings.some((w) => w.includes('CPU')) ? 'ok, CPU warning' : 'ok';
 }
 
