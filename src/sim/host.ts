@@ -28,10 +28,13 @@ function workerChannel(): Channel | null {
 function processChannel(): Channel | null {
   if (typeof process.send !== 'function') return null;
   return {
-    send: (msg) => new Promise((resolve) => process.send!(msg, undefined, undefined, () => resolve())),
+    // The parent may be gone (killed, or exited without stopping us): nothing to tell it then, and no error.
+    send: (msg) => new Promise((resolve) => (process.connected ? process.send!(msg, undefined, undefined, () => resolve()) : resolve())),
     onMessage: (fn) => process.on('message', (m) => fn(m as ParentMessage)),
     onParentGone: (fn) => process.once('disconnect', fn),
-    close: () => process.disconnect?.(),
+    close: () => {
+      if (process.connected) process.disconnect();
+    },
   };
 }
 

@@ -1,5 +1,10 @@
 // The simulator over real loopback HTTP, with the real openai SDK as the client where it fits.
+import { spawn } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -240,6 +245,32 @@ describe('lifecycle', () => {
       await sim.stop();
     }
     await expect(fetch(sim.baseUrl + '/models')).rejects.toThrow();
+  });
+
+  it('a child-process simulator whose parent exits without stopping it ends quietly', async () => {
+    // The parent starts a simulator and exits at once; the child shares its stderr, so the pipe closes only
+    // when both have ended, and everything the child printed on the way out is in it.
+    const script = `import { startSimulator } from ${JSON.stringify(new URL('../../src/sim/index.ts', import.meta.url).href)};
+const sim = await startSimulator({ preset: 'tiny', mode: 'process' });
+process.stdout.write(sim.baseUrl + '\\n', () => process.exit(0));`;
+    const file = join(mkdtempSync(join(tmpdir(), 'fc-sim-parent-')), 'parent.mts');
+    writeFileSync(file, script);
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 15_000);
+      child.stderr.on('close', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+    expect(out).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1/);
+    expect(closed).toBe(true);
+    expect(err).toBe('');
+    await expect(fetch(out.trim() + '/models')).rejects.toThrow();
   });
 
   it('rejects with a clear error when the port is taken (the worker cannot listen)', async () => {
