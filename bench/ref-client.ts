@@ -37,6 +37,29 @@ export interface RefRunOptions {
 
 const CONTENT = '"content":"';
 
+/**
+ * The floor's body handler (utf8 text): splits lines, calls `onContent` for each `data:` line with a non-empty
+ * content string (a substring test, no JSON parsing) and `onDone` at `[DONE]`.
+ */
+export function floorLines(onContent: () => void, onDone: () => void = () => {}): (text: string) => void {
+  let buf = '';
+  return (text) => {
+    buf += text;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf('\n', start);
+      if (nl < 0) break;
+      if (buf.startsWith('data: ', start)) {
+        const c = buf.indexOf(CONTENT, start);
+        if (c >= 0 && c < nl && buf.charCodeAt(c + CONTENT.length) !== 34) onContent();
+        else if (buf.startsWith('[DONE]', start + 6)) onDone();
+      }
+      start = nl + 1;
+    }
+    buf = buf.slice(start);
+  };
+}
+
 export async function runReference(o: RefRunOptions): Promise<void> {
   const u = new URL(o.baseUrl.replace(/\/+$/, '') + '/chat/completions');
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
@@ -66,25 +89,17 @@ export async function runReference(o: RefRunOptions): Promise<void> {
         },
         (res) => {
           res.setEncoding('utf8');
-          let buf = '';
           let done = false;
-          res.on('data', (text: string) => {
-            buf += text;
-            let start = 0;
-            for (;;) {
-              const nl = buf.indexOf('\n', start);
-              if (nl < 0) break;
-              if (buf.startsWith('data: ', start)) {
-                const c = buf.indexOf(CONTENT, start);
-                if (c >= 0 && c < nl && buf.charCodeAt(c + CONTENT.length) !== 34) {
-                  o.stats.chunks++;
-                  if (first < 0) first = o.now();
-                } else if (buf.startsWith('[DONE]', start + 6)) done = true;
-              }
-              start = nl + 1;
-            }
-            buf = buf.slice(start);
-          });
+          res.on(
+            'data',
+            floorLines(
+              () => {
+                o.stats.chunks++;
+                if (first < 0) first = o.now();
+              },
+              () => (done = true),
+            ),
+          );
           res.on('end', () => {
             if (done && first >= 0) {
               o.stats.completed++;

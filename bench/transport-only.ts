@@ -8,6 +8,7 @@
 // Args: mode (floor | transport | stage), first-token delay ms (default 100), concurrency (default 100).
 import http from 'node:http';
 import { runStage } from '../src/load/stage-runner.ts';
+import { floorLines } from './ref-client.ts';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
 import { startSimulator } from '../src/sim/index.ts';
@@ -56,7 +57,6 @@ setTimeout(() => {
   floorChunks1 = floorChunks;
 }, WARMUP_MS + WINDOW_MS);
 
-const CONTENT = '"content":"';
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
 const url = new URL(sim.baseUrl + '/chat/completions');
 const body = JSON.stringify({ model: 'sim-llm', messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }], stream: true, max_tokens: TOKENS, stream_options: { include_usage: true } });
@@ -64,21 +64,7 @@ function floorRequest(): Promise<void> {
   return new Promise((resolve) => {
     const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (s: string) => {
-        buf += s;
-        let start = 0;
-        for (;;) {
-          const nl = buf.indexOf('\n', start);
-          if (nl < 0) break;
-          if (buf.startsWith('data: ', start)) {
-            const c = buf.indexOf(CONTENT, start);
-            if (c >= 0 && c < nl && buf.charCodeAt(c + CONTENT.length) !== 34) floorChunks++;
-          }
-          start = nl + 1;
-        }
-        buf = buf.slice(start);
-      });
+      res.on('data', floorLines(() => floorChunks++));
       res.on('end', resolve);
       res.on('error', () => resolve());
     });
