@@ -103,7 +103,7 @@ function procCpuMs(pid: number, path = `/proc/${pid}/stat`): number {
 }
 
 
-/** The profile the tool runs with (also used, with 4 tokens, for the JIT warm-up). */
+/** The profile the tool runs with, for the JIT warm-up and the measured stage alike. */
 const profileYaml = (maxTokens: number, concurrency: number) => `name: bench
 target: {base_url: "${args.baseUrl}", model: sim-llm}
 request:
