@@ -9,7 +9,24 @@ import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
 /** Statuses whose responses have no body (the Response constructor rejects one). */
-const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+export const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** A response's headers as web Headers (what the SDK's error types and the Response constructor take). */
+export function headersOf(res: IncomingMessage): Headers {
+  const h = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+  return h;
+}
+
+/**
+ * Keep-alive agents for http and https. Every slot keeps its connection between requests and stages: node's default
+ * keeps only 256 idle sockets, so a stage of more slots would reopen the rest at once at the next stage.
+ */
+export function keepAliveAgents(): { http: http.Agent; https: https.Agent } {
+  const pool = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity };
+  return { http: new http.Agent(pool), https: new https.Agent(pool) };
+}
 
 const noop = (): void => {};
 
@@ -218,10 +235,7 @@ export interface HttpFetch {
 }
 
 export function createHttpFetch(): HttpFetch {
-  const agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity }),
-    https: new https.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity }),
-  };
+  const agents = keepAliveAgents();
   const fetchImpl = (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = init.body;
     const plainBody = body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
@@ -254,9 +268,7 @@ export function createHttpFetch(): HttpFetch {
           return;
         }
         ex.attach(r);
-        const h = new Headers();
-        const raw = r.rawHeaders;
-        for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+        const h = headersOf(r);
         const hasBody = !NO_BODY_STATUS.has(status) && method !== 'HEAD';
         try {
           resolve(new NodeBodyResponse(hasBody ? decodedBody(r) : null, { status, statusText: r.statusMessage ?? '', headers: h }, url.href));

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
-import { Exchange, decodedBody, type AbortLink } from './http-fetch.ts';
+import { Exchange, NO_BODY_STATUS, decodedBody, headersOf, keepAliveAgents, type AbortLink } from './http-fetch.ts';
 
 export interface PreparedRequest {
   url: URL;
@@ -75,8 +75,6 @@ export async function capture(client: OpenAI, body: unknown): Promise<PreparedRe
   return { url, isHttps: url.protocol === 'https:', method: (captured.init.method ?? 'POST').toUpperCase(), headers, body: bodyBuf };
 }
 
-/** Statuses whose responses have no body. */
-const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 /** A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none. */
 export interface PreparedReply {
@@ -134,17 +132,11 @@ async function statusError(res: IncomingMessage, body: Readable): Promise<APIErr
   } catch {
     json = undefined;
   }
-  const headers = new Headers();
-  const raw = res.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return APIError.generate(res.statusCode, json as object | undefined, json === undefined ? text : undefined, headers);
+  return APIError.generate(res.statusCode, json as object | undefined, json === undefined ? text : undefined, headersOf(res));
 }
 
 export function createPreparedSender(): PreparedSender {
-  // Every slot keeps its connection between requests: node's default keeps only 256 idle sockets, so at higher
-  // concurrency each request over that number would open a new connection (and the server accept it).
-  const pool = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity };
-  const agents = { http: new http.Agent(pool), https: new https.Agent(pool) };
+  const agents = keepAliveAgents();
   for (const a of [agents.http, agents.https]) a.on('free', (s: PooledSocket) => (s[IDLE_SINCE] = performance.now()));
   return {
     send(p, requestId, link) {

@@ -33,8 +33,9 @@ export interface TransportOptions {
   /** Removes secrets from any text before it is stored. */
   redact: (text: string) => string;
   /**
-   * 'fast' (default): node:http fetch, body read as a Node stream, chunk shapes. 'sdk': the SDK's default fetch
-   * (undici) and the web stream of the body. Both give the same records; 'fast' costs about half the CPU.
+   * 'fast' (default): prepared requests (the SDK builds each payload's request once, prepared.ts) over node:http,
+   * the body read as a Node stream, chunk shapes. 'sdk': the SDK per request with its default fetch (undici) and the
+   * web stream of the body. Both give the same records; 'fast' costs well under half the CPU (BENCHMARKS.md).
    */
   path?: 'fast' | 'sdk';
   /** A fetch for the SDK instead of either path's (tests replaying recorded streams). */
