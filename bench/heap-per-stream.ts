@@ -12,22 +12,63 @@ const client = (process.argv[2] ?? 'fast') as 'fast' | 'sdk' | 'ref';
 const C = Number(process.argv[3] ?? 200);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
-const sim = await startSimulator({ preset: 'large', mode: 'process', overrides: { slots: 100_000, step_base_ms: 200, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, default_max_tokens: 64 } });
-const { profile } = await loadProfile('heap.yaml', { text: `target: {base_url: "${sim.baseUrl}", model: m}\nrequest: {messages: [{role: user, content: hi}], max_tokens: 64}\nramp: {concurrency: [1]}\nslo: ["p99(ttft) < 1s"]\n`, env: {} });
-const transport = client === 'ref' ? null : createTransport({ profile, baseUrl: sim.baseUrl, apiKey: 'x', now: () => performance.now(), redact: (s) => s, path: client });
+const sim = await startSimulator({
+  preset: 'large',
+  mode: 'process',
+  overrides: {
+    slots: 100_000,
+    step_base_ms: 200,
+    step_per_seq_ms: 0,
+    prefill_ms_per_1k_tokens: 0,
+    jitter: 0,
+    default_max_tokens: 64,
+  },
+});
+const { profile } = await loadProfile('heap.yaml', {
+  text: `target: {base_url: "${sim.baseUrl}", model: m}\nrequest: {messages: [{role: user, content: hi}], max_tokens: 64}\nramp: {concurrency: [1]}\nslo: ["p99(ttft) < 1s"]\n`,
+  env: {},
+});
+const transport =
+  client === 'ref'
+    ? null
+    : createTransport({
+        profile,
+        baseUrl: sim.baseUrl,
+        apiKey: 'x',
+        now: () => performance.now(),
+        redact: (s) => s,
+        path: client,
+      });
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 64, stream_options: { include_usage: true } });
+const body = JSON.stringify({
+  model: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  stream: true,
+  max_tokens: 64,
+  stream_options: { include_usage: true },
+});
 const raw = () =>
   new Promise<void>((resolve) => {
-    const req = http.request(`${sim.baseUrl}/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', () => {});
-      res.on('end', resolve);
-    });
+    const req = http.request(
+      `${sim.baseUrl}/chat/completions`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', () => {});
+        res.on('end', resolve);
+      },
+    );
     req.end(body);
   });
 let n = 0;
-const one = () => (transport ? transport.send({ id: `h${n++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: performance.now() }) : raw());
+const one = () =>
+  transport
+    ? transport.send({ id: `h${n++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: performance.now() })
+    : raw();
 const heap = () => {
   gc();
   gc();

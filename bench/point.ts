@@ -102,7 +102,6 @@ function procCpuMs(pid: number, path = `/proc/${pid}/stat`): number {
   }
 }
 
-
 /** The profile the tool runs with, for the JIT warm-up and the measured stage alike. */
 const profileYaml = (maxTokens: number, concurrency: number) => `name: bench
 target: {base_url: "${args.baseUrl}", model: sim-llm}
@@ -122,17 +121,44 @@ workers: ${args.workers}
  * per-chunk code, so V8 takes 10–20 s of load to optimise all of it: the first stage of a real run pays for that,
  * the later ones do not. Both clients get the same warm-up, so the table compares steady states.
  */
-type RunTool = (plan: StagePlan, idPrefix: string, onRecord: (r: RequestRecord) => void, stageStartMs?: number) => Promise<StageRunResult>;
+type RunTool = (
+  plan: StagePlan,
+  idPrefix: string,
+  onRecord: (r: RequestRecord) => void,
+  stageStartMs?: number,
+) => Promise<StageRunResult>;
 
 async function jitWarmup(runTool: RunTool | null): Promise<void> {
   if (args.jitWarmupMs <= 0) return;
   const until = now() + args.jitWarmupMs;
   if (runTool === null) {
     const stats: RefStats = { chunks: 0, started: 0, completed: 0, failed: 0 };
-    await runReference({ baseUrl: args.baseUrl, concurrency: args.concurrency, maxTokens: args.maxTokens, now, spanMs: Math.min(args.jitWarmupMs / 2, args.warmupMs / 2), ws: until, we: until, idPrefix: `${args.idPrefix}-jit`, stats, timings: [] });
+    await runReference({
+      baseUrl: args.baseUrl,
+      concurrency: args.concurrency,
+      maxTokens: args.maxTokens,
+      now,
+      spanMs: Math.min(args.jitWarmupMs / 2, args.warmupMs / 2),
+      ws: until,
+      we: until,
+      idPrefix: `${args.idPrefix}-jit`,
+      stats,
+      timings: [],
+    });
     return;
   }
-  await runTool({ index: 0, concurrency: args.concurrency, warmupMs: 0, durationMs: args.jitWarmupMs, requestLimit: null, drainMs: 20_000 }, `${args.idPrefix}-jit`, () => {});
+  await runTool(
+    {
+      index: 0,
+      concurrency: args.concurrency,
+      warmupMs: 0,
+      durationMs: args.jitWarmupMs,
+      requestLimit: null,
+      drainMs: 20_000,
+    },
+    `${args.idPrefix}-jit`,
+    () => {},
+  );
 }
 mark('start');
 const { profile } = await loadProfile('bench.yaml', { text: profileYaml(args.maxTokens, args.concurrency), env: {} });
@@ -141,13 +167,38 @@ const path = (args.transport ?? 'fast') as 'fast' | 'sdk';
 let runTool: RunTool | null = null;
 let closeTool = async (): Promise<void> => {};
 if (args.client === 'tool' && args.workers > 1) {
-  const pool = await startWorkerPool({ workers: args.workers, profile, baseUrl: args.baseUrl, apiKey: 'EMPTY', secrets: [], originEpochMs: originEpoch, path });
+  const pool = await startWorkerPool({
+    workers: args.workers,
+    profile,
+    baseUrl: args.baseUrl,
+    apiKey: 'EMPTY',
+    secrets: [],
+    originEpochMs: originEpoch,
+    path,
+  });
   runTool = (plan, idPrefix, onRecord) =>
-    pool.runStage({ plan, now, idPrefix, onRecord, maxErrorRate: 1, maxRequests: Number.MAX_SAFE_INTEGER, maxDurationMs: Number.POSITIVE_INFINITY, countSent: () => {} });
+    pool.runStage({
+      plan,
+      now,
+      idPrefix,
+      onRecord,
+      maxErrorRate: 1,
+      maxRequests: Number.MAX_SAFE_INTEGER,
+      maxDurationMs: Number.POSITIVE_INFINITY,
+      countSent: () => {},
+    });
   closeTool = () => pool.close();
 } else if (args.client === 'tool') {
-  const transport = createTransport({ profile, baseUrl: args.baseUrl, apiKey: 'EMPTY', now, redact: (x: string) => x, path });
-  runTool = (plan, idPrefix, onRecord, stageStartMs) => runStage({ plan, sender: transport, now, idPrefix, pickPayload: () => 0, onRecord, maxErrorRate: 1, stageStartMs });
+  const transport = createTransport({
+    profile,
+    baseUrl: args.baseUrl,
+    apiKey: 'EMPTY',
+    now,
+    redact: (x: string) => x,
+    path,
+  });
+  runTool = (plan, idPrefix, onRecord, stageStartMs) =>
+    runStage({ plan, sender: transport, now, idPrefix, pickPayload: () => 0, onRecord, maxErrorRate: 1, stageStartMs });
   closeTool = async () => transport.close();
 }
 await jitWarmup(runTool);
@@ -259,7 +310,14 @@ if (args.client === 'ref') {
   setTimeout(atWindowEnd, we - now());
   let records: RequestRecord[] | null = null;
   const res = await runTool!(
-    { index: 0, concurrency: args.concurrency, warmupMs: args.warmupMs, durationMs: args.windowMs, requestLimit: null, drainMs: 20_000 },
+    {
+      index: 0,
+      concurrency: args.concurrency,
+      warmupMs: args.warmupMs,
+      durationMs: args.windowMs,
+      requestLimit: null,
+      drainMs: 20_000,
+    },
     args.idPrefix,
     process.env.BENCH_NO_JSONL ? () => {} : (rec) => writer.append(rec),
     start,
@@ -279,7 +337,8 @@ if (args.client === 'ref') {
       t += g;
       if (t >= cpuT0 && t < cpuT1) chunks++;
     }
-    if (r.phase === 'window' && r.ok) lines.push(JSON.stringify({ id: r.id, t0: originEpoch + r.t0, first: originEpoch + r.firstContentAt }));
+    if (r.phase === 'window' && r.ok)
+      lines.push(JSON.stringify({ id: r.id, t0: originEpoch + r.t0, first: originEpoch + r.firstContentAt }));
   }
   writeFileSync(args.timingsFile, lines.join('\n') + '\n');
   // As runCapacitySearch does against the built-in simulator: the TTFT overhead from its ground truth, judged too.
@@ -287,8 +346,21 @@ if (args.client === 'ref') {
   const samples = await measureTtftOverhead(records, flushGroundTruth, reader);
   await reader.close();
   const ttftOverhead = samples === null ? null : summarizeOverhead(samples);
-  const verdict = judgeStage(profile, records, { window: res.window, windows: [res.window], kind: 'ramp', final: true, stoppedBy: res.stoppedBy, eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent: res.health.cpuPercent, ttftOverhead });
-  const judged = { verdict: verdict.verdict, problems: verdict.health.problems, warnings: verdict.reasons.filter((r) => r.startsWith('warning: ')).map((r) => r.slice(9)) };
+  const verdict = judgeStage(profile, records, {
+    window: res.window,
+    windows: [res.window],
+    kind: 'ramp',
+    final: true,
+    stoppedBy: res.stoppedBy,
+    eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms,
+    cpuPercent: res.health.cpuPercent,
+    ttftOverhead,
+  });
+  const judged = {
+    verdict: verdict.verdict,
+    problems: verdict.health.problems,
+    warnings: verdict.reasons.filter((r) => r.startsWith('warning: ')).map((r) => r.slice(9)),
+  };
   fullGc();
   const heapHeld = process.memoryUsage().heapUsed;
   const n = records.length;

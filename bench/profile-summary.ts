@@ -25,7 +25,11 @@ for (let i = 0; i < prof.samples.length; i++) {
   selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
 }
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-const shortUrl = (u: string) => u.replace(/^file:\/\/.*?\/node_modules\//, '').replace(/^file:\/\/.*?\/(src|bench)\//, '$1/').replace(/^node:/, 'node:');
+const shortUrl = (u: string) =>
+  u
+    .replace(/^file:\/\/.*?\/node_modules\//, '')
+    .replace(/^file:\/\/.*?\/(src|bench)\//, '$1/')
+    .replace(/^node:/, 'node:');
 const fn = new Map<string, number>();
 const mod = new Map<string, number>();
 for (const [id, us] of selfUs) {
@@ -34,7 +38,14 @@ for (const [id, us] of selfUs) {
   const url = shortUrl(n.callFrame.url);
   const key = url ? `${name}  ${url}:${n.callFrame.lineNumber + 1}` : name;
   fn.set(key, (fn.get(key) ?? 0) + us);
-  const m = url ? (url.startsWith('node:') ? url : url.split('/').slice(0, url.startsWith('src/') || url.startsWith('bench/') ? 3 : 1).join('/')) : `(${name})`;
+  const m = url
+    ? url.startsWith('node:')
+      ? url
+      : url
+          .split('/')
+          .slice(0, url.startsWith('src/') || url.startsWith('bench/') ? 3 : 1)
+          .join('/')
+    : `(${name})`;
   mod.set(m, (mod.get(m) ?? 0) + us);
 }
 // Inclusive time: a sample counts once for every distinct function on its stack.

@@ -85,7 +85,12 @@ export async function runReference(o: RefRunOptions): Promise<void> {
           path: u.pathname,
           method: 'POST',
           agent,
-          headers: { 'content-type': 'application/json', 'content-length': bodyLength, authorization: 'Bearer EMPTY', 'x-request-id': id },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': bodyLength,
+            authorization: 'Bearer EMPTY',
+            'x-request-id': id,
+          },
         },
         (res) => {
           res.setEncoding('utf8');

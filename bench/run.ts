@@ -67,7 +67,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--jit-warmup') o.jitWarmupMs = Number(v);
     else if (a === '--ttft') {
       o.ttftMs = Number(v);
-      if (v.trim() === '' || !Number.isFinite(o.ttftMs) || o.ttftMs < 0) throw new Error(`bad --ttft ${v}: expected milliseconds >= 0`);
+      if (v.trim() === '' || !Number.isFinite(o.ttftMs) || o.ttftMs < 0)
+        throw new Error(`bad --ttft ${v}: expected milliseconds >= 0`);
     } else throw new Error(`unknown argument ${a}`);
     i++;
   }
@@ -84,7 +85,12 @@ interface Point {
 function parsePoint(s: string, defaultWorkers: number): Point {
   const m = /^(\d+)(?:@(\d+(?:\.\d+)?))?(?::(\d+))?(?:x(\d+))?$/.exec(s.trim());
   if (!m) throw new Error(`bad point ${s}: expected C[@ITL][:TOKENS][xWORKERS]`);
-  return { concurrency: Number(m[1]), itlMs: m[2] ? Number(m[2]) : 10, tokens: m[3] ? Number(m[3]) : DEFAULT_TOKENS, workers: m[4] ? Number(m[4]) : defaultWorkers };
+  return {
+    concurrency: Number(m[1]),
+    itlMs: m[2] ? Number(m[2]) : 10,
+    tokens: m[3] ? Number(m[3]) : DEFAULT_TOKENS,
+    workers: m[4] ? Number(m[4]) : defaultWorkers,
+  };
 }
 
 interface GroundTruth {
@@ -142,20 +148,34 @@ function runChild(args: PointArgs, flush: () => Promise<boolean>): Promise<Point
   return new Promise((resolvePromise, reject) => {
     // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
     const wrap = (process.env.BENCH_WRAP ?? '').replace(/%t/g, args.idPrefix).split(' ').filter(Boolean);
-    const argv = [...wrap, process.execPath, '--expose-gc', ...extra, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'bench/point.ts'), JSON.stringify(args)];
+    const argv = [
+      ...wrap,
+      process.execPath,
+      '--expose-gc',
+      ...extra,
+      join(ROOT, 'bin/run-ts.mjs'),
+      join(ROOT, 'bench/point.ts'),
+      JSON.stringify(args),
+    ];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     // The judge's TTFT-overhead check reads the simulator's ground truth once the simulator has flushed it.
     child.on('message', (m: { type?: string; seq?: number }) => {
-      if (m.type === 'flush') void flush().then((ok) => child.connected && child.send({ type: 'flushed', seq: m.seq, ok }));
+      if (m.type === 'flush')
+        void flush().then((ok) => child.connected && child.send({ type: 'flushed', seq: m.seq, ok }));
     });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', (code) => {
       // The result is the last JSON line (node flags such as --trace-gc may print other lines).
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{"client"')).pop() ?? '';
+      const line =
+        out
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('{"client"'))
+          .pop() ?? '';
       if (code !== 0) return reject(new Error(`bench point exited with ${code}: ${out.slice(-2000)}`));
       if (process.env.BENCH_CHILD_LOG) writeFileSync(`${process.env.BENCH_CHILD_LOG}.${args.idPrefix}.txt`, out);
       try {
@@ -194,22 +214,25 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
     const e2eMs = o.ttftMs + p.tokens * p.itlMs;
     const warmupMs = Math.max(o.warmupMs, Math.min(4000, e2eMs));
     const windowMs = Math.max(o.windowMs, Math.min(10_000, 2 * e2eMs));
-    result = await runChild({
-      client,
-      baseUrl: sim.baseUrl,
-      simPid: health.pid,
-      concurrency: p.concurrency,
-      warmupMs,
-      windowMs,
-      maxTokens: p.tokens,
-      timingsFile: join(dir, `${tag}-timings.jsonl`),
-      recordsFile: join(dir, `${tag}-requests.jsonl`),
-      idPrefix: tag,
-      workers: client === 'tool' ? p.workers : 1,
-      transport,
-      jitWarmupMs: o.jitWarmupMs,
-      groundTruthFile: gtPath,
-    }, () => sim.flushGroundTruth());
+    result = await runChild(
+      {
+        client,
+        baseUrl: sim.baseUrl,
+        simPid: health.pid,
+        concurrency: p.concurrency,
+        warmupMs,
+        windowMs,
+        maxTokens: p.tokens,
+        timingsFile: join(dir, `${tag}-timings.jsonl`),
+        recordsFile: join(dir, `${tag}-requests.jsonl`),
+        idPrefix: tag,
+        workers: client === 'tool' ? p.workers : 1,
+        transport,
+        jitWarmupMs: o.jitWarmupMs,
+        groundTruthFile: gtPath,
+      },
+      () => sim.flushGroundTruth(),
+    );
   } finally {
     await sim.stop();
   }
@@ -249,7 +272,12 @@ const f = (x: number | null, d = 1) => (x === null || !Number.isFinite(x) ? '-' 
 
 /** The reference run for a row: same point, same repetition (the nearest one before it). */
 function refFor(rows: Row[], r: Row): Row | undefined {
-  const same = (x: Row) => x.client === 'ref' && x.concurrency === r.concurrency && x.itlMs === r.itlMs && x.tokens === r.tokens && x.ttftMs === r.ttftMs;
+  const same = (x: Row) =>
+    x.client === 'ref' &&
+    x.concurrency === r.concurrency &&
+    x.itlMs === r.itlMs &&
+    x.tokens === r.tokens &&
+    x.ttftMs === r.ttftMs;
   const i = rows.indexOf(r);
   for (let k = i; k >= 0; k--) if (same(rows[k]!)) return rows[k];
   return rows.find(same);
@@ -260,7 +288,9 @@ function judgedCell(r: Row): string {
   if (!r.judged) return '-';
   if (r.judged.verdict === 'INVALID') {
     // Which health check: event-loop delay, TTFT overhead against the ground truth, achieved concurrency.
-    const why = [/event-loop/, /TTFT overhead/, /achieved concurrency/].map((re, i) => (r.judged!.problems.some((p) => re.test(p)) ? ['ELD', 'TTFT ovh', 'starved'][i] : null)).filter(Boolean);
+    const why = [/event-loop/, /TTFT overhead/, /achieved concurrency/]
+      .map((re, i) => (r.judged!.problems.some((p) => re.test(p)) ? ['ELD', 'TTFT ovh', 'starved'][i] : null))
+      .filter(Boolean);
     return `INVALID (${why.join(', ')})`;
   }
   return r.judged.warnings.some((w) => w.includes('CPU')) ? 'ok, CPU warning' : 'ok';
@@ -325,26 +355,37 @@ export function targetLines(rows: Row[]): string[] {
   const out: string[] = [];
   const tool = rows.filter((r) => r.client === 'tool');
   const verdict = (ok: boolean) => (ok ? 'holds' : 'DOES NOT HOLD');
-  const ratios = tool.filter((r) => r.workers === 1 && refFor(rows, r)).map((r) => ({ r, x: r.cpuUsPerChunk / refFor(rows, r)!.cpuUsPerChunk }));
+  const ratios = tool
+    .filter((r) => r.workers === 1 && refFor(rows, r))
+    .map((r) => ({ r, x: r.cpuUsPerChunk / refFor(rows, r)!.cpuUsPerChunk }));
   if (ratios.length > 0) {
     const worst = ratios.reduce((a, b) => (b.x > a.x ? b : a));
-    out.push(`CPU per chunk <= 1.3x the floor: ${verdict(worst.x <= 1.3)} (worst ${worst.x.toFixed(2)}x at C=${worst.r.concurrency}, ITL ${worst.r.itlMs} ms; ${ratios.map((q) => `${q.r.concurrency}: ${q.x.toFixed(2)}x`).join(', ')})`);
+    out.push(
+      `CPU per chunk <= 1.3x the floor: ${verdict(worst.x <= 1.3)} (worst ${worst.x.toFixed(2)}x at C=${worst.r.concurrency}, ITL ${worst.r.itlMs} ms; ${ratios.map((q) => `${q.r.concurrency}: ${q.x.toFixed(2)}x`).join(', ')})`,
+    );
   }
   for (const [c, limit] of [
     [100, 2],
     [250, 5],
   ] as const) {
     const r = tool.find((x) => x.concurrency === c && x.itlMs === 10 && x.workers === 1);
-    if (r) out.push(`TTFT overhead p99 <= ${limit} ms at ${c} streams: ${verdict((r.ttftOverheadP99Ms ?? Infinity) <= limit)} (${f(r.ttftOverheadP99Ms, 2)} ms; floor ${f(refFor(rows, r)?.ttftOverheadP99Ms ?? null, 2)} ms)`);
+    if (r)
+      out.push(
+        `TTFT overhead p99 <= ${limit} ms at ${c} streams: ${verdict((r.ttftOverheadP99Ms ?? Infinity) <= limit)} (${f(r.ttftOverheadP99Ms, 2)} ms; floor ${f(refFor(rows, r)?.ttftOverheadP99Ms ?? null, 2)} ms)`,
+      );
   }
   const big = tool.filter((r) => r.concurrency >= 5000);
   for (const r of big) {
-    out.push(`5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / idealChunksPerS(r)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`);
+    out.push(
+      `5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / idealChunksPerS(r)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`,
+    );
   }
   const kept = tool.filter((r) => r.heapRetainedPerRecordB !== null && r.requests >= 1000);
   if (kept.length > 0) {
     const worst = Math.max(...kept.map((r) => r.heapRetainedPerRecordB!));
-    out.push(`memory <= 1 KB per recorded request beyond the current stage: ${verdict(worst <= 1024)} (worst ${worst.toFixed(0)} B/rec kept once the stage's records were dropped, over stages of >= 1,000 records; held during the stage: ${kept.map((r) => f(r.heapPerRecordB, 0)).join(', ')} B/rec)`);
+    out.push(
+      `memory <= 1 KB per recorded request beyond the current stage: ${verdict(worst <= 1024)} (worst ${worst.toFixed(0)} B/rec kept once the stage's records were dropped, over stages of >= 1,000 records; held during the stage: ${kept.map((r) => f(r.heapPerRecordB, 0)).join(', ')} B/rec)`,
+    );
   }
   return out;
 }
@@ -355,7 +396,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
   const started = new Date();
   const t0 = performance.now();
-  console.log(`find-capacity bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${started.toISOString()}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `find-capacity bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${started.toISOString()}, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(
     `simulator: own process, slots 100000, step = ITL, first-token delay ${o.ttftMs} ms (TTFT = that + 1-2 steps, no stream stalled), no prefill, no jitter, ` +
       `${DEFAULT_TOKENS} tokens unless the point says; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up (longer for slow ITL); files in ${dir}`,
@@ -381,9 +426,20 @@ async function main(): Promise<void> {
   console.log(formatTable(rows));
   console.log('');
   for (const l of targetLines(rows)) console.log(`- ${l}`);
-  console.log(`\n${rows.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `\n${rows.length} runs in ${((performance.now() - t0) / 1000).toFixed(0)} s; load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const json = o.json ?? join(dir, 'bench.json');
-  writeFileSync(json, JSON.stringify({ started: started.toISOString(), node: process.version, cpus: cpus().length, options: o, rows }, null, 2) + '\n');
+  writeFileSync(
+    json,
+    JSON.stringify(
+      { started: started.toISOString(), node: process.version, cpus: cpus().length, options: o, rows },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`results: ${json}`);
 }
 

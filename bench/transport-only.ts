@@ -23,7 +23,15 @@ const WINDOW_MS = 10_000;
 const sim = await startSimulator({
   preset: 'large',
   mode: 'process',
-  overrides: { slots: 100_000, step_base_ms: 10, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, default_max_tokens: TOKENS, first_token_delay_ms: delayMs },
+  overrides: {
+    slots: 100_000,
+    step_base_ms: 10,
+    step_per_seq_ms: 0,
+    prefill_ms_per_1k_tokens: 0,
+    jitter: 0,
+    default_max_tokens: TOKENS,
+    first_token_delay_ms: delayMs,
+  },
 });
 const origin = performance.now();
 const now = () => performance.now() - origin;
@@ -59,15 +67,34 @@ setTimeout(() => {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
 const url = new URL(sim.baseUrl + '/chat/completions');
-const body = JSON.stringify({ model: 'sim-llm', messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }], stream: true, max_tokens: TOKENS, stream_options: { include_usage: true } });
+const body = JSON.stringify({
+  model: 'sim-llm',
+  messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }],
+  stream: true,
+  max_tokens: TOKENS,
+  stream_options: { include_usage: true },
+});
 function floorRequest(): Promise<void> {
   return new Promise((resolve) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', floorLines(() => floorChunks++));
-      res.on('end', resolve);
-      res.on('error', () => resolve());
-    });
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on(
+          'data',
+          floorLines(() => floorChunks++),
+        );
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      },
+    );
     req.on('error', () => resolve());
     req.end(body);
   });
@@ -83,7 +110,15 @@ const countRecord = (r: { firstContentAt: number | null; gapsMs: number[] }) => 
 
 const endAt = WARMUP_MS + WINDOW_MS;
 if (mode === 'stage') {
-  const res = await runStage({ plan: { index: 0, concurrency: C, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, requestLimit: null, drainMs: 20_000 }, sender: transport, now, idPrefix: 's', pickPayload: () => 0, onRecord: () => {}, maxErrorRate: 1 });
+  const res = await runStage({
+    plan: { index: 0, concurrency: C, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, requestLimit: null, drainMs: 20_000 },
+    sender: transport,
+    now,
+    idPrefix: 's',
+    pickPayload: () => 0,
+    onRecord: () => {},
+    maxErrorRate: 1,
+  });
   for (const r of res.records) countRecord(r);
 } else {
   let seq = 0;
@@ -93,14 +128,19 @@ if (mode === 'stage') {
       await new Promise((r) => setTimeout(r, (i * WARMUP_MS) / 2 / C));
       while (now() < endAt) {
         if (mode === 'floor') await floorRequest();
-        else records.push(await transport.send({ id: `t-${seq++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() }));
+        else
+          records.push(
+            await transport.send({ id: `t-${seq++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() }),
+          );
       }
     }),
   );
   for (const r of records) countRecord(r);
   if (mode === 'floor') chunks = floorChunks1 - floorChunks0;
 }
-console.log(`${mode} C=${C} first-token delay ${delayMs} ms: ${chunks} chunks in the window, ${(((cpu1.user + cpu1.system) / chunks)).toFixed(2)} µs/chunk (user ${(cpu1.user / chunks).toFixed(2)})`);
+console.log(
+  `${mode} C=${C} first-token delay ${delayMs} ms: ${chunks} chunks in the window, ${((cpu1.user + cpu1.system) / chunks).toFixed(2)} µs/chunk (user ${(cpu1.user / chunks).toFixed(2)})`,
+);
 transport.close();
 agent.destroy();
 await sim.stop();

@@ -23,5 +23,9 @@ for (const c of KNEE_CONFIGS.filter((k) => only.length === 0 || only.includes(k.
     `${c.name.padEnd(17)} ${String(c.slots).padStart(5)}  ${String(r.capacity.concurrency).padStart(8)}  ${JSON.stringify(r.capacity.bracket).padEnd(10)}  ${String(r.summary.stages.length).padStart(6)}  ${r.capacity.stopReason.padEnd(11)}  ${((performance.now() - t) / 1000).toFixed(0).padStart(7)}  ${ok ? 'ok' : 'WRONG'}  ${r.runDir}`,
   );
 }
-console.log(failures === 0 ? 'every configuration reported capacity = slots' : `${failures} configuration(s) did not report capacity = slots`);
+console.log(
+  failures === 0
+    ? 'every configuration reported capacity = slots'
+    : `${failures} configuration(s) did not report capacity = slots`,
+);
 process.exitCode = failures === 0 ? 0 : 1;

@@ -1,12 +1,7 @@
 // Errors carry a code and a hint; src/cli maps codes to exit codes in exactly one place.
 
 export type ErrorCode =
-  | 'invalid_profile'
-  | 'invalid_arguments'
-  | 'target_unreachable'
-  | 'missing_api_key'
-  | 'io_error'
-  | 'internal';
+  'invalid_profile' | 'invalid_arguments' | 'target_unreachable' | 'missing_api_key' | 'io_error' | 'internal';
 
 export class ToolError extends Error {
   readonly code: ErrorCode;
@@ -40,7 +35,11 @@ export class ProfileError extends ToolError {
   readonly problems: ProfileProblem[];
   constructor(problems: ProfileProblem[]) {
     const errors = problems.filter((p) => p.severity === 'error');
-    super('invalid_profile', `${errors.length} problem${errors.length === 1 ? '' : 's'} in the profile:\n` + errors.map(formatProblem).join('\n'));
+    super(
+      'invalid_profile',
+      `${errors.length} problem${errors.length === 1 ? '' : 's'} in the profile:\n` +
+        errors.map(formatProblem).join('\n'),
+    );
     this.name = 'ProfileError';
     this.problems = problems;
   }

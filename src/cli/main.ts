@@ -73,7 +73,10 @@ const err = (s: string) => process.stderr.write(redactOutput(s) + '\n');
 
 async function loadOrReport(file: string) {
   const { profile, warnings } = await loadProfile(file, { env: process.env });
-  redactOutput = makeRedactor([profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null, ...Object.values(profile.target.headers)]);
+  redactOutput = makeRedactor([
+    profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null,
+    ...Object.values(profile.target.headers),
+  ]);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
   return profile;
 }
@@ -82,7 +85,8 @@ function progressPrinter(): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
   let live = false;
   return (e) => {
-    if (e.type === 'target') err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
+    if (e.type === 'target')
+      err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
     else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
     else if (e.type === 'stage-start') {
       if (!tty) err(`stage ${e.index}: concurrency ${e.concurrency} (${e.kind})`);
@@ -95,7 +99,9 @@ function progressPrinter(): (e: RunEvent) => void {
       if (live) process.stderr.write('\r\x1b[2K');
       live = false;
       const s = e.result.summary;
-      err(`stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`);
+      err(
+        `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+      );
     } else if (e.type === 'stopping') err(e.reason);
   };
 }
@@ -105,12 +111,21 @@ function parseWorkers(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
-    throw new ToolError('invalid_arguments', `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`, 'for example --workers 2 (one thread per spare core)');
+    throw new ToolError(
+      'invalid_arguments',
+      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`,
+      'for example --workers 2 (one thread per spare core)',
+    );
   }
   return n;
 }
 
-async function runCommand(file: string, outDir: string | undefined, dryRun: boolean, workers?: number): Promise<number> {
+async function runCommand(
+  file: string,
+  outDir: string | undefined,
+  dryRun: boolean,
+  workers?: number,
+): Promise<number> {
   const loaded = await loadOrReport(file);
   // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
   const profile = workers === undefined ? loaded : { ...loaded, workers };
@@ -127,7 +142,9 @@ async function runCommand(file: string, outDir: string | undefined, dryRun: bool
       err(`\n${sig} again: exiting at once (requests.jsonl is intact up to its last line).`);
       process.exit(EXIT.interrupted);
     }
-    err(`\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`);
+    err(
+      `\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
+    );
     ac.abort();
   };
   const sigint = () => onSignal('SIGINT');
@@ -135,7 +152,13 @@ async function runCommand(file: string, outDir: string | undefined, dryRun: bool
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   try {
-    const result = await runCapacitySearch({ profile, env: process.env, outDir, signal: ac.signal, onEvent: progressPrinter() });
+    const result = await runCapacitySearch({
+      profile,
+      env: process.env,
+      outDir,
+      signal: ac.signal,
+      onEvent: progressPrinter(),
+    });
     out(finalReport(result.summary, result.runDir));
     return exitCodeForCapacity(result.capacity);
   } finally {
@@ -157,7 +180,10 @@ export async function main(argv: string[]): Promise<number> {
           .positional('profile', { type: 'string', demandOption: true, describe: 'the YAML step profile' })
           .option('out', { type: 'string', describe: 'directory for run directories (overrides report.dir)' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' })
-          .option('workers', { type: 'string', describe: 'load-generator worker threads (overrides the profile\'s workers)' }),
+          .option('workers', {
+            type: 'string',
+            describe: "load-generator worker threads (overrides the profile's workers)",
+          }),
       async (a) => {
         code = await runCommand(a.profile as string, a.out, a['dry-run'], parseWorkers(a.workers));
       },
@@ -190,11 +216,24 @@ export async function main(argv: string[]): Promise<number> {
         y
           .option('preset', { type: 'string', default: 'demo', describe: 'demo | tiny | large | flaky' })
           .option('port', { type: 'number', default: 0, describe: '0 = an ephemeral port' })
-          .option('set', { type: 'string', array: true, default: [] as string[], describe: 'override a parameter: --set slots=8' })
-          .option('ground-truth', { type: 'string', describe: 'write the server-side view of every request to this JSONL file' }),
+          .option('set', {
+            type: 'string',
+            array: true,
+            default: [] as string[],
+            describe: 'override a parameter: --set slots=8',
+          })
+          .option('ground-truth', {
+            type: 'string',
+            describe: 'write the server-side view of every request to this JSONL file',
+          }),
       async (a) => {
         const { serveStandalone, describeSimConfig } = await import('../sim/index.ts');
-        const sim = await serveStandalone({ preset: a.preset, port: a.port, set: a.set.map(String), groundTruthPath: a['ground-truth'] });
+        const sim = await serveStandalone({
+          preset: a.preset,
+          port: a.port,
+          set: a.set.map(String),
+          groundTruthPath: a['ground-truth'],
+        });
         out(`simulator listening: ${sim.baseUrl}`);
         out(describeSimConfig(sim.config));
         out('press Ctrl-C to stop');

@@ -5,11 +5,13 @@ import type { Profile } from '../profile/types.ts';
 import type { Capacity, StageResult } from './types.ts';
 
 export type NextStep =
-  | { kind: 'run'; concurrency: number; why: StageResult['kind'] }
-  | { kind: 'stop'; capacity: Capacity };
+  { kind: 'run'; concurrency: number; why: StageResult['kind'] } | { kind: 'stop'; capacity: Capacity };
 
 export interface DecideInput {
-  profile: { stop: Pick<Profile['stop'], 'onBreach'>; verdict: Pick<Profile['verdict'], 'confirmFailures' | 'bisect' | 'bisectResolution'> };
+  profile: {
+    stop: Pick<Profile['stop'], 'onBreach'>;
+    verdict: Pick<Profile['verdict'], 'confirmFailures' | 'bisect' | 'bisectResolution'>;
+  };
   levels: readonly number[];
   history: readonly StageResult[];
 }
@@ -34,8 +36,7 @@ export function levelStatuses(history: readonly StageResult[], confirmFailures: 
       // One re-run first: a passing hiccup of the machine should not end the search.
       const prev = list[list.length - 2];
       out.set(level, prev?.verdict === 'INVALID' ? 'INVALID' : 'UNCONFIRMED_INVALID');
-    }
-    else if (last.verdict === 'FAIL') {
+    } else if (last.verdict === 'FAIL') {
       const prev = list[list.length - 2];
       const confirmed = !confirmFailures || last.aborted || prev?.verdict === 'FAIL';
       out.set(level, confirmed ? 'FAIL' : 'UNCONFIRMED_FAIL');
@@ -69,7 +70,8 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   const last = history[history.length - 1]!;
   const status = levelStatuses(history, confirmFailures);
   const lastStatus = status.get(last.summary.concurrency);
-  if (lastStatus === 'UNCONFIRMED_FAIL' || lastStatus === 'UNCONFIRMED_INVALID') return { kind: 'run', concurrency: last.summary.concurrency, why: 'confirm' };
+  if (lastStatus === 'UNCONFIRMED_FAIL' || lastStatus === 'UNCONFIRMED_INVALID')
+    return { kind: 'run', concurrency: last.summary.concurrency, why: 'confirm' };
 
   const passes = [...status].filter(([, s]) => s === 'PASS').map(([c]) => c);
   const fails = [...status].filter(([, s]) => s === 'FAIL').map(([c]) => c);
@@ -81,16 +83,36 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   const bestPass = below.length > 0 ? Math.max(...below) : null;
 
   if (minInvalid !== null && (minFail === null || minInvalid < minFail)) {
-    return stop(bestPass, 'generator_limit', `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`, null);
+    return stop(
+      bestPass,
+      'generator_limit',
+      `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`,
+      null,
+    );
   }
   if (last.aborted && lastStatus === 'FAIL') {
     if (dominantlyRateLimited(last)) {
-      return stop(bestPass, 'rate_limited', `at concurrency ${last.summary.concurrency} most failures were HTTP 429 (the stage was stopped early): the capacity found is the endpoint's rate limit, not the engine's`, bestPass === null ? null : [bestPass, last.summary.concurrency]);
+      return stop(
+        bestPass,
+        'rate_limited',
+        `at concurrency ${last.summary.concurrency} most failures were HTTP 429 (the stage was stopped early): the capacity found is the endpoint's rate limit, not the engine's`,
+        bestPass === null ? null : [bestPass, last.summary.concurrency],
+      );
     }
     if (dominantlyUnreachable(last)) {
-      return stop(bestPass, 'target_unreachable', `the target stopped accepting connections during the stage at concurrency ${last.summary.concurrency}`, null);
+      return stop(
+        bestPass,
+        'target_unreachable',
+        `the target stopped accepting connections during the stage at concurrency ${last.summary.concurrency}`,
+        null,
+      );
     }
-    return stop(bestPass, 'error_rate_breaker', `stage at concurrency ${last.summary.concurrency} exceeded the max error rate and was stopped early`, bestPass === null ? null : [bestPass, last.summary.concurrency]);
+    return stop(
+      bestPass,
+      'error_rate_breaker',
+      `stage at concurrency ${last.summary.concurrency} exceeded the max error rate and was stopped early`,
+      bestPass === null ? null : [bestPass, last.summary.concurrency],
+    );
   }
 
   const tested = new Set(history.map((s) => s.summary.concurrency));
@@ -99,20 +121,34 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   if (minFail === null || !profile.stop.onBreach) {
     if (nextRamp !== undefined) return { kind: 'run', concurrency: nextRamp, why: 'ramp' };
     if (minFail === null) {
-      return stop(bestPass, 'max_reached', `every level up to the maximum ${maxTested} passed: capacity is at least ${maxTested}`, null);
+      return stop(
+        bestPass,
+        'max_reached',
+        `every level up to the maximum ${maxTested} passed: capacity is at least ${maxTested}`,
+        null,
+      );
     }
   }
   // A confirmed FAIL exists: bisect the bracket, then stop at the knee.
   const failStage = [...history].reverse().find((s) => s.summary.concurrency === minFail);
   const rateLimited = dominantlyRateLimited(failStage);
   if (bestPass === null) {
-    return stop(null, rateLimited ? 'rate_limited' : 'failed_at_first_stage', `the SLO already failed at concurrency ${minFail}, the lowest level tested`, null);
+    return stop(
+      null,
+      rateLimited ? 'rate_limited' : 'failed_at_first_stage',
+      `the SLO already failed at concurrency ${minFail}, the lowest level tested`,
+      null,
+    );
   }
   if (profile.verdict.bisect) {
     // The resolution comes from the coarse bracket the ramp found, not from the shrinking bisection bracket.
-    const rampFails = history.filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'FAIL').map((s) => s.summary.concurrency);
+    const rampFails = history
+      .filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'FAIL')
+      .map((s) => s.summary.concurrency);
     const coarseHigh = rampFails.length > 0 ? Math.min(...rampFails) : minFail!;
-    const rampPasses = history.filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < coarseHigh);
+    const rampPasses = history.filter(
+      (s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < coarseHigh,
+    );
     const coarseLow = rampPasses.length > 0 ? Math.max(...rampPasses.map((s) => s.summary.concurrency)) : bestPass;
     const resolution = profile.verdict.bisectResolution ?? autoResolution(coarseHigh - coarseLow);
     if (minFail! - bestPass > resolution) {
@@ -130,6 +166,11 @@ export function decide({ profile, levels, history }: DecideInput): NextStep {
   );
 }
 
-function stop(concurrency: number | null, stopReason: Capacity['stopReason'], stopDetail: string, bracket: [number, number] | null): NextStep {
+function stop(
+  concurrency: number | null,
+  stopReason: Capacity['stopReason'],
+  stopDetail: string,
+  bracket: [number, number] | null,
+): NextStep {
   return { kind: 'stop', capacity: { concurrency, stopReason, stopDetail, bracket } };
 }

@@ -34,10 +34,16 @@ export interface StageMeta {
  */
 export const MIN_TTFT_OVERHEAD_SAMPLES = 100;
 
-export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): { eventLoopDelayP99Ms: number; minAchievedRatio: number } {
+export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): {
+  eventLoopDelayP99Ms: number;
+  minAchievedRatio: number;
+} {
   const minAchievedRatio = profile.verdict.minAchievedConcurrency;
-  if (profile.verdict.maxEventLoopDelayMs !== null) return { eventLoopDelayP99Ms: profile.verdict.maxEventLoopDelayMs, minAchievedRatio };
-  const latency = profile.slo.filter((r) => r.kind === 'latency').map((r) => (r.kind === 'latency' ? r.thresholdMs : Infinity));
+  if (profile.verdict.maxEventLoopDelayMs !== null)
+    return { eventLoopDelayP99Ms: profile.verdict.maxEventLoopDelayMs, minAchievedRatio };
+  const latency = profile.slo
+    .filter((r) => r.kind === 'latency')
+    .map((r) => (r.kind === 'latency' ? r.thresholdMs : Infinity));
   const tightest = latency.length > 0 ? Math.min(...latency) : Infinity;
   // A delayed event loop adds its delay to every timestamp: 5 % of the tightest latency SLO is the most we
   // accept, but never below 30 ms, the p99 a busy 2-core machine shows in short windows without any overload.
@@ -49,34 +55,72 @@ export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): { event
  * every interval lies on the right side, else INCONCLUSIVE — unless `final` (no extension left):
  * then the point estimates decide and the verdict is marked low confidence.
  */
-export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: readonly RequestRecord[], meta: StageMeta, final = true): StageResult {
+export function judgeStage(
+  profile: Pick<Profile, 'slo' | 'verdict'>,
+  records: readonly RequestRecord[],
+  meta: StageMeta,
+  final = true,
+): StageResult {
   const windows = meta.windows.length > 0 ? meta.windows : [meta.window];
   const summary = summarizeStage(records, windows);
-  const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence, new Set(windows.map((w) => w.index)));
+  const rules = evaluateRules(
+    profile.slo,
+    summary,
+    records,
+    profile.verdict.confidence,
+    new Set(windows.map((w) => w.index)),
+  );
   const limits = healthLimits(profile);
   const problems: string[] = [];
   if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
-    problems.push(`event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator's timestamps are late`);
+    problems.push(
+      `event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator's timestamps are late`,
+    );
   }
   // A late event loop that the delay histogram misses (a few long stalls are under 1 % of its samples) still
   // shows here: the client reads the first token later than the simulator wrote it. Same limit, same reason.
   const overhead = meta.ttftOverhead ?? null;
-  if (overhead !== null && overhead.p99Ms !== null && overhead.n >= MIN_TTFT_OVERHEAD_SAMPLES && overhead.p99Ms > limits.eventLoopDelayP99Ms) {
-    problems.push(`TTFT overhead p99 ${overhead.p99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator sees first tokens later than the simulator sent them (${overhead.n} requests)`);
+  if (
+    overhead !== null &&
+    overhead.p99Ms !== null &&
+    overhead.n >= MIN_TTFT_OVERHEAD_SAMPLES &&
+    overhead.p99Ms > limits.eventLoopDelayP99Ms
+  ) {
+    problems.push(
+      `TTFT overhead p99 ${overhead.p99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator sees first tokens later than the simulator sent them (${overhead.n} requests)`,
+    );
   }
   const achievedRatio = summary.concurrency > 0 ? summary.achievedConcurrency / summary.concurrency : null;
   // Only meaningful when the window ran its course: a stage stopped early has a partial window.
-  if (achievedRatio !== null && meta.stoppedBy === null && summary.requests > 0 && achievedRatio < limits.minAchievedRatio) {
-    problems.push(`achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`);
+  if (
+    achievedRatio !== null &&
+    meta.stoppedBy === null &&
+    summary.requests > 0 &&
+    achievedRatio < limits.minAchievedRatio
+  ) {
+    problems.push(
+      `achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`,
+    );
   }
-  const health: GeneratorHealth = { eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms, cpuPercent: meta.cpuPercent, achievedRatio, ttftOverhead: overhead, problems };
+  const health: GeneratorHealth = {
+    eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms,
+    cpuPercent: meta.cpuPercent,
+    achievedRatio,
+    ttftOverhead: overhead,
+    problems,
+  };
   // Warnings, not verdicts: they explain numbers without proving the generator wrong.
   const warnings: string[] = [];
   const ratio = summary.littleLaw.ratio;
   if (ratio !== null && summary.completedInWindow >= 20 && (ratio < 0.7 || ratio > 1.3)) {
-    warnings.push(`Little's law: achieved concurrency ${summary.achievedConcurrency.toFixed(1)} vs completions/s × mean E2E = ${summary.littleLaw.predicted!.toFixed(1)}: not steady state (window short compared with E2E?)`);
+    warnings.push(
+      `Little's law: achieved concurrency ${summary.achievedConcurrency.toFixed(1)} vs completions/s × mean E2E = ${summary.littleLaw.predicted!.toFixed(1)}: not steady state (window short compared with E2E?)`,
+    );
   }
-  if (meta.cpuPercent > 90) warnings.push(`load generator CPU at ${meta.cpuPercent.toFixed(0)}% of one core: close to its limit (use workers, or a bigger machine)`);
+  if (meta.cpuPercent > 90)
+    warnings.push(
+      `load generator CPU at ${meta.cpuPercent.toFixed(0)}% of one core: close to its limit (use workers, or a bigger machine)`,
+    );
 
   const reasons: string[] = [];
   let verdict: Verdict;
@@ -87,7 +131,9 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
   } else if (summary.requests === 0) {
     // Every worker was still busy with its warm-up request when the window closed: the server is that slow.
     verdict = 'FAIL';
-    reasons.push('FAIL no request started in the measurement window: requests take longer than warm-up + window; lengthen ramp.stage.duration to measure this level');
+    reasons.push(
+      'FAIL no request started in the measurement window: requests take longer than warm-up + window; lengthen ramp.stage.duration to measure this level',
+    );
   } else if (meta.stoppedBy === 'breaker') {
     verdict = 'FAIL';
     for (const r of rules) reasons.push(`${r.outcome === 'fail' || r.pointPass === false ? 'FAIL' : 'ok'} ${r.reason}`);
@@ -102,11 +148,26 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
       lowConfidence = true;
     }
     for (const r of rules) {
-      const mark = r.outcome === 'fail' ? 'FAIL' : r.outcome === 'pass' ? 'ok' : r.pointPass === false ? 'FAIL?' : r.pointPass ? 'ok?' : '?';
+      const mark =
+        r.outcome === 'fail'
+          ? 'FAIL'
+          : r.outcome === 'pass'
+            ? 'ok'
+            : r.pointPass === false
+              ? 'FAIL?'
+              : r.pointPass
+                ? 'ok?'
+                : '?';
       reasons.push(`${mark} ${r.reason}`);
     }
-    if (lowConfidence) reasons.push(`low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`);
-    if (windows.length > 1) reasons.push(`extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`);
+    if (lowConfidence)
+      reasons.push(
+        `low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`,
+      );
+    if (windows.length > 1)
+      reasons.push(
+        `extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`,
+      );
   }
   for (const w of warnings) reasons.push(`warning: ${w}`);
   if (meta.stoppedBy === 'breaker') reasons.push('stopped early by the error-rate breaker');
@@ -117,7 +178,14 @@ export function judgeStage(profile: Pick<Profile, 'slo' | 'verdict'>, records: r
     verdict,
     lowConfidence,
     reasons,
-    rules: rules.map((r) => ({ rule: r.rule, value: r.value, pass: r.pointPass, reason: r.reason, interval: r.interval, outcome: r.outcome })),
+    rules: rules.map((r) => ({
+      rule: r.rule,
+      value: r.value,
+      pass: r.pointPass,
+      reason: r.reason,
+      interval: r.interval,
+      outcome: r.outcome,
+    })),
     kind: meta.kind,
     aborted: meta.stoppedBy === 'breaker',
     partial: meta.stoppedBy === 'interrupted' || meta.stoppedBy === 'budget',

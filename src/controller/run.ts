@@ -13,7 +13,13 @@ import { createTransport } from '../load/transport.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
 import type { Profile } from '../profile/types.ts';
 import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
-import { buildSummary, environmentMeta, redactProfile, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
+import {
+  buildSummary,
+  environmentMeta,
+  redactProfile,
+  type StageWithWindow,
+  type SummaryJson,
+} from '../report/summary.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -58,7 +64,13 @@ export async function checkReachable(baseUrl: string, timeoutMs = 5000): Promise
     const sock = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new ToolError('target_unreachable', `target unreachable: no TCP connection to ${redactUrl(baseUrl)} within ${timeoutMs} ms`, 'check base_url and that the service is up'));
+      reject(
+        new ToolError(
+          'target_unreachable',
+          `target unreachable: no TCP connection to ${redactUrl(baseUrl)} within ${timeoutMs} ms`,
+          'check base_url and that the service is up',
+        ),
+      );
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -67,27 +79,48 @@ export async function checkReachable(baseUrl: string, timeoutMs = 5000): Promise
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new ToolError('target_unreachable', `target unreachable: ${redactUrl(baseUrl)} (${err.code ?? err.message})`, 'check base_url and that the service is up'));
+      reject(
+        new ToolError(
+          'target_unreachable',
+          `target unreachable: ${redactUrl(baseUrl)} (${err.code ?? err.message})`,
+          'check base_url and that the service is up',
+        ),
+      );
     });
   });
 }
 
 export function runDirName(name: string, date: Date): string {
-  const ts = date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const ts = date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${name}-${ts}`;
 }
 
 /** The capacity implied by the stages judged so far, when the run stops before decide does. */
-export function provisionalCapacity(history: readonly StageResult[], levels: readonly number[], profile: Profile, reason: Capacity['stopReason'], detail: string): Capacity {
+export function provisionalCapacity(
+  history: readonly StageResult[],
+  levels: readonly number[],
+  profile: Profile,
+  reason: Capacity['stopReason'],
+  detail: string,
+): Capacity {
   const step = history.length > 0 ? decide({ profile, levels, history }) : null;
-  if (step?.kind === 'stop') return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
+  if (step?.kind === 'stop')
+    return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
   const status = levelStatuses(history, profile.verdict.confirmFailures);
   const passes = [...status].filter(([, st]) => st === 'PASS').map(([c]) => c);
   // An unconfirmed FAIL or an INVALID level still caps what can be claimed.
   const fails = [...status].filter(([, st]) => st !== 'PASS').map(([c]) => c);
   const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
   const below = passes.filter((c) => c < minFail);
-  return { concurrency: below.length > 0 ? Math.max(...below) : null, stopReason: reason, stopDetail: detail, bracket: null };
+  return {
+    concurrency: below.length > 0 ? Math.max(...below) : null,
+    stopReason: reason,
+    stopDetail: detail,
+    bracket: null,
+  };
 }
 
 export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
@@ -101,7 +134,12 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
   let apiKey = 'EMPTY';
   if (profile.target.apiKeyEnv) {
     const v = o.env[profile.target.apiKeyEnv];
-    if (!v) throw new ToolError('missing_api_key', `environment variable ${profile.target.apiKeyEnv} (target.api_key_env) is not set or empty`, `export ${profile.target.apiKeyEnv}=... before running`);
+    if (!v)
+      throw new ToolError(
+        'missing_api_key',
+        `environment variable ${profile.target.apiKeyEnv} (target.api_key_env) is not set or empty`,
+        `export ${profile.target.apiKeyEnv}=... before running`,
+      );
     apiKey = v;
   }
   // Only credentials: redacting every header value would also blank harmless text such as `application/json`.
@@ -119,7 +157,12 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
   try {
     if (simConfig) {
       // A child process, not a worker thread: measured here, a simulator thread in this process adds 5–25 ms of event-loop delay to the load generator.
-      sim = await startSimulator({ preset: simConfig.preset, overrides: simConfig.overrides as Record<string, never>, mode: 'process', groundTruthPath: join(runDir, GROUND_TRUTH_FILE) });
+      sim = await startSimulator({
+        preset: simConfig.preset,
+        overrides: simConfig.overrides as Record<string, never>,
+        mode: 'process',
+        groundTruthPath: join(runDir, GROUND_TRUTH_FILE),
+      });
       groundTruth = await GroundTruthReader.open(join(runDir, GROUND_TRUTH_FILE));
     }
     const baseUrl = sim ? sim.baseUrl : profile.target.baseUrl!;
@@ -134,7 +177,18 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
     const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
     // workers > 1: the requests run on worker threads (src/load/worker-pool.ts); this thread only merges and judges.
-    const pool = profile.workers > 1 ? await startWorkerPool({ workers: profile.workers, profile, baseUrl, apiKey, secrets, originEpochMs: clockOriginEpochMs, path: 'fast' }) : null;
+    const pool =
+      profile.workers > 1
+        ? await startWorkerPool({
+            workers: profile.workers,
+            profile,
+            baseUrl,
+            apiKey,
+            secrets,
+            originEpochMs: clockOriginEpochMs,
+            path: 'fast',
+          })
+        : null;
     const transport = pool ? null : createTransport({ profile, baseUrl, apiKey, now, redact });
     const levels = planLevels(profile.ramp.concurrency);
     const history: StageResult[] = [];
@@ -182,7 +236,12 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         // An INCONCLUSIVE stage is extended: another window at the same concurrency, pooled with the first.
         for (let extension = 0; ; extension++) {
           const index = nextIndex++;
-          emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: extension > 0 ? 'extend' : step.why });
+          emit({
+            type: 'stage-start',
+            index,
+            concurrency: step.concurrency,
+            kind: extension > 0 ? 'extend' : step.why,
+          });
           o.stageHook?.(index);
           const common = {
             plan: {
@@ -235,7 +294,11 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
           for (const r of res.records) groupRecords.push(r);
           eldMax = Math.max(eldMax, res.health.eventLoopDelayP99Ms);
           cpuSum += res.health.cpuPercent;
-          const final = extension >= profile.verdict.maxExtensions || res.stoppedBy !== null || o.signal?.aborted === true || budgetExceeded();
+          const final =
+            extension >= profile.verdict.maxExtensions ||
+            res.stoppedBy !== null ||
+            o.signal?.aborted === true ||
+            budgetExceeded();
           meta = {
             window: windows[0]!,
             windows: [...windows],
@@ -254,7 +317,13 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         stagesOut.flush();
         // A stage cut short by an interrupt or a safety limit is reported but never decides the capacity.
         if (!result.partial) history.push(result);
-        staged.push({ result, windowStartMs: meta.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: meta.stoppedBy, windows });
+        staged.push({
+          result,
+          windowStartMs: meta.window.startMs,
+          windowEndMs: windows[windows.length - 1]!.endMs,
+          stoppedBy: meta.stoppedBy,
+          windows,
+        });
         emit({ type: 'stage-end', result });
       }
     } finally {
@@ -287,7 +356,8 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
 }
 
 export function budgetDetail(reason: Capacity['stopReason'], profile: Profile): string {
-  if (reason === 'limit_duration') return `the run reached limits.max_duration (${profile.limits.maxDurationMs / 1000} s)`;
+  if (reason === 'limit_duration')
+    return `the run reached limits.max_duration (${profile.limits.maxDurationMs / 1000} s)`;
   if (reason === 'limit_requests') return `the run reached limits.max_requests (${profile.limits.maxRequests})`;
   return `the run reached limits.max_output_tokens (${profile.limits.maxOutputTokens})`;
 }

@@ -18,7 +18,8 @@ const FLUSH_ROUNDS = 3;
 /** Client TTFT (ms) of every request the check uses: judged (window), successful, with a first token. */
 export function clientTtfts(records: readonly RequestRecord[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const r of records) if (r.phase === 'window' && r.ok && r.firstContentAt !== null) out.set(r.id, r.firstContentAt - r.t0);
+  for (const r of records)
+    if (r.phase === 'window' && r.ok && r.firstContentAt !== null) out.set(r.id, r.firstContentAt - r.t0);
   return out;
 }
 
@@ -69,7 +70,13 @@ export class GroundTruthReader {
         } catch {
           continue;
         }
-        if (typeof g.id !== 'string' || !wanted.has(g.id) || typeof g.arrival_ms !== 'number' || typeof g.first_token_ms !== 'number') continue;
+        if (
+          typeof g.id !== 'string' ||
+          !wanted.has(g.id) ||
+          typeof g.arrival_ms !== 'number' ||
+          typeof g.first_token_ms !== 'number'
+        )
+          continue;
         into.set(g.id, g.first_token_ms - g.arrival_ms);
       }
     }
@@ -85,7 +92,11 @@ export class GroundTruthReader {
  * not), reads the lines appended since the previous attempt, joins them with the records on the request id.
  * Null when the simulator could not flush (stopped or died): the ground truth of the attempt is incomplete.
  */
-export async function measureTtftOverhead(records: readonly RequestRecord[], flush: () => Promise<boolean>, reader: GroundTruthReader): Promise<number[] | null> {
+export async function measureTtftOverhead(
+  records: readonly RequestRecord[],
+  flush: () => Promise<boolean>,
+  reader: GroundTruthReader,
+): Promise<number[] | null> {
   const client = clientTtfts(records);
   const server = new Map<string, number>();
   for (let round = 0; round < FLUSH_ROUNDS && server.size < client.size; round++) {

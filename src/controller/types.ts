@@ -12,7 +12,7 @@ export interface RuleResult {
   /** Confidence interval of the measured value, when one was computed. */
   interval?: [number, number] | null;
   /** pass / fail when the confidence interval lies on one side of the threshold, else undecided. */
-  outcome?: "pass" | "fail" | "undecided";
+  outcome?: 'pass' | 'fail' | 'undecided';
 }
 
 /**

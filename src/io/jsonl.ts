@@ -27,7 +27,10 @@ export class JsonlWriter {
   private pending: string[] = [];
   private timer: NodeJS.Timeout;
 
-  constructor(readonly path: string, flushEveryMs = 200) {
+  constructor(
+    readonly path: string,
+    flushEveryMs = 200,
+  ) {
     this.fd = openSync(path, 'a');
     this.timer = setInterval(() => this.flush(), flushEveryMs);
     this.timer.unref();

@@ -252,7 +252,8 @@ export function createHttpFetch(): HttpFetch {
     (init.headers instanceof Headers ? init.headers : new Headers(init.headers)).forEach((v, k) => {
       headers[k] = v;
     });
-    if (body !== undefined && body !== null) headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    if (body !== undefined && body !== null)
+      headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     const method = (init.method ?? 'GET').toUpperCase();
     const agent = isHttps ? agents.https : agents.http;
     return new Promise<Response>((resolve, reject) => {
@@ -260,7 +261,13 @@ export function createHttpFetch(): HttpFetch {
       const ex = new Exchange(req, signal, link, reject);
       req.once('response', (r: IncomingMessage) => {
         const status = r.statusCode ?? 0;
-        if (status >= 300 && status < 400 && status !== 304 && r.headers.location !== undefined && init.redirect !== 'manual') {
+        if (
+          status >= 300 &&
+          status < 400 &&
+          status !== 304 &&
+          r.headers.location !== undefined &&
+          init.redirect !== 'manual'
+        ) {
           // Redirects are rare for an API: the platform's fetch follows them as the SDK expects.
           r.resume();
           ex.finish();
@@ -271,7 +278,13 @@ export function createHttpFetch(): HttpFetch {
         const h = headersOf(r);
         const hasBody = !NO_BODY_STATUS.has(status) && method !== 'HEAD';
         try {
-          resolve(new NodeBodyResponse(hasBody ? decodedBody(r) : null, { status, statusText: r.statusMessage ?? '', headers: h }, url.href));
+          resolve(
+            new NodeBodyResponse(
+              hasBody ? decodedBody(r) : null,
+              { status, statusText: r.statusMessage ?? '', headers: h },
+              url.href,
+            ),
+          );
         } catch (err) {
           // A status the Response constructor refuses (outside 200–599).
           r.destroy();

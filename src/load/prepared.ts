@@ -56,7 +56,9 @@ function findCaptured(err: unknown): Captured | null {
 export async function capture(client: OpenAI, body: unknown): Promise<PreparedRequest | null> {
   let captured: Captured | null = null;
   try {
-    await client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': 'prepared' } }).asResponse();
+    await client.chat.completions
+      .create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': 'prepared' } })
+      .asResponse();
   } catch (err) {
     captured = findCaptured(err);
     if (captured === null) throw err;
@@ -72,9 +74,14 @@ export async function capture(client: OpenAI, body: unknown): Promise<PreparedRe
     if (k !== 'x-request-id' && k !== 'host' && k !== 'content-length') headers.push(k, v);
   });
   headers.push('content-length', String(bodyBuf.byteLength));
-  return { url, isHttps: url.protocol === 'https:', method: (captured.init.method ?? 'POST').toUpperCase(), headers, body: bodyBuf };
+  return {
+    url,
+    isHttps: url.protocol === 'https:',
+    method: (captured.init.method ?? 'POST').toUpperCase(),
+    headers,
+    body: bodyBuf,
+  };
 }
-
 
 /** A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none. */
 export interface PreparedReply {
@@ -132,7 +139,12 @@ async function statusError(res: IncomingMessage, body: Readable): Promise<APIErr
   } catch {
     json = undefined;
   }
-  return APIError.generate(res.statusCode, json as object | undefined, json === undefined ? text : undefined, headersOf(res));
+  return APIError.generate(
+    res.statusCode,
+    json as object | undefined,
+    json === undefined ? text : undefined,
+    headersOf(res),
+  );
 }
 
 export function createPreparedSender(): PreparedSender {
@@ -148,7 +160,13 @@ export function createPreparedSender(): PreparedSender {
     },
   };
 
-  function send(p: PreparedRequest, requestId: string, link: AbortLink, hops: number, retries: number): Promise<PreparedReply> {
+  function send(
+    p: PreparedRequest,
+    requestId: string,
+    link: AbortLink,
+    hops: number,
+    retries: number,
+  ): Promise<PreparedReply> {
     if (link.aborted) return Promise.reject(link.aborted);
     return new Promise<PreparedReply>((resolve, reject) => {
       const req = (p.isHttps ? https : http).request(p.url, {
@@ -160,7 +178,8 @@ export function createPreparedSender(): PreparedSender {
       const ex = new Exchange(req, null, link, (err) => {
         const idleSince = (req.socket as PooledSocket | null)?.[IDLE_SINCE];
         const wasIdle = req.reusedSocket && idleSince !== undefined && sentAt - idleSince >= STALE_IDLE_MS;
-        if (wasIdle && retries < MAX_STALE_RETRIES && link.aborted === null && closedBeforeAnswer(err)) send(p, requestId, link, hops, retries + 1).then(resolve, reject);
+        if (wasIdle && retries < MAX_STALE_RETRIES && link.aborted === null && closedBeforeAnswer(err))
+          send(p, requestId, link, hops, retries + 1).then(resolve, reject);
         else reject(err);
       });
       req.once('response', (res: IncomingMessage) => {
@@ -178,8 +197,15 @@ export function createPreparedSender(): PreparedSender {
             send({ ...p, url: to }, requestId, link, hops + 1, retries).then(resolve, reject);
           } else {
             const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
-            const why = hops >= MAX_REDIRECTS ? `more than ${MAX_REDIRECTS} redirects` : 'only a 307/308 to the same origin is followed';
-            reject(new Error(`HTTP ${status} redirect to ${where} not followed (${why}): set target.base_url to the final URL`));
+            const why =
+              hops >= MAX_REDIRECTS
+                ? `more than ${MAX_REDIRECTS} redirects`
+                : 'only a 307/308 to the same origin is followed';
+            reject(
+              new Error(
+                `HTTP ${status} redirect to ${where} not followed (${why}): set target.base_url to the final URL`,
+              ),
+            );
           }
           return;
         }

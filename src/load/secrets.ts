@@ -20,7 +20,10 @@ export function makeRedactor(secrets: readonly (string | null | undefined)[]): (
     return out
       .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}/gi, `$1 ${REDACTED}`)
       .replace(/\bsk-[A-Za-z0-9_-]{6,}/g, REDACTED)
-      .replace(/([?&](?:api[-_]?key|key|token|access[-_]?token|auth|sig|signature|secret|password)=)[^&\s"']+/gi, `$1${REDACTED}`);
+      .replace(
+        /([?&](?:api[-_]?key|key|token|access[-_]?token|auth|sig|signature|secret|password)=)[^&\s"']+/gi,
+        `$1${REDACTED}`,
+      );
   };
 }
 

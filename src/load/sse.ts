@@ -22,7 +22,8 @@ export function parseDataPayload(data: string): StreamEvent {
   } catch {
     return { kind: 'malformed', sample: data.slice(0, 80) };
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { kind: 'malformed', sample: data.slice(0, 80) };
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    return { kind: 'malformed', sample: data.slice(0, 80) };
   const o = obj as Record<string, unknown>;
   if (o.error !== undefined && o.error !== null) {
     const e = o.error as Record<string, unknown> | string;
@@ -174,7 +175,12 @@ export class ChunkShape {
       const d = o.choices?.[0]?.delta;
       content = d?.content;
       // The reasoning fields would also make a chunk count as content: only learn chunks that carry neither.
-      if (d && ((typeof d.reasoning_content === 'string' && d.reasoning_content !== '') || (typeof d.reasoning === 'string' && d.reasoning !== ''))) return false;
+      if (
+        d &&
+        ((typeof d.reasoning_content === 'string' && d.reasoning_content !== '') ||
+          (typeof d.reasoning === 'string' && d.reasoning !== ''))
+      )
+        return false;
     } catch {
       return false;
     }

@@ -31,7 +31,17 @@ export interface StageProgress {
 }
 
 /** The live progress of a stage, computed the same way for one thread and for a worker pool. */
-export function progressSnapshot(o: { stage: number; concurrency: number; now: number; stageStart: number; ws: number; windowEnd: number; done: number; failed: number; ttfts: readonly number[] }): StageProgress {
+export function progressSnapshot(o: {
+  stage: number;
+  concurrency: number;
+  now: number;
+  stageStart: number;
+  ws: number;
+  windowEnd: number;
+  done: number;
+  failed: number;
+  ttfts: readonly number[];
+}): StageProgress {
   const inWindow = o.now >= o.ws;
   let p99: number | null = null;
   if (o.ttfts.length > 0) {
@@ -132,9 +142,12 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
 
   const windowTimer =
     plan.durationMs !== null
-      ? setTimeout(() => {
-          stopSending = true;
-        }, Math.max(0, we - now()))
+      ? setTimeout(
+          () => {
+            stopSending = true;
+          },
+          Math.max(0, we - now()),
+        )
       : null;
   // Generator health is judged over the measurement window only: warm-up absorbs start-up costs (JIT, connections).
   const windowStartTimer = setTimeout(() => eld.reset(), Math.max(0, ws - now()));
@@ -143,7 +156,19 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   if (o.onProgress) {
     progressTimer = setInterval(() => {
       const t = now();
-      o.onProgress!(progressSnapshot({ stage: plan.index, concurrency: C, now: t, stageStart, ws, windowEnd: we, done: windowDone, failed: windowFailed, ttfts: windowTtft }));
+      o.onProgress!(
+        progressSnapshot({
+          stage: plan.index,
+          concurrency: C,
+          now: t,
+          stageStart,
+          ws,
+          windowEnd: we,
+          done: windowDone,
+          failed: windowFailed,
+          ttfts: windowTtft,
+        }),
+      );
     }, o.progressEveryMs ?? 500);
     progressTimer.unref();
   }
@@ -198,7 +223,12 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
       }
       const bound = stoppedBy === 'interrupted' ? (o.interruptGraceMs ?? 5000) : plan.drainMs;
       drainTimer = setTimeout(() => {
-        o.sender.abortAll('aborted', stoppedBy === 'interrupted' ? 'aborted after interrupt grace period' : `stage drain limit of ${plan.drainMs} ms`);
+        o.sender.abortAll(
+          'aborted',
+          stoppedBy === 'interrupted'
+            ? 'aborted after interrupt grace period'
+            : `stage drain limit of ${plan.drainMs} ms`,
+        );
         resolve();
       }, bound);
       drainTimer.unref();
@@ -207,7 +237,10 @@ export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
   });
   const onInterruptDuringDrain = () => {
     if (drainTimer) clearTimeout(drainTimer);
-    drainTimer = setTimeout(() => o.sender.abortAll('aborted', 'aborted after interrupt grace period'), o.interruptGraceMs ?? 5000);
+    drainTimer = setTimeout(
+      () => o.sender.abortAll('aborted', 'aborted after interrupt grace period'),
+      o.interruptGraceMs ?? 5000,
+    );
   };
   o.stopSignal?.addEventListener('abort', onInterruptDuringDrain);
   await Promise.race([all, drainWatch.then(() => all)]);

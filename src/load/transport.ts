@@ -7,7 +7,14 @@
 // content chunks skip JSON.parse (ChunkShape). The 'sdk' path (the SDK per request, its own fetch and web streams)
 // stays for comparison; both give identical records (test/load/).
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import { ABORT_LINK, abortViaLink, claimNodeBody, createHttpFetch, responseHasBody, type AbortLink } from './http-fetch.ts';
+import {
+  ABORT_LINK,
+  abortViaLink,
+  claimNodeBody,
+  createHttpFetch,
+  responseHasBody,
+  type AbortLink,
+} from './http-fetch.ts';
 import type { ErrorClass, RequestRecord } from './record.ts';
 import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
 import { capture, capturingFetch, createPreparedSender, type PreparedRequest } from './prepared.ts';
@@ -83,7 +90,10 @@ function classifyConnection(err: unknown, afterHeaders: boolean): { cls: ErrorCl
     has('socket hang up') ||
     has('UND_ERR_CLOSED')
   ) {
-    return { cls: 'connection_reset', msg: afterHeaders ? 'connection reset mid-stream' : 'connection reset before headers' };
+    return {
+      cls: 'connection_reset',
+      msg: afterHeaders ? 'connection reset mid-stream' : 'connection reset before headers',
+    };
   }
   const first = msgs.find((m) => m && m !== 'Connection error.') ?? msgs[0] ?? 'unknown error';
   return { cls: 'client_error', msg: first.slice(0, 200) };
@@ -116,12 +126,18 @@ export function splitBaseUrl(baseUrl: string): { baseURL: string; defaultQuery: 
   const defaultQuery = Object.fromEntries(u.searchParams);
   u.search = '';
   u.hash = '';
-  return { baseURL: u.toString().replace(/\/+$/, ''), defaultQuery: Object.keys(defaultQuery).length > 0 ? defaultQuery : undefined };
+  return {
+    baseURL: u.toString().replace(/\/+$/, ''),
+    defaultQuery: Object.keys(defaultQuery).length > 0 ? defaultQuery : undefined,
+  };
 }
 
 interface CompletionBody {
   error?: unknown;
-  choices?: { message?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    message?: { content?: string | null; reasoning_content?: string | null };
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
 }
 
@@ -195,8 +211,13 @@ export function createTransport(opts: TransportOptions): Transport {
       if (l.abortClass) continue;
       if (t - l.t0 >= totalMs) abort(l, 'timeout_total', `no end of stream within ${totalMs} ms`);
       else if (l.firstContentAt === null && t - l.t0 >= firstTokenMs)
-        abort(l, l.headersAt === null ? 'timeout_headers' : 'timeout_first_token', `no ${l.headersAt === null ? 'response headers' : 'first token'} within ${firstTokenMs} ms`);
-      else if (l.firstContentAt !== null && t - l.lastActivityAt >= idleMs) abort(l, 'timeout_idle', `no chunk for ${idleMs} ms`);
+        abort(
+          l,
+          l.headersAt === null ? 'timeout_headers' : 'timeout_first_token',
+          `no ${l.headersAt === null ? 'response headers' : 'first token'} within ${firstTokenMs} ms`,
+        );
+      else if (l.firstContentAt !== null && t - l.lastActivityAt >= idleMs)
+        abort(l, 'timeout_idle', `no chunk for ${idleMs} ms`);
     }
   }, granularity);
   sweeper.unref();
@@ -221,7 +242,9 @@ export function createTransport(opts: TransportOptions): Transport {
   async function sdkReply(p: PlannedRequest, l: Live): Promise<Reply> {
     const response = await client.chat.completions
       .create(bodyOf(p.payload) as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-        ...(l.link ? { fetchOptions: { [ABORT_LINK]: l.link } as unknown as OpenAI.RequestOptions['fetchOptions'] } : { signal: l.controller!.signal }),
+        ...(l.link
+          ? { fetchOptions: { [ABORT_LINK]: l.link } as unknown as OpenAI.RequestOptions['fetchOptions'] }
+          : { signal: l.controller!.signal }),
         headers: { 'x-request-id': p.id },
       })
       .asResponse();
@@ -356,7 +379,14 @@ export function createTransport(opts: TransportOptions): Transport {
           if (ev.content) {
             contentChunk();
             // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
-            if (shape !== null && ev.finishReason === null && ev.usage === null && shapeTries < SHAPE_TRIES && !shape.learn(data)) shapeTries++;
+            if (
+              shape !== null &&
+              ev.finishReason === null &&
+              ev.usage === null &&
+              shapeTries < SHAPE_TRIES &&
+              !shape.learn(data)
+            )
+              shapeTries++;
           }
           if (ev.finishReason) rec.finishReason = ev.finishReason;
           if (ev.usage) {
@@ -431,7 +461,12 @@ export function createTransport(opts: TransportOptions): Transport {
       rec.end = now();
       if (l.abortClass) {
         fail(l.abortClass, l.abortMessage ?? 'aborted');
-      } else if (err instanceof APIError && !(err instanceof APIConnectionError) && !(err instanceof APIUserAbortError) && err.status) {
+      } else if (
+        err instanceof APIError &&
+        !(err instanceof APIConnectionError) &&
+        !(err instanceof APIUserAbortError) &&
+        err.status
+      ) {
         rec.status = err.status;
         rec.retryAfterS = retryAfterSeconds(err.headers);
         const cls: ErrorClass = err.status === 429 ? 'http_429' : err.status >= 500 ? 'http_5xx' : 'http_4xx';
@@ -446,8 +481,13 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     if (rec.errorClass) {
       rec.ok = false;
-      if (rec.errorClass === 'connection_reset' || rec.errorClass === 'aborted' || rec.errorClass.startsWith('timeout')) {
-        rec.errorPhase = rec.headersAt === null ? 'before_headers' : rec.firstContentAt === null ? 'before_first_token' : 'mid_stream';
+      if (
+        rec.errorClass === 'connection_reset' ||
+        rec.errorClass === 'aborted' ||
+        rec.errorClass.startsWith('timeout')
+      ) {
+        rec.errorPhase =
+          rec.headersAt === null ? 'before_headers' : rec.firstContentAt === null ? 'before_first_token' : 'mid_stream';
       }
     } else {
       rec.ok = rec.status === 200 && ended;

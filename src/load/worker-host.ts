@@ -81,7 +81,10 @@ async function stage(m: StageMessage): Promise<void> {
     maxErrorRate: Number.POSITIVE_INFINITY,
     stopSignal: interrupt.signal,
     interruptGraceMs: m.interruptGraceMs,
-    budgetExceeded: () => Atomics.load(shared, SHARED.stop) !== 0 || Atomics.load(shared, SHARED.sent) >= m.maxRequests || now() >= m.maxDurationMs,
+    budgetExceeded: () =>
+      Atomics.load(shared, SHARED.stop) !== 0 ||
+      Atomics.load(shared, SHARED.sent) >= m.maxRequests ||
+      now() >= m.maxDurationMs,
     slots: m.slots,
     stageStartMs: m.stageStartMs,
     claimWindowRequest: () => Atomics.add(shared, SHARED.windowStarted, 1) + 1,
@@ -92,12 +95,19 @@ async function stage(m: StageMessage): Promise<void> {
   // Percent of one core for this thread: what the judge's "close to its limit" warning is about.
   const cpuPercent = cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / wallMs) * 100 : res.health.cpuPercent;
   interrupt = null;
-  post({ type: 'done', window: res.window, stoppedBy: res.stoppedBy, health: { eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent } });
+  post({
+    type: 'done',
+    window: res.window,
+    stoppedBy: res.stoppedBy,
+    health: { eventLoopDelayP99Ms: res.health.eventLoopDelayP99Ms, cpuPercent },
+  });
 }
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'stage') {
-    stage(m).catch((err: unknown) => post({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+    stage(m).catch((err: unknown) =>
+      post({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
   } else if (m.type === 'interrupt') {
     interrupt?.abort();
   } else if (m.type === 'close') {

@@ -51,4 +51,8 @@ export interface WorkerStageDone {
   health: { eventLoopDelayP99Ms: number; cpuPercent: number };
 }
 
-export type FromWorker = { type: 'ready' } | { type: 'records'; records: RequestRecord[] } | WorkerStageDone | { type: 'failed'; message: string };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'records'; records: RequestRecord[] }
+  | WorkerStageDone
+  | { type: 'failed'; message: string };

@@ -22,7 +22,10 @@ export interface WorkerPoolOptions extends Omit<WorkerInit, 'index'> {
   workers: number;
 }
 
-export interface WorkerPoolStageOptions extends Omit<StageRunOptions, 'sender' | 'pickPayload' | 'slots' | 'stageStartMs' | 'claimWindowRequest'> {
+export interface WorkerPoolStageOptions extends Omit<
+  StageRunOptions,
+  'sender' | 'pickPayload' | 'slots' | 'stageStartMs' | 'claimWindowRequest'
+> {
   /** Requests the run may still send (run-wide limit) and the run clock at which it must stop sending. */
   maxRequests: number;
   maxDurationMs: number;
@@ -68,7 +71,16 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
         const t: Thread = { worker, onMessage: null, exited: false, error: null };
         threads.push(t);
         return new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new ToolError('internal', `load-generator worker ${index} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+          const timer = setTimeout(
+            () =>
+              reject(
+                new ToolError(
+                  'internal',
+                  `load-generator worker ${index} did not start within ${START_TIMEOUT_MS / 1000} s`,
+                ),
+              ),
+            START_TIMEOUT_MS,
+          );
           worker.on('message', (m: FromWorker) => {
             if (m.type === 'ready') {
               clearTimeout(timer);
@@ -149,7 +161,19 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
       const onProgress = s.onProgress;
       progress = setInterval(() => {
         const t = now();
-        onProgress(progressSnapshot({ stage: plan.index, concurrency: C, now: t, stageStart, ws, windowEnd: plan.durationMs !== null ? ws + plan.durationMs : Infinity, done: windowDone, failed: windowFailed, ttfts: windowTtft }));
+        onProgress(
+          progressSnapshot({
+            stage: plan.index,
+            concurrency: C,
+            now: t,
+            stageStart,
+            ws,
+            windowEnd: plan.durationMs !== null ? ws + plan.durationMs : Infinity,
+            done: windowDone,
+            failed: windowFailed,
+            ttfts: windowTtft,
+          }),
+        );
       }, s.progressEveryMs ?? 500);
       progress.unref();
     }
@@ -162,7 +186,8 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
             else if (m.type === 'done') {
               done.push(m);
               if (done.length === active.length) resolve();
-            } else if (m.type === 'failed') reject(new ToolError('internal', `a load-generator worker failed: ${m.message}`));
+            } else if (m.type === 'failed')
+              reject(new ToolError('internal', `a load-generator worker failed: ${m.message}`));
           };
           send(t, {
             type: 'stage',

@@ -8,7 +8,12 @@
  */
 export type KeySpec = { readonly [key: string]: KeySpec | 'value' | 'map' };
 
-export const CONCURRENCY_KEYS = { start: 'value', step: 'value', factor: 'value', max: 'value' } as const satisfies KeySpec;
+export const CONCURRENCY_KEYS = {
+  start: 'value',
+  step: 'value',
+  factor: 'value',
+  max: 'value',
+} as const satisfies KeySpec;
 
 export const KEY_TREE = {
   name: 'value',
@@ -58,7 +63,14 @@ export const MESSAGE_KEYS = ['role', 'content'] as const;
 export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
 /** extra_body keys the tool sets itself; passing them through would silently change the measurement. */
-export const RESERVED_BODY_KEYS = ['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'temperature'] as const;
+export const RESERVED_BODY_KEYS = [
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'temperature',
+] as const;
 
 /** Model name used when the target is the embedded simulator and the profile names none (src/sim's default). */
 export const SIMULATOR_MODEL = 'sim-llm';
@@ -88,7 +100,15 @@ export const DEFAULTS = {
     stage: { durationMs: 30_000, requests: null },
     drainMs: 60_000,
   },
-  verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisect: true, bisectResolution: null, maxEventLoopDelayMs: null, minAchievedConcurrency: 0.8 },
+  verdict: {
+    confidence: 0.95,
+    confirmFailures: true,
+    maxExtensions: 2,
+    bisect: true,
+    bisectResolution: null,
+    maxEventLoopDelayMs: null,
+    minAchievedConcurrency: 0.8,
+  },
   stop: { onBreach: true, maxErrorRate: 0.5 },
   limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
   report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },

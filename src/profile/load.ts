@@ -38,7 +38,11 @@ function tooBig(file: string, bytes: number): ProfileProblem {
  * Validates profile text without throwing for profile problems. `file` is the path as the user
  * gave it (used in messages); relative paths inside the profile resolve against its directory.
  */
-export async function validateProfileText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<ValidateResult> {
+export async function validateProfileText(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ValidateResult> {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PROFILE_BYTES) return { profile: null, problems: [tooBig(file, bytes)] };
   const clean = text.replace(/^\uFEFF/, '');
@@ -47,31 +51,48 @@ export async function validateProfileText(text: string, file: string, env: NodeJ
     parsed = parseYaml(clean, file);
   } catch (err) {
     if (err instanceof YamlSyntaxError) {
-      return { profile: null, problems: [{ file, line: err.line, col: err.col, path: '', message: err.message, severity: 'error' }] };
+      return {
+        profile: null,
+        problems: [{ file, line: err.line, col: err.col, path: '', message: err.message, severity: 'error' }],
+      };
     }
     throw err;
   }
-  return validateDocument(parsed.value, { displayFile: file, absoluteFile: path.resolve(file), env, source: parsed.source });
+  return validateDocument(parsed.value, {
+    displayFile: file,
+    absoluteFile: path.resolve(file),
+    env,
+    source: parsed.source,
+  });
 }
 
 /**
  * Reads and validates a profile. Throws ProfileError (code invalid_profile) listing every error,
  * or ToolError (invalid_arguments) when the file cannot be read.
  */
-export async function loadProfile(file: string, opts: LoadOptions = {}): Promise<{ profile: Profile; warnings: ProfileProblem[] }> {
+export async function loadProfile(
+  file: string,
+  opts: LoadOptions = {},
+): Promise<{ profile: Profile; warnings: ProfileProblem[] }> {
   let text = opts.text;
   if (text === undefined) {
     try {
       const st = await stat(file);
-      if (!st.isFile()) throw new ToolError('invalid_arguments', `${file} is not a file`, 'pass the path of a profile .yaml file');
+      if (!st.isFile())
+        throw new ToolError('invalid_arguments', `${file} is not a file`, 'pass the path of a profile .yaml file');
       // Checked before reading: a huge file is rejected without loading it into memory.
       if (st.size > MAX_PROFILE_BYTES) throw new ProfileError([tooBig(file, st.size)]);
       text = await readFile(file, 'utf8');
     } catch (err) {
       if (err instanceof ToolError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'read error');
-      throw new ToolError('invalid_arguments', `cannot read profile ${file}: ${reason}`, 'pass the path of a profile .yaml file, e.g. profiles/demo.yaml');
+      const reason =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'read error');
+      throw new ToolError(
+        'invalid_arguments',
+        `cannot read profile ${file}: ${reason}`,
+        'pass the path of a profile .yaml file, e.g. profiles/demo.yaml',
+      );
     }
   }
   const { profile, problems } = await validateProfileText(text, file, opts.env ?? process.env);

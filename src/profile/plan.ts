@@ -54,17 +54,26 @@ export function describePlan(profile: Profile): string {
   lines.push(`Profile ${profile.name} (${profile.file})`);
   if (target.simulator) {
     const overrides = Object.keys(target.simulator.overrides);
-    lines.push(`Target: built-in simulator, preset ${target.simulator.preset}${overrides.length ? ` with overrides ${overrides.join(', ')}` : ''}; model ${target.model}`);
+    lines.push(
+      `Target: built-in simulator, preset ${target.simulator.preset}${overrides.length ? ` with overrides ${overrides.join(', ')}` : ''}; model ${target.model}`,
+    );
   } else {
-    lines.push(`Target: ${target.baseUrl ?? '?'}, model ${target.model}${target.apiKeyEnv ? `, API key from $${target.apiKeyEnv}` : ', no API key'}`);
+    lines.push(
+      `Target: ${target.baseUrl ?? '?'}, model ${target.model}${target.apiKeyEnv ? `, API key from $${target.apiKeyEnv}` : ', no API key'}`,
+    );
   }
-  const payloads = request.source === 'inline' ? 'inline messages' : `${request.payloads.length} payload${request.payloads.length === 1 ? '' : 's'} from ${request.source} (sampled with seed ${request.seed})`;
+  const payloads =
+    request.source === 'inline'
+      ? 'inline messages'
+      : `${request.payloads.length} payload${request.payloads.length === 1 ? '' : 's'} from ${request.source} (sampled with seed ${request.seed})`;
   const tokens = request.maxTokens === null ? 'max_tokens not sent' : `max_tokens ${request.maxTokens}`;
   lines.push(`Request: ${payloads}; ${tokens}; ${request.stream ? 'streaming' : 'not streaming (TTFT not measured)'}`);
   lines.push(
     `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
   );
-  lines.push(`Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`);
+  lines.push(
+    `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
+  );
 
   const window: string[] = [];
   if (ramp.stage.durationMs !== null) window.push(formatDuration(ramp.stage.durationMs));
@@ -72,30 +81,49 @@ export function describePlan(profile: Profile): string {
   lines.push(
     `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
   );
-  lines.push(profile.slo.length ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}` : 'SLO: none (every stage passes; only the efficiency knee is reported)');
+  lines.push(
+    profile.slo.length
+      ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`
+      : 'SLO: none (every stage passes; only the efficiency knee is reported)',
+  );
 
   if (ramp.stage.durationMs !== null) {
     const perStage = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
     const total = n * perStage;
-    const capped = total > limits.maxDurationMs ? ` (capped by limits.max_duration ${formatDuration(limits.maxDurationMs)})` : '';
-    lines.push(`Time: at most ${n} × (${formatDuration(ramp.warmupMs)} + ${formatDuration(ramp.stage.durationMs)} + ${formatDuration(effectiveDrainMs(profile))}) = ${formatDuration(total)} for the coarse ramp${capped}`);
+    const capped =
+      total > limits.maxDurationMs ? ` (capped by limits.max_duration ${formatDuration(limits.maxDurationMs)})` : '';
+    lines.push(
+      `Time: at most ${n} × (${formatDuration(ramp.warmupMs)} + ${formatDuration(ramp.stage.durationMs)} + ${formatDuration(effectiveDrainMs(profile))}) = ${formatDuration(total)} for the coarse ramp${capped}`,
+    );
   } else {
-    lines.push(`Time: stages end after ${ramp.stage.requests} requests, so time depends on the endpoint; bounded by limits.max_duration ${formatDuration(limits.maxDurationMs)}`);
+    lines.push(
+      `Time: stages end after ${ramp.stage.requests} requests, so time depends on the endpoint; bounded by limits.max_duration ${formatDuration(limits.maxDurationMs)}`,
+    );
   }
   if (ramp.stage.requests !== null) {
     const measured = n * ramp.stage.requests;
     const capped = measured > limits.maxRequests ? ` (capped by limits.max_requests ${limits.maxRequests})` : '';
-    lines.push(`Requests: at most ${n} × ${ramp.stage.requests} = ${measured} measured requests for the coarse ramp, plus warm-up requests${capped}`);
+    lines.push(
+      `Requests: at most ${n} × ${ramp.stage.requests} = ${measured} measured requests for the coarse ramp, plus warm-up requests${capped}`,
+    );
   } else {
-    lines.push(`Requests: bounded by duration (closed loop: depends on latency); at most limits.max_requests ${limits.maxRequests}`);
+    lines.push(
+      `Requests: bounded by duration (closed loop: depends on latency); at most limits.max_requests ${limits.maxRequests}`,
+    );
   }
 
   const extra: string[] = [];
   if (verdict.confirmFailures) extra.push('a failing stage is confirmed by a re-run');
-  if (verdict.maxExtensions > 0) extra.push(`an inconclusive stage is extended up to ${verdict.maxExtensions} time${verdict.maxExtensions === 1 ? '' : 's'}`);
+  if (verdict.maxExtensions > 0)
+    extra.push(
+      `an inconclusive stage is extended up to ${verdict.maxExtensions} time${verdict.maxExtensions === 1 ? '' : 's'}`,
+    );
   if (verdict.bisect) extra.push(`the knee is bisected to a resolution of ${verdict.bisectResolution ?? 'auto'}`);
-  if (extra.length) lines.push(`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`);
-  lines.push(`Verdicts: ${formatPercent(verdict.confidence)} confidence; ${stop.onBreach ? 'stop at the first confirmed breach' : 'keep ramping after a breach'}; abort a stage above ${formatPercent(stop.maxErrorRate)} errors`);
+  if (extra.length)
+    lines.push(`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`);
+  lines.push(
+    `Verdicts: ${formatPercent(verdict.confidence)} confidence; ${stop.onBreach ? 'stop at the first confirmed breach' : 'keep ramping after a breach'}; abort a stage above ${formatPercent(stop.maxErrorRate)} errors`,
+  );
   lines.push(
     `Safety limits: max_duration ${formatDuration(limits.maxDurationMs)}, max_requests ${limits.maxRequests}, max_output_tokens ${limits.maxOutputTokens} (the run stops at whichever comes first)`,
   );

@@ -1,6 +1,15 @@
 // YAML text → plain value plus a map from YAML path to source position, so every problem the
 // validator finds can be reported as file:line:col. Built on js-yaml 5's parser events.
-import { CORE_SCHEMA, COLLECTION_STYLE, EVENT_ID, SCALAR_STYLE, constructFromEvents, getScalarValue, mergeTag, parseEvents } from 'js-yaml';
+import {
+  CORE_SCHEMA,
+  COLLECTION_STYLE,
+  EVENT_ID,
+  SCALAR_STYLE,
+  constructFromEvents,
+  getScalarValue,
+  mergeTag,
+  parseEvents,
+} from 'js-yaml';
 import type { Event } from 'js-yaml';
 import { MAX_EXPANDED_NODES, MAX_YAML_DEPTH } from './keys.ts';
 
@@ -214,9 +223,18 @@ export function parseYaml(text: string, filename: string): ParsedYaml {
   const docStarts = events.flatMap((ev, i) => (ev.type === EVENT_ID.DOCUMENT ? [i] : []));
   if (docStarts.length > 1) {
     const second = events[(docStarts[1] as number) + 1];
-    const offset = second && 'start' in second ? second.start : second && 'valueStart' in second ? Math.max(0, second.valueStart) : 0;
+    const offset =
+      second && 'start' in second
+        ? second.start
+        : second && 'valueStart' in second
+          ? Math.max(0, second.valueStart)
+          : 0;
     const { line, col } = source.lineCol(offset);
-    throw new YamlSyntaxError('a profile is a single YAML document, found a second one (remove the "---" separator)', line, col);
+    throw new YamlSyntaxError(
+      'a profile is a single YAML document, found a second one (remove the "---" separator)',
+      line,
+      col,
+    );
   }
   indexEvents(events, source);
   let docs: unknown[];

@@ -25,10 +25,12 @@ export function parseDuration(value: unknown): number {
     if (value < 0) throw new Error(`must not be negative, got ${value}`);
     throw new Error(`needs a unit, got ${value} (write e.g. ${value}s or ${value}ms)`);
   }
-  if (typeof value !== 'string') throw new Error(`must be a duration such as 30s or 500ms, got ${describeValue(value)}`);
+  if (typeof value !== 'string')
+    throw new Error(`must be a duration such as 30s or 500ms, got ${describeValue(value)}`);
   const text = value.trim();
   if (/^-/.test(text)) throw new Error(`must not be negative, got ${describeValue(value)}`);
-  if (/^\d+(\.\d+)?$/.test(text)) throw new Error(`needs a unit, got ${describeValue(value)} (write e.g. ${text}s or ${text}ms)`);
+  if (/^\d+(\.\d+)?$/.test(text))
+    throw new Error(`needs a unit, got ${describeValue(value)} (write e.g. ${text}s or ${text}ms)`);
   let total = 0;
   let parts = 0;
   DURATION_PART.lastIndex = 0;
@@ -54,14 +56,16 @@ export function parseDuration(value: unknown): number {
  */
 export function parsePercent(value: unknown): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new Error(`must be a percentage such as 99% or a ratio in [0, 1], got ${describeValue(value)}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new Error(`must be a percentage such as 99% or a ratio in [0, 1], got ${describeValue(value)}`);
     if (value > 1) {
       const hint = value <= 100 ? ` (did you mean ${value}%?)` : '';
       throw new Error(`must be a percentage such as 99% or a ratio in [0, 1], got ${value}${hint}`);
     }
     return value;
   }
-  if (typeof value !== 'string') throw new Error(`must be a percentage such as 99% or a ratio in [0, 1], got ${describeValue(value)}`);
+  if (typeof value !== 'string')
+    throw new Error(`must be a percentage such as 99% or a ratio in [0, 1], got ${describeValue(value)}`);
   const text = value.trim();
   const pct = /^(\d+(?:\.\d+)?|\.\d+)\s*%$/.exec(text);
   if (pct) {
@@ -92,7 +96,9 @@ export function formatPercent(ratio: number): string {
 /** Edit distance counting an adjacent transposition as one edit ("stpe" → "step" is 1). */
 export function levenshtein(a: string, b: string): number {
   if (a === b) return 0;
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number): number => (d[i] as number[])[j] as number;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -118,7 +124,11 @@ export function closest(word: string, candidates: readonly string[]): string | n
     }
   }
   const allowed = Math.max(1, Math.min(3, Math.floor(w.length / 3)));
-  if (best !== null && (bestDist <= allowed || (bestDist <= 4 && (best.includes(w) || w.includes(best.toLowerCase())) && w.length >= 3))) return best;
+  if (
+    best !== null &&
+    (bestDist <= allowed || (bestDist <= 4 && (best.includes(w) || w.includes(best.toLowerCase())) && w.length >= 3))
+  )
+    return best;
   return null;
 }
 

@@ -98,7 +98,8 @@ export class Checker {
         const elsewhere = KEY_LOCATIONS.get(key) ?? KEY_LOCATIONS.get(closest(key, [...KEY_LOCATIONS.keys()]) ?? '');
         if (elsewhere && elsewhere.length === 1) hint = ` (did you mean "${elsewhere[0]}"?)`;
       }
-      if (!hint && /key|token|secret|password/i.test(key)) hint = ' (never put credentials in the profile: name an environment variable in target.api_key_env)';
+      if (!hint && /key|token|secret|password/i.test(key))
+        hint = ' (never put credentials in the profile: name an environment variable in target.api_key_env)';
       const expected = !hint && allowed.length <= 12 ? `; expected one of: ${allowed.join(', ')}` : '';
       this.error(joinPath(p, key), `unknown key "${key}"${hint}${expected}`, 'key');
     }
@@ -117,7 +118,12 @@ export class Checker {
     return v;
   }
 
-  string(obj: Obj, key: string, parentPath: string, opts: { required?: string; secret?: boolean } = {}): string | undefined {
+  string(
+    obj: Obj,
+    key: string,
+    parentPath: string,
+    opts: { required?: string; secret?: boolean } = {},
+  ): string | undefined {
     const p = joinPath(parentPath, key);
     if (!has(obj, key)) {
       if (opts.required) this.error(p, opts.required, 'key');
@@ -142,7 +148,14 @@ export class Checker {
     return v;
   }
 
-  integer(obj: Obj, key: string, parentPath: string, min: number, max: number, what = 'a positive integer'): number | undefined {
+  integer(
+    obj: Obj,
+    key: string,
+    parentPath: string,
+    min: number,
+    max: number,
+    what = 'a positive integer',
+  ): number | undefined {
     if (!has(obj, key)) return undefined;
     return this.integerValue(obj[key], joinPath(parentPath, key), min, max, what);
   }
@@ -191,7 +204,12 @@ export class Checker {
     return ms;
   }
 
-  percent(obj: Obj, key: string, parentPath: string, opts: { allowZero: boolean; allowOne: boolean }): number | undefined {
+  percent(
+    obj: Obj,
+    key: string,
+    parentPath: string,
+    opts: { allowZero: boolean; allowOne: boolean },
+  ): number | undefined {
     if (!has(obj, key)) return undefined;
     const p = joinPath(parentPath, key);
     let ratio: number;
@@ -248,7 +266,10 @@ function checkName(c: Checker, root: Obj, absoluteFile: string): string {
   if (raw === undefined) return fromFile;
   const clean = sanitizeName(raw);
   if (clean === '') {
-    c.error('name', `must contain at least one letter or digit (it names the run directory), got ${describeValue(raw)}`);
+    c.error(
+      'name',
+      `must contain at least one letter or digit (it names the run directory), got ${describeValue(raw)}`,
+    );
     return fromFile;
   }
   if (clean !== raw) c.warn('name', `is used as "${clean}" in run directory names (only A-Z a-z 0-9 . _ - are kept)`);
@@ -257,7 +278,8 @@ function checkName(c: Checker, root: Obj, absoluteFile: string): string {
 
 function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<TargetConfig> {
   const t = c.section(root, 'target', '', KEY_TREE.target);
-  if (t === null) c.error('target', 'is required: set target.base_url (an OpenAI-compatible endpoint) or target.simulator', 'key');
+  if (t === null)
+    c.error('target', 'is required: set target.base_url (an OpenAI-compatible endpoint) or target.simulator', 'key');
   if (!t) return {};
   // A bare `simulator:` means the simulator with its default preset.
   if (Object.hasOwn(t, 'simulator') && t['simulator'] === null) t['simulator'] = {};
@@ -276,12 +298,21 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         c.error('target.base_url', `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
       } else if (url.username || url.password) {
-        c.error('target.base_url', 'must not contain credentials (user:password@); name the key variable in target.api_key_env');
+        c.error(
+          'target.base_url',
+          'must not contain credentials (user:password@); name the key variable in target.api_key_env',
+        );
       } else if ([...url.searchParams.keys()].some((k) => SECRET_QUERY.test(k))) {
-        c.error('target.base_url', 'must not carry a key or token in its query string; name the key variable in target.api_key_env');
+        c.error(
+          'target.base_url',
+          'must not carry a key or token in its query string; name the key variable in target.api_key_env',
+        );
       } else {
         if (url.pathname === '/' || url.pathname === '') {
-          c.warn('target.base_url', 'has no path; OpenAI-compatible servers usually serve under /v1 (e.g. https://host/v1)');
+          c.warn(
+            'target.base_url',
+            'has no path; OpenAI-compatible servers usually serve under /v1 (e.g. https://host/v1)',
+          );
         }
         out.baseUrl = url.toString().replace(/\/+$/, '');
       }
@@ -296,7 +327,8 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
       let preset: string = DEFAULT_SIMULATOR_PRESET;
       if (has(sim, 'preset')) {
         const v = sim['preset'];
-        if (typeof v !== 'string' || v.trim() === '') c.error('target.simulator.preset', `must be a preset name such as "demo", got ${describeValue(v)}`);
+        if (typeof v !== 'string' || v.trim() === '')
+          c.error('target.simulator.preset', `must be a preset name such as "demo", got ${describeValue(v)}`);
         else preset = v.trim();
       }
       // Any other key overrides a simulator setting; the simulator validates them when it starts.
@@ -310,18 +342,25 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
     required: which === 'base_url' ? 'is required with base_url: the model name the endpoint serves' : undefined,
   });
   const simModel = out.simulator?.overrides['model'];
-  out.model = model?.trim() ?? (which === 'simulator' ? (typeof simModel === 'string' ? simModel : SIMULATOR_MODEL) : undefined);
+  out.model =
+    model?.trim() ?? (which === 'simulator' ? (typeof simModel === 'string' ? simModel : SIMULATOR_MODEL) : undefined);
 
   if (has(t, 'api_key_env')) {
     const v = t['api_key_env'];
     if (typeof v !== 'string' || !ENV_NAME.test(v)) {
       // Never echo the value: a user may have pasted the key itself here.
-      c.error('target.api_key_env', 'must be the NAME of an environment variable (letters, digits, _), not the key itself');
+      c.error(
+        'target.api_key_env',
+        'must be the NAME of an environment variable (letters, digits, _), not the key itself',
+      );
     } else {
       out.apiKeyEnv = v;
       const value = env[v];
       if (value === undefined || value === '') {
-        c.error('target.api_key_env', `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`);
+        c.error(
+          'target.api_key_env',
+          `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`,
+        );
       }
     }
   }
@@ -346,7 +385,11 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
           c.error(p, 'value must be a string');
         }
         if (CREDENTIAL_HEADERS.test(name)) {
-          c.warn(p, 'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)', 'key');
+          c.warn(
+            p,
+            'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)',
+            'key',
+          );
         }
       }
       out.headers = headers;
@@ -404,7 +447,8 @@ function parsePromptLine(line: string): RequestPayload | string {
     if (!Object.hasOwn(v, 'messages')) return 'is an object without a "messages" field';
     messages = v['messages'];
   }
-  if (!Array.isArray(messages)) return `must be a messages array, {"messages": [...]}, or a JSON string, got ${describeValue(messages)}`;
+  if (!Array.isArray(messages))
+    return `must be a messages array, {"messages": [...]}, or a JSON string, got ${describeValue(messages)}`;
   if (messages.length === 0) return 'has an empty messages list';
   const out: ChatMessage[] = [];
   for (const [i, m] of messages.entries()) {
@@ -433,13 +477,21 @@ async function loadPromptsFile(c: Checker, rel: string): Promise<RequestPayload[
       return undefined;
     }
     if (st.size > MAX_PROMPTS_FILE_BYTES) {
-      c.error(p, `${display} is ${Math.round(st.size / 1024 / 1024)} MB; the limit is ${MAX_PROMPTS_FILE_BYTES / 1024 / 1024} MB`);
+      c.error(
+        p,
+        `${display} is ${Math.round(st.size / 1024 / 1024)} MB; the limit is ${MAX_PROMPTS_FILE_BYTES / 1024 / 1024} MB`,
+      );
       return undefined;
     }
     text = await readFile(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    c.error(p, code === 'ENOENT' ? `file not found: ${display} (paths are relative to the profile's directory)` : `cannot read ${display} (${code ?? 'error'})`);
+    c.error(
+      p,
+      code === 'ENOENT'
+        ? `file not found: ${display} (paths are relative to the profile's directory)`
+        : `cannot read ${display} (${code ?? 'error'})`,
+    );
     return undefined;
   }
   const payloads: RequestPayload[] = [];
@@ -457,7 +509,8 @@ async function loadPromptsFile(c: Checker, rel: string): Promise<RequestPayload[
         payloads.push(r);
       }
     });
-  if (bad > MAX_PROMPT_LINE_PROBLEMS) c.error(p, `${display} has ${bad} malformed lines in all (the first ${MAX_PROMPT_LINE_PROBLEMS} are listed)`);
+  if (bad > MAX_PROMPT_LINE_PROBLEMS)
+    c.error(p, `${display} has ${bad} malformed lines in all (the first ${MAX_PROMPT_LINE_PROBLEMS} are listed)`);
   if (bad > 0) return undefined;
   if (payloads.length === 0) {
     c.error(p, `${display} is empty: it needs at least one prompt (one JSON value per line)`);
@@ -503,7 +556,8 @@ async function checkRequest(c: Checker, root: Obj): Promise<Partial<RequestConfi
 
   if (has(r, 'extra_body')) {
     const body = r['extra_body'];
-    if (!isObj(body)) c.error('request.extra_body', `must be a mapping of extra request fields, got ${describeValue(body)}`);
+    if (!isObj(body))
+      c.error('request.extra_body', `must be a mapping of extra request fields, got ${describeValue(body)}`);
     else {
       for (const key of Object.keys(body)) {
         if ((RESERVED_BODY_KEYS as readonly string[]).includes(key)) {
@@ -518,12 +572,19 @@ async function checkRequest(c: Checker, root: Obj): Promise<Partial<RequestConfi
   const tm = c.section(r, 'timeouts', 'request', KEY_TREE.request.timeouts);
   const timeouts: RequestConfig['timeouts'] = { ...DEFAULTS.request.timeouts };
   if (tm) {
-    timeouts.firstTokenMs = c.duration(tm, 'first_token', 'request.timeouts', { allowZero: false }) ?? timeouts.firstTokenMs;
+    timeouts.firstTokenMs =
+      c.duration(tm, 'first_token', 'request.timeouts', { allowZero: false }) ?? timeouts.firstTokenMs;
     timeouts.idleMs = c.duration(tm, 'idle', 'request.timeouts', { allowZero: false }) ?? timeouts.idleMs;
     timeouts.totalMs = c.duration(tm, 'total', 'request.timeouts', { allowZero: false }) ?? timeouts.totalMs;
-    for (const [key, ms] of [['first_token', timeouts.firstTokenMs], ['idle', timeouts.idleMs]] as const) {
+    for (const [key, ms] of [
+      ['first_token', timeouts.firstTokenMs],
+      ['idle', timeouts.idleMs],
+    ] as const) {
       if (has(tm, key) && ms > timeouts.totalMs) {
-        c.warn(joinPath('request.timeouts', key), `${formatDuration(ms)} is longer than timeouts.total (${formatDuration(timeouts.totalMs)}), so it never fires`);
+        c.warn(
+          joinPath('request.timeouts', key),
+          `${formatDuration(ms)} is longer than timeouts.total (${formatDuration(timeouts.totalMs)}), so it never fires`,
+        );
       }
     }
   }
@@ -557,14 +618,18 @@ function checkConcurrency(c: Checker, v: unknown): ConcurrencyPlan | undefined {
     return ok ? { kind: 'list', levels } : undefined;
   }
   if (!isObj(v)) {
-    c.error(p, `must be a mapping {start, step | factor, max} or a list of levels such as [1, 2, 4, 8], got ${describeValue(v)}`);
+    c.error(
+      p,
+      `must be a mapping {start, step | factor, max} or a list of levels such as [1, 2, 4, 8], got ${describeValue(v)}`,
+    );
     return undefined;
   }
   c.checkKeys(v, p, Object.keys(CONCURRENCY_KEYS));
   const start = has(v, 'start') ? level(v['start'], `${p}.start`) : DEFAULTS.ramp.concurrencyStart;
   const max = has(v, 'max') ? level(v['max'], `${p}.max`) : undefined;
   if (!has(v, 'max')) c.error(`${p}.max`, 'is required: the highest concurrency to try', 'key');
-  if (start !== undefined && max !== undefined && max < start) c.error(`${p}.max`, `must be at least start (${start}), got ${max}`);
+  if (start !== undefined && max !== undefined && max < start)
+    c.error(`${p}.max`, `must be at least start (${start}), got ${max}`);
   const which = c.exactlyOne(v, p, 'step', 'factor', 'a way to grow');
   let plan: ConcurrencyPlan | undefined;
   if (which === 'step') {
@@ -588,7 +653,8 @@ function checkRamp(c: Checker, root: Obj): Partial<RampConfig> {
   if (r === null) c.error('ramp', 'is required: at least ramp.concurrency', 'key');
   if (!r) return {};
   const out: Partial<RampConfig> = {};
-  if (!has(r, 'concurrency')) c.error('ramp.concurrency', 'is required, e.g. {start: 1, step: 4, max: 64} or [1, 2, 4, 8]', 'key');
+  if (!has(r, 'concurrency'))
+    c.error('ramp.concurrency', 'is required, e.g. {start: 1, step: 4, max: 64} or [1, 2, 4, 8]', 'key');
   else out.concurrency = checkConcurrency(c, r['concurrency']);
   out.warmupMs = c.duration(r, 'warmup', 'ramp', { allowZero: true });
   out.drainMs = c.duration(r, 'drain', 'ramp', { allowZero: true });
@@ -596,13 +662,16 @@ function checkRamp(c: Checker, root: Obj): Partial<RampConfig> {
   if (st) {
     const durationMs = c.duration(st, 'duration', 'ramp.stage', { allowZero: false });
     const requests = c.integer(st, 'requests', 'ramp.stage', 1, 100_000_000);
-    if (!has(st, 'duration') && !has(st, 'requests')) c.error('ramp.stage', 'needs duration, requests, or both (the stage ends at whichever comes first)', 'key');
+    if (!has(st, 'duration') && !has(st, 'requests'))
+      c.error('ramp.stage', 'needs duration, requests, or both (the stage ends at whichever comes first)', 'key');
     out.stage = { durationMs: durationMs ?? null, requests: requests ?? null };
   }
   return out;
 }
 
-const TIMEOUT_FOR_METRIC: Partial<Record<LatencyMetric, { key: 'first_token' | 'total' | 'idle'; field: 'firstTokenMs' | 'totalMs' | 'idleMs' }>> = {
+const TIMEOUT_FOR_METRIC: Partial<
+  Record<LatencyMetric, { key: 'first_token' | 'total' | 'idle'; field: 'firstTokenMs' | 'totalMs' | 'idleMs' }>
+> = {
   ttft: { key: 'first_token', field: 'firstTokenMs' },
   ttfb: { key: 'first_token', field: 'firstTokenMs' },
   e2e: { key: 'total', field: 'totalMs' },
@@ -611,12 +680,19 @@ const TIMEOUT_FOR_METRIC: Partial<Record<LatencyMetric, { key: 'first_token' | '
 
 function checkSlo(c: Checker, root: Obj): SloRule[] | undefined {
   if (!has(root, 'slo')) {
-    c.warn('', 'no slo rules: every stage passes, the ramp runs to its max and only the efficiency knee is reported', 'key');
+    c.warn(
+      '',
+      'no slo rules: every stage passes, the ramp runs to its max and only the efficiency knee is reported',
+      'key',
+    );
     return [];
   }
   const list = root['slo'];
   if (!Array.isArray(list)) {
-    c.error('slo', `must be a list of rules such as ["p99(ttft) < 1s", "success_rate >= 99%"], got ${describeValue(list)}`);
+    c.error(
+      'slo',
+      `must be a list of rules such as ["p99(ttft) < 1s", "success_rate >= 99%"], got ${describeValue(list)}`,
+    );
     return undefined;
   }
   const rules: SloRule[] = [];
@@ -649,17 +725,23 @@ function checkVerdict(c: Checker, root: Obj): Partial<VerdictConfig> {
   if (!v) return {};
   const out: Partial<VerdictConfig> = {};
   const conf = c.percent(v, 'confidence', 'verdict', { allowZero: false, allowOne: false });
-  if (conf !== undefined && conf < 0.5) c.error('verdict.confidence', `must be at least 50%, got ${describeValue(v['confidence'])}`);
+  if (conf !== undefined && conf < 0.5)
+    c.error('verdict.confidence', `must be at least 50%, got ${describeValue(v['confidence'])}`);
   else out.confidence = conf;
   out.confirmFailures = c.bool(v, 'confirm_failures', 'verdict');
   out.maxExtensions = c.integer(v, 'max_extensions', 'verdict', 0, 20, 'a non-negative integer');
   out.bisect = c.bool(v, 'bisect', 'verdict');
-  if (Object.hasOwn(v, 'resolution') && (v['resolution'] === null || v['resolution'] === 'auto')) out.bisectResolution = null;
+  if (Object.hasOwn(v, 'resolution') && (v['resolution'] === null || v['resolution'] === 'auto'))
+    out.bisectResolution = null;
   else {
     const res = c.integer(v, 'resolution', 'verdict', 1, MAX_CONCURRENCY, 'a positive integer or "auto"');
     if (res !== undefined) out.bisectResolution = res;
   }
-  if (Object.hasOwn(v, 'max_event_loop_delay') && (v['max_event_loop_delay'] === null || v['max_event_loop_delay'] === 'auto')) out.maxEventLoopDelayMs = null;
+  if (
+    Object.hasOwn(v, 'max_event_loop_delay') &&
+    (v['max_event_loop_delay'] === null || v['max_event_loop_delay'] === 'auto')
+  )
+    out.maxEventLoopDelayMs = null;
   else {
     const eld = c.duration(v, 'max_event_loop_delay', 'verdict', { allowZero: false });
     if (eld !== undefined) out.maxEventLoopDelayMs = eld;
@@ -707,7 +789,10 @@ function crossCheck(c: Checker, request: Partial<RequestConfig>, rules: SloRule[
     if (rule.kind !== 'latency') return;
     const p = joinPath('slo', i);
     if (!stream && (rule.metric === 'ttft' || rule.metric === 'tpot' || rule.metric === 'itl')) {
-      c.error(p, `${rule.metric} needs streaming, but request.stream is false (a non-streaming run measures ttfb and e2e only)`);
+      c.error(
+        p,
+        `${rule.metric} needs streaming, but request.stream is false (a non-streaming run measures ttfb and e2e only)`,
+      );
       return;
     }
     const t = TIMEOUT_FOR_METRIC[rule.metric];
@@ -723,7 +808,10 @@ function crossCheck(c: Checker, request: Partial<RequestConfig>, rules: SloRule[
 }
 
 /** Validates a parsed document. Returns the Profile when there is no error (problems may still hold warnings). */
-export async function validateDocument(doc: unknown, ctx: ValidateContext): Promise<{ profile: Profile | null; problems: ProfileProblem[] }> {
+export async function validateDocument(
+  doc: unknown,
+  ctx: ValidateContext,
+): Promise<{ profile: Profile | null; problems: ProfileProblem[] }> {
   const c = new Checker(ctx);
   if (doc === undefined || doc === null) {
     c.error('', 'the profile is empty; it needs at least target, request and ramp (see docs/profile.md)');
@@ -748,7 +836,9 @@ export async function validateDocument(doc: unknown, ctx: ValidateContext): Prom
   const workers = c.integer(doc, 'workers', '', 1, MAX_WORKERS);
   crossCheck(c, request, slo);
 
-  c.problems.sort((a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col);
+  c.problems.sort(
+    (a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col,
+  );
   if (c.errorCount > 0) return { profile: null, problems: c.problems };
 
   const D = DEFAULTS;
@@ -786,7 +876,8 @@ export async function validateDocument(doc: unknown, ctx: ValidateContext): Prom
       maxExtensions: verdict.maxExtensions ?? D.verdict.maxExtensions,
       bisectResolution: verdict.bisectResolution === undefined ? D.verdict.bisectResolution : verdict.bisectResolution,
       bisect: verdict.bisect ?? D.verdict.bisect,
-      maxEventLoopDelayMs: verdict.maxEventLoopDelayMs === undefined ? D.verdict.maxEventLoopDelayMs : verdict.maxEventLoopDelayMs,
+      maxEventLoopDelayMs:
+        verdict.maxEventLoopDelayMs === undefined ? D.verdict.maxEventLoopDelayMs : verdict.maxEventLoopDelayMs,
       minAchievedConcurrency: verdict.minAchievedConcurrency ?? D.verdict.minAchievedConcurrency,
     },
     stop: {

@@ -13,8 +13,18 @@ import { textWidth } from './text-width.ts';
 export type Verdict = StageJson['verdict'];
 
 export const VERDICTS: readonly Verdict[] = ['PASS', 'FAIL', 'INCONCLUSIVE', 'INVALID'];
-export const VERDICT_COLORS: Readonly<Record<Verdict, string>> = { PASS: '#2e9e48', FAIL: '#d62728', INCONCLUSIVE: '#f0a202', INVALID: '#8c8c8c' };
-const VERDICT_SHAPES: Readonly<Record<Verdict, string>> = { PASS: 'circle', FAIL: 'cross', INCONCLUSIVE: 'diamond', INVALID: 'square' };
+export const VERDICT_COLORS: Readonly<Record<Verdict, string>> = {
+  PASS: '#2e9e48',
+  FAIL: '#d62728',
+  INCONCLUSIVE: '#f0a202',
+  INVALID: '#8c8c8c',
+};
+const VERDICT_SHAPES: Readonly<Record<Verdict, string>> = {
+  PASS: 'circle',
+  FAIL: 'cross',
+  INCONCLUSIVE: 'diamond',
+  INVALID: 'square',
+};
 
 const WIDTH = 540;
 const HEIGHT = 190;
@@ -25,7 +35,23 @@ const KNEE_COLOR = '#c62828';
 const EFFICIENCY_COLOR = '#5b5b9a';
 const SLO_COLOR = '#b23b3b';
 // One fixed colour per error class (same class, same colour in every report), none of them the verdicts' green or red.
-const ERROR_PALETTE = ['#4c78a8', '#f58518', '#b279a2', '#72b7b2', '#9d755d', '#eeca3b', '#79706e', '#ff9da6', '#17becf', '#bcbd22', '#393b79', '#8c6d31', '#e377c2', '#aec7e8', '#7f7f7f'];
+const ERROR_PALETTE = [
+  '#4c78a8',
+  '#f58518',
+  '#b279a2',
+  '#72b7b2',
+  '#9d755d',
+  '#eeca3b',
+  '#79706e',
+  '#ff9da6',
+  '#17becf',
+  '#bcbd22',
+  '#393b79',
+  '#8c6d31',
+  '#e377c2',
+  '#aec7e8',
+  '#7f7f7f',
+];
 
 export function errorClassColor(cls: string): string {
   const i = (ERROR_CLASSES as readonly string[]).indexOf(cls);
@@ -72,12 +98,23 @@ interface Threshold {
 type Layer = Record<string, unknown>;
 
 const VERDICT_LABEL = (s: StageJson) => (s.low_confidence ? `${s.verdict} (low confidence)` : s.verdict);
-const stageTitle = (s: StageJson) => `Stage ${s.index} (${s.kind}) · concurrency ${s.concurrency} · ${VERDICT_LABEL(s)}`;
+const stageTitle = (s: StageJson) =>
+  `Stage ${s.index} (${s.kind}) · concurrency ${s.concurrency} · ${VERDICT_LABEL(s)}`;
 const num = (x: number, digits = 3) => String(Math.round(x * 10 ** digits) / 10 ** digits);
 const exactMs = (x: number) => `${num(x)} ms`;
 
-const verdictFill = { field: 'verdict', type: 'nominal', title: 'Verdict', scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_COLORS[v]) } };
-const verdictShape = { field: 'verdict', type: 'nominal', title: 'Verdict', scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_SHAPES[v]) } };
+const verdictFill = {
+  field: 'verdict',
+  type: 'nominal',
+  title: 'Verdict',
+  scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_COLORS[v]) },
+};
+const verdictShape = {
+  field: 'verdict',
+  type: 'nominal',
+  title: 'Verdict',
+  scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_SHAPES[v]) },
+};
 const stageTooltip = [
   { field: 'stage', type: 'quantitative', title: 'stage' },
   { field: 'kind', type: 'nominal', title: 'kind' },
@@ -108,11 +145,26 @@ function xEncoding(s: SummaryJson, title: string | null = 'Concurrency (requests
 /** Capacity, the knee (first FAIL of the bracket) and optionally the efficiency knee, merged where they coincide. */
 export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
   const raw: Omit<Marker, 'row'>[] = [];
-  if (s.capacity.concurrency !== null) raw.push({ concurrency: s.capacity.concurrency, label: `capacity ${s.capacity.concurrency}`, color: CAPACITY_COLOR, dash: [], side: 'left' });
+  if (s.capacity.concurrency !== null)
+    raw.push({
+      concurrency: s.capacity.concurrency,
+      label: `capacity ${s.capacity.concurrency}`,
+      color: CAPACITY_COLOR,
+      dash: [],
+      side: 'left',
+    });
   const knee = s.capacity.bracket?.[1];
-  if (knee !== undefined) raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3], side: 'right' });
+  if (knee !== undefined)
+    raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3], side: 'right' });
   const eff = s.efficiency_knee.concurrency;
-  if (withEfficiency && eff !== null) raw.push({ concurrency: eff, label: `efficiency knee ${eff}`, color: EFFICIENCY_COLOR, dash: [2, 3], side: 'left' });
+  if (withEfficiency && eff !== null)
+    raw.push({
+      concurrency: eff,
+      label: `efficiency knee ${eff}`,
+      color: EFFICIENCY_COLOR,
+      dash: [2, 3],
+      side: 'left',
+    });
   const merged: Omit<Marker, 'row'>[] = [];
   for (const m of raw) {
     const same = merged.find((x) => x.concurrency === m.concurrency);
@@ -125,7 +177,11 @@ export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
 /** A label drawn twice, a white outline under the text, so it stays legible across grid lines and marks. */
 function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record<string, unknown>): Layer[] {
   return [
-    { data, mark: { ...mark, color: 'white', stroke: 'white', strokeWidth: 3, strokeJoin: 'round', aria: false }, encoding },
+    {
+      data,
+      mark: { ...mark, color: 'white', stroke: 'white', strokeWidth: 3, strokeJoin: 'round', aria: false },
+      encoding,
+    },
     { data, mark: { ...mark, aria: false }, encoding },
   ];
 }
@@ -140,7 +196,11 @@ function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): L
     layers.push({
       data,
       mark: { type: 'rule', color: m.color, strokeWidth: 1.5, strokeDash: m.dash, aria: false },
-      encoding: { x: { field: 'concurrency', type: 'quantitative' }, y: { value: labelY - 9 }, y2: { value: 'height' } },
+      encoding: {
+        x: { field: 'concurrency', type: 'quantitative' },
+        y: { value: labelY - 9 },
+        y2: { value: 'height' },
+      },
     });
     const px = ((m.concurrency - lo) / (hi - lo)) * width;
     const labelPx = textWidth({ fontSize: 10, fontWeight: 'bold' }, m.label) + 6;
@@ -151,7 +211,15 @@ function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): L
     layers.push(
       ...haloText(
         data,
-        { type: 'text', color: m.color, fontSize: 10, fontWeight: 'bold', align: right ? 'right' : 'left', dx: right ? -3 : 3, baseline: 'bottom' },
+        {
+          type: 'text',
+          color: m.color,
+          fontSize: 10,
+          fontWeight: 'bold',
+          align: right ? 'right' : 'left',
+          dx: right ? -3 : 3,
+          baseline: 'bottom',
+        },
         { x: { field: 'concurrency', type: 'quantitative' }, y: { value: labelY }, text: { field: 'label' } },
       ),
     );
@@ -163,25 +231,47 @@ function thresholdLayers(list: readonly Threshold[]): Layer[] {
   if (list.length === 0) return [];
   const data = { values: list.map((t) => ({ value: t.value, label: t.label })) };
   return [
-    { data, mark: { type: 'rule', color: SLO_COLOR, strokeWidth: 1.5, strokeDash: [4, 4], aria: false }, encoding: { y: { field: 'value', type: 'quantitative' } } },
-    ...haloText(data, { type: 'text', color: SLO_COLOR, fontSize: 10, align: 'left', baseline: 'bottom', dx: 4, dy: -2 }, { x: { value: 0 }, y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } }),
+    {
+      data,
+      mark: { type: 'rule', color: SLO_COLOR, strokeWidth: 1.5, strokeDash: [4, 4], aria: false },
+      encoding: { y: { field: 'value', type: 'quantitative' } },
+    },
+    ...haloText(
+      data,
+      { type: 'text', color: SLO_COLOR, fontSize: 10, align: 'left', baseline: 'bottom', dx: 4, dy: -2 },
+      { x: { value: 0 }, y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } },
+    ),
   ];
 }
 
 /** Latency SLO rules on one metric, as horizontal thresholds in ms. */
 export function latencyThresholds(s: SummaryJson, metric: string): Threshold[] {
   const rules = s.profile.slo as readonly SloRule[];
-  return rules.flatMap((r) => (r.kind === 'latency' && r.metric === metric ? [{ value: r.thresholdMs, label: `SLO ${r.text}` }] : []));
+  return rules.flatMap((r) =>
+    r.kind === 'latency' && r.metric === metric ? [{ value: r.thresholdMs, label: `SLO ${r.text}` }] : [],
+  );
 }
 
 /** Long-format rows: one per stage and series with a measured value. */
-export function seriesPoints(s: SummaryJson, series: readonly { name: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[]): SeriesPoint[] {
+export function seriesPoints(
+  s: SummaryJson,
+  series: readonly { name: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[],
+): SeriesPoint[] {
   const rows: SeriesPoint[] = [];
   for (const st of s.stages) {
     for (const ser of series) {
       const v = ser.get(st);
       if (v === null || !Number.isFinite(v)) continue;
-      rows.push({ stage: st.index, concurrency: st.concurrency, kind: st.kind, verdict: st.verdict, verdict_label: VERDICT_LABEL(st), series: ser.name, value: v, tip: `${stageTitle(st)}\n${ser.name}: ${ser.fmt(v)}` });
+      rows.push({
+        stage: st.index,
+        concurrency: st.concurrency,
+        kind: st.kind,
+        verdict: st.verdict,
+        verdict_label: VERDICT_LABEL(st),
+        series: ser.name,
+        value: v,
+        tip: `${stageTitle(st)}\n${ser.name}: ${ser.fmt(v)}`,
+      });
     }
   }
   return rows;
@@ -204,7 +294,13 @@ function seriesPanel(p: SeriesPanel): Layer {
   const points = seriesPoints(p.s, p.series);
   const names = p.series.map((x) => x.name);
   const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale: p.log ? { type: 'log' } : { zero: true } };
-  const stroke = { field: 'series', type: 'nominal', title: p.seriesLegend ?? 'Series', scale: { domain: names, range: p.series.map((x) => x.color) }, legend: p.seriesLegend === null ? null : { symbolType: 'stroke' } };
+  const stroke = {
+    field: 'series',
+    type: 'nominal',
+    title: p.seriesLegend ?? 'Series',
+    scale: { domain: names, range: p.series.map((x) => x.color) },
+    legend: p.seriesLegend === null ? null : { symbolType: 'stroke' },
+  };
   return {
     width: p.width,
     height: HEIGHT,
@@ -228,7 +324,11 @@ function seriesPanel(p: SeriesPanel): Layer {
               shape: verdictShape,
               stroke,
               description: { field: 'tip' },
-              tooltip: [...stageTooltip, { field: 'series', type: 'nominal', title: 'metric' }, { field: 'value', type: 'quantitative', title: 'value', format: '.3~f' }],
+              tooltip: [
+                ...stageTooltip,
+                { field: 'series', type: 'nominal', title: 'metric' },
+                { field: 'value', type: 'quantitative', title: 'value', format: '.3~f' },
+              ],
             },
           },
         ],
@@ -245,7 +345,14 @@ function top(spec: Layer): TopLevelSpec {
     config: {
       font: FONT,
       axis: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: 'normal', gridColor: '#e6e6e6' },
-      legend: { orient: 'bottom', direction: 'horizontal', labelFontSize: 10, titleFontSize: 10, symbolSize: 60, columnPadding: 12 },
+      legend: {
+        orient: 'bottom',
+        direction: 'horizontal',
+        labelFontSize: 10,
+        titleFontSize: 10,
+        symbolSize: 60,
+        columnPadding: 12,
+      },
       view: { stroke: '#cccccc' },
       concat: { spacing: 18 },
     },
@@ -256,12 +363,28 @@ function top(spec: Layer): TopLevelSpec {
 export function throughputChart(s: SummaryJson): ReportChart {
   const m = markers(s, true);
   const panel = (name: string, color: string, get: (x: StageJson) => number | null, unit: string) =>
-    seriesPanel({ s, series: [{ name, color, get, fmt: (v) => `${num(v)} ${unit}` }], yTitle: name, log: false, thresholds: [], markers: m, width: WIDTH, seriesLegend: null });
+    seriesPanel({
+      s,
+      series: [{ name, color, get, fmt: (v) => `${num(v)} ${unit}` }],
+      yTitle: name,
+      log: false,
+      thresholds: [],
+      markers: m,
+      width: WIDTH,
+      seriesLegend: null,
+    });
   return {
     id: 'throughput',
     title: 'Throughput versus concurrency',
-    caption: 'QPS counts successful requests completed inside each measurement window; output tokens/s counts the output tokens of requests completed inside it. Where the curve flattens, more concurrency only adds queueing.',
-    spec: top({ resolve: { scale: { stroke: 'independent' } }, vconcat: [panel('QPS (successful completions/s)', '#4c78a8', (x) => x.qps, 'req/s'), panel('Output tokens/s', '#9c6ade', (x) => x.output_tokens_per_s, 'tok/s')] }),
+    caption:
+      'QPS counts successful requests completed inside each measurement window; output tokens/s counts the output tokens of requests completed inside it. Where the curve flattens, more concurrency only adds queueing.',
+    spec: top({
+      resolve: { scale: { stroke: 'independent' } },
+      vconcat: [
+        panel('QPS (successful completions/s)', '#4c78a8', (x) => x.qps, 'req/s'),
+        panel('Output tokens/s', '#9c6ade', (x) => x.output_tokens_per_s, 'tok/s'),
+      ],
+    }),
   };
 }
 
@@ -275,12 +398,18 @@ const SLO_SERIES_COLORS = ['#e45756', '#ff9da6', '#9e2a2b'];
  * The usual percentiles of one latency metric, plus every statistic a latency SLO rule on that metric uses
  * (a `p95(ttft) < 1s` rule gets a P95 line, so its threshold has a line to be read against).
  */
-export function latencySeries(s: SummaryJson, metric: 'ttft' | 'e2e' | 'tpot', label: string, usual: readonly (readonly [Stat, string])[]) {
+export function latencySeries(
+  s: SummaryJson,
+  metric: 'ttft' | 'e2e' | 'tpot',
+  label: string,
+  usual: readonly (readonly [Stat, string])[],
+) {
   const rules = s.profile.slo as readonly SloRule[];
   const wanted = new Set<Stat>(rules.flatMap((r) => (r.kind === 'latency' && r.metric === metric ? [r.stat] : [])));
   const colors = new Map<Stat, string>(usual);
   let extra = 0;
-  for (const stat of STATS) if (wanted.has(stat) && !colors.has(stat)) colors.set(stat, SLO_SERIES_COLORS[extra++ % SLO_SERIES_COLORS.length]!);
+  for (const stat of STATS)
+    if (wanted.has(stat) && !colors.has(stat)) colors.set(stat, SLO_SERIES_COLORS[extra++ % SLO_SERIES_COLORS.length]!);
   const key = `${metric}_ms` as const;
   return STATS.filter((stat) => colors.has(stat)).map((stat) => ({
     name: `${STAT_LABEL[stat]} ${label}${usual.some(([u]) => u === stat) ? '' : ' (SLO)'}`,
@@ -294,7 +423,8 @@ export function ttftChart(s: SummaryJson): ReportChart {
   return {
     id: 'ttft',
     title: 'Time to first token (TTFT) versus concurrency',
-    caption: 'P50, P90 and P99 TTFT of the successful requests of each stage (log scale), plus any other statistic a TTFT SLO rule uses. Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
+    caption:
+      'P50, P90 and P99 TTFT of the successful requests of each stage (log scale), plus any other statistic a TTFT SLO rule uses. Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
     spec: top(
       seriesPanel({
         s,
@@ -319,7 +449,8 @@ export function latencyChart(s: SummaryJson): ReportChart {
   return {
     id: 'latency',
     title: 'End-to-end latency and time per output token',
-    caption: 'Left: P50 and P99 end-to-end latency (log scale). Right: P50 and P99 TPOT, the decode time per output token after the first. Statistics used by SLO rules on these metrics are added, and their thresholds drawn as dashed red lines.',
+    caption:
+      'Left: P50 and P99 end-to-end latency (log scale). Right: P50 and P99 TPOT, the decode time per output token after the first. Statistics used by SLO rules on these metrics are added, and their thresholds drawn as dashed red lines.',
     spec: top({
       hconcat: [
         seriesPanel({
@@ -363,13 +494,27 @@ export function errorBars(s: SummaryJson) {
     for (const [cls, n] of Object.entries(st.errors)) e.errors.set(cls, (e.errors.get(cls) ?? 0) + (n ?? 0));
     byC.set(st.concurrency, e);
   }
-  const rows: { concurrency: number; error_class: string; count: number; requests: number; rate: number; tip: string }[] = [];
+  const rows: {
+    concurrency: number;
+    error_class: string;
+    count: number;
+    requests: number;
+    rate: number;
+    tip: string;
+  }[] = [];
   for (const [c, e] of [...byC.entries()].sort((a, b) => a[0] - b[0])) {
     if (e.requests === 0) continue;
     for (const [cls, n] of [...e.errors.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       if (n <= 0) continue;
       const rate = n / e.requests;
-      rows.push({ concurrency: c, error_class: cls, count: n, requests: e.requests, rate, tip: `Concurrency ${c} (all stages): ${cls} ${n} of ${e.requests} requests = ${formatPct(rate)}` });
+      rows.push({
+        concurrency: c,
+        error_class: cls,
+        count: n,
+        requests: e.requests,
+        rate,
+        tip: `Concurrency ${c} (all stages): ${cls} ${n} of ${e.requests} requests = ${formatPct(rate)}`,
+      });
     }
   }
   return rows;
@@ -382,7 +527,8 @@ export function errorThresholds(s: SummaryJson): Threshold[] {
     if (r.kind !== 'rate') return [];
     // Rounded so 1 - 0.8 reads 0.2, not 0.19999999999999996.
     const ceiling = Math.round((1 - r.threshold) * 1e9) / 1e9;
-    if (r.metric === 'success_rate') return [{ value: ceiling, label: `SLO ${r.text} (errors ≤ ${formatPct(ceiling)})` }];
+    if (r.metric === 'success_rate')
+      return [{ value: ceiling, label: `SLO ${r.text} (errors ≤ ${formatPct(ceiling)})` }];
     return [{ value: r.threshold, label: `SLO ${r.text}` }];
   });
 }
@@ -399,18 +545,33 @@ export function errorChart(s: SummaryJson): ReportChart {
       verdict: st.verdict,
       verdict_label: VERDICT_LABEL(st),
       error_rate: st.error_rate!,
-      tip: `${stageTitle(st)}\nerror rate ${formatPct(st.error_rate)} (${st.failed} of ${st.requests})` + (Object.keys(st.errors).length > 0 ? `: ${Object.entries(st.errors).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
+      tip:
+        `${stageTitle(st)}\nerror rate ${formatPct(st.error_rate)} (${st.failed} of ${st.requests})` +
+        (Object.keys(st.errors).length > 0
+          ? `: ${Object.entries(st.errors)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`
+          : ''),
     }));
   const stacked = new Map<number, number>();
   for (const b of bars) stacked.set(b.concurrency, (stacked.get(b.concurrency) ?? 0) + b.rate);
-  const yMax = Math.min(1, Math.max(0.01, ...stacked.values(), ...points.map((p) => p.error_rate), ...thresholds.map((t) => t.value)) * 1.15);
-  const y = { type: 'quantitative', title: 'Error rate (share of requests)', scale: { domain: [0, yMax], nice: false }, axis: { format: '.1~%' } };
+  const yMax = Math.min(
+    1,
+    Math.max(0.01, ...stacked.values(), ...points.map((p) => p.error_rate), ...thresholds.map((t) => t.value)) * 1.15,
+  );
+  const y = {
+    type: 'quantitative',
+    title: 'Error rate (share of requests)',
+    scale: { domain: [0, yMax], nice: false },
+    axis: { format: '.1~%' },
+  };
   const classes = [...new Set(bars.map((b) => b.error_class))].sort();
   const m = markers(s, false);
   return {
     id: 'errors',
     title: 'Errors versus concurrency',
-    caption: 'Bars: error rate at each concurrency by error class (all stages at that concurrency pooled). Points: each stage’s total error rate, coloured by its verdict. Dashed red: the success-rate SLO as an error-rate ceiling.',
+    caption:
+      'Bars: error rate at each concurrency by error class (all stages at that concurrency pooled). Points: each stage’s total error rate, coloured by its verdict. Dashed red: the success-rate SLO as an error-rate ceiling.',
     spec: top({
       width: WIDTH,
       height: HEIGHT,
@@ -426,7 +587,13 @@ export function errorChart(s: SummaryJson): ReportChart {
                   x: xEncoding(s),
                   y: { ...y, field: 'rate', stack: 'zero' },
                   // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
-                  color: { field: 'error_class', type: 'nominal', title: 'Error class', scale: { domain: classes, range: classes.map(errorClassColor) }, legend: { orient: 'right', direction: 'vertical' } },
+                  color: {
+                    field: 'error_class',
+                    type: 'nominal',
+                    title: 'Error class',
+                    scale: { domain: classes, range: classes.map(errorClassColor) },
+                    legend: { orient: 'right', direction: 'vertical' },
+                  },
                   description: { field: 'tip' },
                   tooltip: [
                     { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
@@ -448,7 +615,10 @@ export function errorChart(s: SummaryJson): ReportChart {
             fill: verdictFill,
             shape: verdictShape,
             description: { field: 'tip' },
-            tooltip: [...stageTooltip, { field: 'error_rate', type: 'quantitative', title: 'error rate', format: '.2%' }],
+            tooltip: [
+              ...stageTooltip,
+              { field: 'error_rate', type: 'quantitative', title: 'error rate', format: '.2%' },
+            ],
           },
         },
       ],
@@ -460,4 +630,3 @@ export function errorChart(s: SummaryJson): ReportChart {
 export function reportCharts(s: SummaryJson): ReportChart[] {
   return [throughputChart(s), ttftChart(s), latencyChart(s), errorChart(s)];
 }
-

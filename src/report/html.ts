@@ -14,7 +14,8 @@ import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
 
 /** default-src 'none' blocks every fetch (scripts, styles, fonts, frames, connections); images only as data: URLs. */
-export const CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'";
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'";
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -25,7 +26,10 @@ export function esc(value: unknown): string {
 
 /** JSON for a <script> data block: `</script>`, `<!--` and line separators cannot end or confuse it. */
 export function scriptJson(value: unknown): string {
-  return (JSON.stringify(value) ?? 'null').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (JSON.stringify(value) ?? 'null').replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const fmtQps = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
@@ -42,7 +46,8 @@ function fmtDuration(s: number | null): string {
 
 const STOP_MEANING: Record<string, string> = {
   failed_at_first_stage: 'the SLO already failed at the lowest tested concurrency: start the ramp lower',
-  max_reached: 'every tested level passed: the capacity is at least the maximum tested; raise ramp.concurrency.max to find the knee',
+  max_reached:
+    'every tested level passed: the capacity is at least the maximum tested; raise ramp.concurrency.max to find the knee',
   error_rate_breaker: 'a stage exceeded stop.max_error_rate and was stopped early',
   rate_limited: 'most failures at the first failing concurrency were HTTP 429',
   target_unreachable: 'the target could not be reached',
@@ -76,14 +81,23 @@ export function slaColumns(s: SummaryJson): { headroom: number; columns: SlaColu
   const headroom = s.profile.report?.headroom ?? 0.8;
   const c = s.capacity.concurrency;
   if (c === null) return { headroom, columns: [] };
-  const columns: SlaColumn[] = [{ title: `At capacity (${c} concurrent)`, concurrency: c, stage: slaStage(s.stages, c) }];
+  const columns: SlaColumn[] = [
+    { title: `At capacity (${c} concurrent)`, concurrency: c, stage: slaStage(s.stages, c) },
+  ];
   const h = Math.floor(headroom * c);
-  if (h >= 1 && h < c) columns.push({ title: `At ${Math.round(headroom * 100)}% headroom (${h} concurrent)`, concurrency: h, stage: slaStage(s.stages, h) });
+  if (h >= 1 && h < c)
+    columns.push({
+      title: `At ${Math.round(headroom * 100)}% headroom (${h} concurrent)`,
+      concurrency: h,
+      stage: slaStage(s.stages, h),
+    });
   return { headroom, columns };
 }
 
 function verdictBadge(st: Pick<StageJson, 'verdict' | 'low_confidence'>): string {
-  const low = st.low_confidence ? ' <span class="lowconf" title="low confidence: decided on the point estimate, too few samples for the confidence interval to decide">low&nbsp;conf.</span>' : '';
+  const low = st.low_confidence
+    ? ' <span class="lowconf" title="low confidence: decided on the point estimate, too few samples for the confidence interval to decide">low&nbsp;conf.</span>'
+    : '';
   return `<span class="verdict v-${esc(st.verdict.toLowerCase())}">${esc(st.verdict)}</span>${low}`;
 }
 
@@ -94,7 +108,8 @@ function stageRef(st: StageJson): string {
 function slaSection(s: SummaryJson): string {
   const { headroom, columns } = slaColumns(s);
   const intro = `<p>Numbers to quote in an SLA, each taken from the stage measured at the stated concurrency (or the nearest tested concurrency below it). The headroom point is ${Math.round(headroom * 100)}% of the capacity (<code>report.headroom</code> in the profile). Latencies are of successful requests under a closed loop of that many concurrent requests.</p>`;
-  if (columns.length === 0) return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested concurrency met the SLO.</p></section>`;
+  if (columns.length === 0)
+    return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested concurrency met the SLO.</p></section>`;
   type Row = [string, (st: StageJson, col: SlaColumn) => string];
   const rows: Row[] = [
     ['Concurrent requests (applies to)', (_st, col) => `<strong>${col.concurrency}</strong>`],
@@ -109,16 +124,26 @@ function slaSection(s: SummaryJson): string {
   ];
   const head = `<tr><th scope="col"></th>${columns.map((c) => `<th scope="col">${esc(c.title)}</th>`).join('')}</tr>`;
   const body = rows
-    .map(([label, cell]) => `<tr><th scope="row">${esc(label)}</th>${columns.map((col) => `<td>${col.stage ? cell(col.stage, col) : label.startsWith('Concurrent') ? `<strong>${col.concurrency}</strong>` : 'not measured: no judged stage at or below this concurrency'}</td>`).join('')}</tr>`)
+    .map(
+      ([label, cell]) =>
+        `<tr><th scope="row">${esc(label)}</th>${columns.map((col) => `<td>${col.stage ? cell(col.stage, col) : label.startsWith('Concurrent') ? `<strong>${col.concurrency}</strong>` : 'not measured: no judged stage at or below this concurrency'}</td>`).join('')}</tr>`,
+    )
     .join('\n');
-  const lowerBound = s.capacity.stop_reason === 'max_reached' || s.capacity.stop_reason === 'generator_limit' ? `<p class="note">No knee was found (${esc(s.capacity.stop_reason)}): the endpoint can take at least ${s.capacity.concurrency} concurrent requests, and these numbers hold there.</p>` : '';
-  const low = columns.some((c) => c.stage?.low_confidence) ? '<p class="note">Low confidence: a stage above was decided on its point estimate because it had too few samples for the confidence interval to decide. Longer stages (<code>ramp.stage.duration</code>) make the numbers firmer.</p>' : '';
+  const lowerBound =
+    s.capacity.stop_reason === 'max_reached' || s.capacity.stop_reason === 'generator_limit'
+      ? `<p class="note">No knee was found (${esc(s.capacity.stop_reason)}): the endpoint can take at least ${s.capacity.concurrency} concurrent requests, and these numbers hold there.</p>`
+      : '';
+  const low = columns.some((c) => c.stage?.low_confidence)
+    ? '<p class="note">Low confidence: a stage above was decided on its point estimate because it had too few samples for the confidence interval to decide. Longer stages (<code>ramp.stage.duration</code>) make the numbers firmer.</p>'
+    : '';
   return `<section id="sla"><h2>SLA recommendation</h2>${intro}<table class="sla">${head}\n${body}</table>${lowerBound}${low}</section>`;
 }
 
 function kneeCards(s: SummaryJson): string {
   const c = s.capacity;
-  const bracket = c.bracket ? ` The knee is bracketed between ${c.bracket[0]} (PASS) and ${c.bracket[1]} (first confirmed FAIL).` : '';
+  const bracket = c.bracket
+    ? ` The knee is bracketed between ${c.bracket[0]} (PASS) and ${c.bracket[1]} (first confirmed FAIL).`
+    : '';
   const slo = `<div class="card"><h3>SLO knee (capacity): ${c.concurrency === null ? 'none' : c.concurrency}</h3><p>The highest tested concurrency whose stage passed every SLO rule, with the next tested concurrency a confirmed FAIL.${bracket}</p></div>`;
   const e = s.efficiency_knee;
   const eff = `<div class="card"><h3>Efficiency knee: ${e.concurrency === null ? 'n/a' : e.concurrency}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
@@ -129,13 +154,26 @@ function callouts(s: SummaryJson): string {
   const c = s.capacity;
   const out: string[] = [];
   if (c.stop_reason === 'rate_limited') {
-    out.push(`<div class="callout warn" id="rate-limited"><strong>Rate limited: the capacity found is the endpoint's rate limit, not the engine's capacity.</strong> At the first failing concurrency most failures were HTTP 429 (too many requests). The serving engine behind the endpoint may well handle more; raise the rate limit (or test the engine directly) to measure it.</div>`);
+    out.push(
+      `<div class="callout warn" id="rate-limited"><strong>Rate limited: the capacity found is the endpoint's rate limit, not the engine's capacity.</strong> At the first failing concurrency most failures were HTTP 429 (too many requests). The serving engine behind the endpoint may well handle more; raise the rate limit (or test the engine directly) to measure it.</div>`,
+    );
   }
-  if (c.stop_reason === 'generator_limit') out.push('<div class="callout warn"><strong>The load generator was the bottleneck.</strong> A stage was INVALID because this machine could not hold the load; the capacity is a lower bound. Run with more <code>workers</code> or on a bigger machine.</div>');
-  if (s.interrupted || ['interrupted', 'limit_duration', 'limit_requests', 'limit_output_tokens'].includes(c.stop_reason)) {
-    out.push('<div class="callout warn"><strong>Provisional:</strong> the run stopped before the search finished; the capacity covers only the stages judged so far.</div>');
+  if (c.stop_reason === 'generator_limit')
+    out.push(
+      '<div class="callout warn"><strong>The load generator was the bottleneck.</strong> A stage was INVALID because this machine could not hold the load; the capacity is a lower bound. Run with more <code>workers</code> or on a bigger machine.</div>',
+    );
+  if (
+    s.interrupted ||
+    ['interrupted', 'limit_duration', 'limit_requests', 'limit_output_tokens'].includes(c.stop_reason)
+  ) {
+    out.push(
+      '<div class="callout warn"><strong>Provisional:</strong> the run stopped before the search finished; the capacity covers only the stages judged so far.</div>',
+    );
   }
-  if (c.at_capacity?.low_confidence) out.push('<div class="callout info">The stage at capacity was decided with <strong>low confidence</strong>: too few samples for the confidence interval to decide, so its point estimate was used.</div>');
+  if (c.at_capacity?.low_confidence)
+    out.push(
+      '<div class="callout info">The stage at capacity was decided with <strong>low confidence</strong>: too few samples for the confidence interval to decide, so its point estimate was used.</div>',
+    );
   return out.join('\n');
 }
 
@@ -146,7 +184,9 @@ function distCells(d: StageJson['ttft_ms'], which: readonly ('p50' | 'p90' | 'p9
 function errorsText(st: StageJson): string {
   const entries = Object.entries(st.errors).filter(([, n]) => (n ?? 0) > 0);
   // <wbr> after underscores: long class names may break there in a narrow (printed) column.
-  return entries.length === 0 ? '–' : entries.map(([k, n]) => `${esc(k).replace(/_/g, '_<wbr>')}&nbsp;${n}`).join('<br>');
+  return entries.length === 0
+    ? '–'
+    : entries.map(([k, n]) => `${esc(k).replace(/_/g, '_<wbr>')}&nbsp;${n}`).join('<br>');
 }
 
 /** The TTFT overhead against the simulator's ground truth; empty without one (other targets, older runs). */
@@ -168,7 +208,8 @@ function stageDetails(st: StageJson): string {
     `${fmtInt(st.output_tokens)} output tokens${st.output_tokens_estimated ? ' (estimated from chunks)' : ''}`,
     `generator: event-loop p99 ${esc(formatMs(st.health.event_loop_delay_p99_ms))}, CPU ${fmtNum(st.health.cpu_percent, 0)}%${overheadText(st.health)}`,
   ];
-  if (st.retry_after_s) bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
+  if (st.retry_after_s)
+    bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
   if (st.stopped_by) bits.push(`stopped by: ${esc(st.stopped_by)}`);
   for (const [cls, msgs] of Object.entries(st.error_samples ?? {})) {
     if (msgs && msgs.length > 0) bits.push(`${esc(cls)}: ${msgs.map((m) => `“${esc(m)}”`).join(', ')}`);
@@ -184,11 +225,14 @@ function stageTable(s: SummaryJson): string {
     '<tr><th>p50</th><th>p90</th><th>p99</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th></tr></thead>';
   const rows = s.stages.map((st) => {
     const metrics = `<tr class="metrics v-row-${esc(st.verdict.toLowerCase())}" id="stage-${st.index}"><td class="num">${st.index}</td><td class="num"><strong>${st.concurrency}</strong></td><td>${esc(st.kind)}</td><td>${verdictBadge(st)}</td><td class="num">${st.requests}</td><td class="num">${esc(formatPct(st.success_rate))}</td><td class="num">${fmtQps(st.qps)}</td><td class="num">${fmtInt(st.output_tokens_per_s)}</td>${distCells(st.ttft_ms, ['p50', 'p90', 'p99'])}${distCells(st.e2e_ms, ['p50', 'p99'])}${distCells(st.tpot_ms, ['p50'])}${distCells(st.itl_ms, ['p99'])}<td class="errors">${errorsText(st)}</td></tr>`;
-    const reasons = st.reasons.length > 0 ? `<ul class="reasons">${st.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : '';
+    const reasons =
+      st.reasons.length > 0 ? `<ul class="reasons">${st.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : '';
     const detail = `<tr class="detail"><td></td><td colspan="15">${reasons}<div class="small">${stageDetails(st)}</div></td></tr>`;
     return `<tbody class="stage">${metrics}${detail}</tbody>`;
   });
-  const low = s.stages.some((x) => x.low_confidence) ? '<p class="note"><span class="lowconf">low conf.</span> = low confidence: the verdict was decided on the point estimate: too few samples for the confidence interval to decide either way.</p>' : '';
+  const low = s.stages.some((x) => x.low_confidence)
+    ? '<p class="note"><span class="lowconf">low conf.</span> = low confidence: the verdict was decided on the point estimate: too few samples for the confidence interval to decide either way.</p>'
+    : '';
   return `<div class="scroll"><table class="stages">${head}${rows.join('\n')}</table></div>${low}`;
 }
 
@@ -200,13 +244,16 @@ function distributionTable(s: SummaryJson): string {
     ['TPOT', (x) => x.tpot_ms],
     ['ITL', (x) => x.itl_ms],
   ];
-  const head = '<thead><tr><th>Stage</th><th>Conc.</th><th>Metric</th><th>Samples</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead>';
+  const head =
+    '<thead><tr><th>Stage</th><th>Conc.</th><th>Metric</th><th>Samples</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead>';
   const body = s.stages
     .map((st) =>
       metrics
         .map(([name, get], i) => {
           const d = get(st);
-          const cells = (['avg', 'p50', 'p90', 'p95', 'p99', 'max'] as const).map((k) => `<td class="num">${esc(formatMs(d[k]))}</td>`).join('');
+          const cells = (['avg', 'p50', 'p90', 'p95', 'p99', 'max'] as const)
+            .map((k) => `<td class="num">${esc(formatMs(d[k]))}</td>`)
+            .join('');
           return `<tr${i === 0 ? ' class="first"' : ''}><td class="num">${i === 0 ? st.index : ''}</td><td class="num">${i === 0 ? st.concurrency : ''}</td><td>${name}</td><td class="num">${d.count}</td>${cells}</tr>`;
         })
         .join(''),
@@ -221,12 +268,15 @@ const MAX_CONTENT_CHARS = 400;
 /** The profile as shown in the report: request payloads cut to a few short examples (a prompt file can hold thousands). */
 export function profileForReport(p: Profile): Record<string, unknown> {
   const payloads = p.request?.payloads ?? [];
-  const cut = (t: string) => (t.length > MAX_CONTENT_CHARS ? `${t.slice(0, MAX_CONTENT_CHARS)}… (${t.length} characters)` : t);
+  const cut = (t: string) =>
+    t.length > MAX_CONTENT_CHARS ? `${t.slice(0, MAX_CONTENT_CHARS)}… (${t.length} characters)` : t;
   return {
     ...p,
     request: {
       ...p.request,
-      payloads: payloads.slice(0, MAX_PAYLOADS_SHOWN).map((pl) => ({ messages: pl.messages.map((m) => ({ role: m.role, content: cut(String(m.content)) })) })),
+      payloads: payloads
+        .slice(0, MAX_PAYLOADS_SHOWN)
+        .map((pl) => ({ messages: pl.messages.map((m) => ({ role: m.role, content: cut(String(m.content)) })) })),
       ...(payloads.length > MAX_PAYLOADS_SHOWN ? { payloads_total: payloads.length } : {}),
     },
   };
@@ -248,7 +298,8 @@ export function compactJson(value: unknown, indent = '', lead = 0, width = 108):
   const flat = flatJson(value);
   if (value === null || typeof value !== 'object' || indent.length + lead + flat.length <= width) return flat;
   const inner = indent + '  ';
-  if (Array.isArray(value)) return `[\n${value.map((v) => inner + compactJson(v, inner, 0, width)).join(',\n')}\n${indent}]`;
+  if (Array.isArray(value))
+    return `[\n${value.map((v) => inner + compactJson(v, inner, 0, width)).join(',\n')}\n${indent}]`;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
   return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${compactJson(v, inner, JSON.stringify(k).length + 2, width)}`).join(',\n')}\n${indent}}`;
 }
@@ -270,20 +321,37 @@ function runDetails(s: SummaryJson): string {
     ['Model', esc(s.target.model)],
   ];
   if (sim) {
-    const overrides = Object.entries(sim.overrides).map(([k, v]) => `<code>${esc(k)}</code> = ${esc(typeof v === 'string' ? v : JSON.stringify(v))}`);
-    rows.push(['Simulator', `built-in, preset <code>${esc(sim.preset)}</code>${overrides.length > 0 ? `; overrides: ${overrides.join('; ')}` : ''}`]);
+    const overrides = Object.entries(sim.overrides).map(
+      ([k, v]) => `<code>${esc(k)}</code> = ${esc(typeof v === 'string' ? v : JSON.stringify(v))}`,
+    );
+    rows.push([
+      'Simulator',
+      `built-in, preset <code>${esc(sim.preset)}</code>${overrides.length > 0 ? `; overrides: ${overrides.join('; ')}` : ''}`,
+    ]);
   }
-  rows.push(['API key', s.target.api_key_env ? `read from the environment variable <code>${esc(s.target.api_key_env)}</code>; never stored` : 'none']);
+  rows.push([
+    'API key',
+    s.target.api_key_env
+      ? `read from the environment variable <code>${esc(s.target.api_key_env)}</code>; never stored`
+      : 'none',
+  ]);
   const headers = Object.keys(p.target?.headers ?? {});
-  if (headers.length > 0) rows.push(['Extra headers', `${headers.map((h) => `<code>${esc(h)}</code>`).join(', ')} (secret values redacted)`]);
+  if (headers.length > 0)
+    rows.push(['Extra headers', `${headers.map((h) => `<code>${esc(h)}</code>`).join(', ')} (secret values redacted)`]);
   rows.push(
     ['SLO rules', s.slo.map((r) => `<code>${esc(r)}</code>`).join(', ') || 'none'],
     ['Concurrency plan', esc(describePlan(p))],
-    ['Stage', `warm-up ${esc(formatMs(p.ramp?.warmupMs ?? null))}, window ${p.ramp?.stage.durationMs != null ? esc(formatMs(p.ramp.stage.durationMs)) : 'n/a'}${p.ramp?.stage.requests != null ? ` or ${p.ramp.stage.requests} requests` : ''}, drain up to ${esc(formatMs(p.ramp?.drainMs ?? null))}`],
+    [
+      'Stage',
+      `warm-up ${esc(formatMs(p.ramp?.warmupMs ?? null))}, window ${p.ramp?.stage.durationMs != null ? esc(formatMs(p.ramp.stage.durationMs)) : 'n/a'}${p.ramp?.stage.requests != null ? ` or ${p.ramp.stage.requests} requests` : ''}, drain up to ${esc(formatMs(p.ramp?.drainMs ?? null))}`,
+    ],
     ['Started', esc(fmtTime(s.started_at))],
     ['Finished', esc(fmtTime(s.finished_at))],
     ['Duration', esc(fmtDuration(s.duration_s))],
-    ['Totals', `${fmtInt(s.totals.requests)} requests judged, ${fmtInt(s.totals.ok)} successful, ${fmtInt(s.totals.output_tokens)} output tokens`],
+    [
+      'Totals',
+      `${fmtInt(s.totals.requests)} requests judged, ${fmtInt(s.totals.ok)} successful, ${fmtInt(s.totals.output_tokens)} output tokens`,
+    ],
     ['find-capacity', esc(s.tool_version)],
     ['Node.js', esc(s.environment.node)],
     ['Platform', `${esc(s.environment.platform)}, ${s.environment.cpus} CPU${s.environment.cpus === 1 ? '' : 's'}`],
@@ -294,21 +362,51 @@ function runDetails(s: SummaryJson): string {
 }
 
 const DEFINITIONS: [string, string][] = [
-  ['TTFT', 'time to first token: from just before the request is handed to the HTTP client to the first chunk with non-empty content (or reasoning content). A role-only first chunk does not count.'],
+  [
+    'TTFT',
+    'time to first token: from just before the request is handed to the HTTP client to the first chunk with non-empty content (or reasoning content). A role-only first chunk does not count.',
+  ],
   ['TTFB', 'time to the response headers.'],
-  ['E2E latency', 'time to the end of the stream (<code>[DONE]</code>, or the last chunk when the server closes cleanly after a <code>finish_reason</code>).'],
-  ['Output tokens', '<code>usage.completion_tokens</code> when the server reports usage; otherwise the count of non-empty content chunks, labelled as an estimate.'],
-  ['TPOT', 'time per output token: (last content chunk − first content chunk) / (output tokens − 1), for requests with at least 2 tokens.'],
+  [
+    'E2E latency',
+    'time to the end of the stream (<code>[DONE]</code>, or the last chunk when the server closes cleanly after a <code>finish_reason</code>).',
+  ],
+  [
+    'Output tokens',
+    '<code>usage.completion_tokens</code> when the server reports usage; otherwise the count of non-empty content chunks, labelled as an estimate.',
+  ],
+  [
+    'TPOT',
+    'time per output token: (last content chunk − first content chunk) / (output tokens − 1), for requests with at least 2 tokens.',
+  ],
   ['ITL', 'inter-token latency: the gaps between consecutive content chunks (a chunk may carry several tokens).'],
-  ['Success', 'HTTP 200, a stream that ended properly, at least one content token, no error event in the stream and no timeout. Anything else is a failure with an error class.'],
-  ['Stage window', 'requests that start inside the measurement window belong to the stage and are followed to their end; warm-up requests are recorded but not judged.'],
+  [
+    'Success',
+    'HTTP 200, a stream that ended properly, at least one content token, no error event in the stream and no timeout. Anything else is a failure with an error class.',
+  ],
+  [
+    'Stage window',
+    'requests that start inside the measurement window belong to the stage and are followed to their end; warm-up requests are recorded but not judged.',
+  ],
   ['Success rate', 'successful / started in the window. Error rate per class likewise.'],
   ['QPS', 'successful requests completed inside the window / window length.'],
   ['Output tokens/s', 'output tokens of requests completed inside the window / window length.'],
-  ['Achieved concurrency', "time-average of in-flight requests over the window; Little's law (completions/s × mean E2E) should agree with it in steady state."],
-  ['P50 / P90 / P99', 'the 50th, 90th and 99th percentile over the successful requests of a stage (all times in milliseconds, from a monotonic clock).'],
-  ['Verdicts', 'PASS: every SLO rule holds. FAIL: a rule is broken (confirmed by a re-run). INCONCLUSIVE: too few samples to judge a percentile rule. INVALID: the load generator could not hold the load, so the stage says nothing about the server.'],
-  ['Generator health', `the load generator's event-loop delay p99 and CPU over each stage, and, against the built-in simulator, the TTFT overhead: the tool's TTFT minus the simulator's own TTFT (first token written − request arrived) of the same request, p50/p99 over the successful requests of the window. The stage is INVALID when the event-loop delay p99, or the TTFT overhead p99 over at least ${MIN_TTFT_OVERHEAD_SAMPLES} requests, exceeds <code>verdict.max_event_loop_delay</code> (default: the larger of 30 ms and 5% of the tightest latency SLO), or when the achieved concurrency stays below <code>verdict.min_achieved_concurrency</code> of the target.`],
+  [
+    'Achieved concurrency',
+    "time-average of in-flight requests over the window; Little's law (completions/s × mean E2E) should agree with it in steady state.",
+  ],
+  [
+    'P50 / P90 / P99',
+    'the 50th, 90th and 99th percentile over the successful requests of a stage (all times in milliseconds, from a monotonic clock).',
+  ],
+  [
+    'Verdicts',
+    'PASS: every SLO rule holds. FAIL: a rule is broken (confirmed by a re-run). INCONCLUSIVE: too few samples to judge a percentile rule. INVALID: the load generator could not hold the load, so the stage says nothing about the server.',
+  ],
+  [
+    'Generator health',
+    `the load generator's event-loop delay p99 and CPU over each stage, and, against the built-in simulator, the TTFT overhead: the tool's TTFT minus the simulator's own TTFT (first token written − request arrived) of the same request, p50/p99 over the successful requests of the window. The stage is INVALID when the event-loop delay p99, or the TTFT overhead p99 over at least ${MIN_TTFT_OVERHEAD_SAMPLES} requests, exceeds <code>verdict.max_event_loop_delay</code> (default: the larger of 30 ms and 5% of the tightest latency SLO), or when the achieved concurrency stays below <code>verdict.min_achieved_concurrency</code> of the target.`,
+  ],
 ];
 
 function definitions(): string {

@@ -15,9 +15,18 @@ import { buildSummary, environmentMeta, type StageWithWindow, type SummaryJson }
 import { renderReportHtml } from './html.ts';
 import { TOOL_VERSION } from '../version.ts';
 
-const DECIDED: readonly string[] = ['knee_found', 'max_reached', 'failed_at_first_stage', 'rate_limited', 'error_rate_breaker', 'generator_limit', 'target_unreachable'];
+const DECIDED: readonly string[] = [
+  'knee_found',
+  'max_reached',
+  'failed_at_first_stage',
+  'rate_limited',
+  'error_rate_breaker',
+  'generator_limit',
+  'target_unreachable',
+];
 
-type StageLine = ({ type: 'stage' } & StageMeta) | { type: 'end'; stop_reason: Capacity['stopReason']; stop_detail: string };
+type StageLine =
+  ({ type: 'stage' } & StageMeta) | { type: 'end'; stop_reason: Capacity['stopReason']; stop_detail: string };
 
 export interface Rebuilt {
   summary: SummaryJson;
@@ -34,7 +43,9 @@ export function rebuildSummary(runDir: string): Rebuilt {
   };
   const profile = JSON.parse(readFileSync(need('profile.json'), 'utf8')) as Profile;
   const req = readJsonl<RequestRecord>(need('requests.jsonl'));
-  const st = existsSync(join(runDir, 'stages.jsonl')) ? readJsonl<StageLine>(join(runDir, 'stages.jsonl')) : { rows: [], skipped: 0 };
+  const st = existsSync(join(runDir, 'stages.jsonl'))
+    ? readJsonl<StageLine>(join(runDir, 'stages.jsonl'))
+    : { rows: [], skipped: 0 };
   const byStage = new Map<number, RequestRecord[]>();
   for (const r of req.rows) {
     const list = byStage.get(r.stage) ?? [];
@@ -53,18 +64,33 @@ export function rebuildSummary(runDir: string): Rebuilt {
     const recs = windows.flatMap((w) => byStage.get(w.index) ?? []);
     const result = judgeStage(profile, recs, { ...line, windows }, line.final ?? true);
     if (!result.partial) history.push(result);
-    staged.push({ result, windowStartMs: line.window.startMs, windowEndMs: windows[windows.length - 1]!.endMs, stoppedBy: line.stoppedBy, windows });
+    staged.push({
+      result,
+      windowStartMs: line.window.startMs,
+      windowEndMs: windows[windows.length - 1]!.endMs,
+      stoppedBy: line.stoppedBy,
+      windows,
+    });
   }
   const levels = planLevels(profile.ramp.concurrency);
   const step = history.length > 0 ? decide({ profile, levels, history }) : null;
   let capacity: Capacity;
   if (end && !DECIDED.includes(end.stop_reason)) {
     // Interrupted or stopped by a safety limit: the stored reason, the capacity of the judged stages.
-    capacity = { ...provisionalCapacity(history, levels, profile, end.stop_reason, end.stop_detail), stopDetail: end.stop_detail };
+    capacity = {
+      ...provisionalCapacity(history, levels, profile, end.stop_reason, end.stop_detail),
+      stopDetail: end.stop_detail,
+    };
   } else if (step?.kind === 'stop') {
     capacity = step.capacity;
   } else {
-    capacity = provisionalCapacity(history, levels, profile, 'interrupted', 'the run ended without finishing (killed or crashed); rebuilt from the records it left');
+    capacity = provisionalCapacity(
+      history,
+      levels,
+      profile,
+      'interrupted',
+      'the run ended without finishing (killed or crashed); rebuilt from the records it left',
+    );
   }
   const origPath = join(runDir, 'summary.json');
   const orig = readOldSummary(origPath);
@@ -76,7 +102,9 @@ export function rebuildSummary(runDir: string): Rebuilt {
     baseUrl: orig?.target?.base_url ?? profile.target.baseUrl ?? 'unknown',
     clockOriginEpochMs: orig?.clock_origin_epoch_ms ?? 0,
     interrupted: capacity.stopReason === 'interrupted',
-    ...(orig?.environment ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform } : environmentMeta()),
+    ...(orig?.environment
+      ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform }
+      : environmentMeta()),
   });
   return { summary, profile, skippedLines: req.skipped + st.skipped };
 }

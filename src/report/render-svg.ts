@@ -14,10 +14,12 @@ export interface CompileWarning {
 
 /** Vega-Lite → Vega, collecting the compiler's warnings instead of printing them. */
 export function compileToVega(spec: TopLevelSpec, warnings: CompileWarning[] = []) {
-  const messages = (level: CompileWarning['level']) => (...args: readonly unknown[]) => {
-    warnings.push({ level, message: args.map(String).join(' ') });
-    return logger;
-  };
+  const messages =
+    (level: CompileWarning['level']) =>
+    (...args: readonly unknown[]) => {
+      warnings.push({ level, message: args.map(String).join(' ') });
+      return logger;
+    };
   let current = 0;
   const logger = {
     level(l?: number) {
@@ -32,13 +34,21 @@ export function compileToVega(spec: TopLevelSpec, warnings: CompileWarning[] = [
     info: messages('info'),
     debug: messages('debug'),
   };
-  return compile(spec, { logger: logger as unknown as NonNullable<NonNullable<Parameters<typeof compile>[1]>['logger']> }).spec;
+  return compile(spec, {
+    logger: logger as unknown as NonNullable<NonNullable<Parameters<typeof compile>[1]>['logger']>,
+  }).spec;
 }
 
 // The private fields read here are what vega-view's own headless renderer (render-size.js) uses;
 // test/report/render-svg.test.ts checks the result is byte-identical to the async `view.toSVG()`.
 interface SvgStringRenderer {
-  initialize(el: null, width: number, height: number, origin: [number, number], scaleFactor: number): { background(color: unknown): unknown };
+  initialize(
+    el: null,
+    width: number,
+    height: number,
+    origin: [number, number],
+    scaleFactor: number,
+  ): { background(color: unknown): unknown };
   render(scene: unknown): unknown;
   svg(): string | null;
 }
@@ -67,7 +77,9 @@ export function renderSvg(spec: TopLevelSpec, warnings: CompileWarning[] = []): 
     const width = Math.max(0, v._viewWidth + pad.left + pad.right);
     const height = Math.max(0, v._viewHeight + pad.top + pad.bottom);
     const r = new SVGStringRenderer(view.loader());
-    r.initialize(null, width, height, [pad.left + v._origin[0], pad.top + v._origin[1]], 1).background(view.background());
+    r.initialize(null, width, height, [pad.left + v._origin[0], pad.top + v._origin[1]], 1).background(
+      view.background(),
+    );
     r.render(v._scenegraph.root);
     const svg = r.svg();
     if (svg === null) throw new Error('vega rendered no SVG');
@@ -93,5 +105,9 @@ export function addSvgTooltips(svg: string): string {
 
 /** Rounds coordinates in geometry attributes to 2 decimals (Vega writes up to 15): a third of the bytes, same picture. */
 export function compactSvg(svg: string): string {
-  return svg.replace(/\s(transform|d|x|y|x1|x2|y1|y2|width|height|viewBox)="([^"]*)"/g, (_, name: string, value: string) => ` ${name}="${value.replace(/\d+\.\d{3,}/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`);
+  return svg.replace(
+    /\s(transform|d|x|y|x1|x2|y1|y2|width|height|viewBox)="([^"]*)"/g,
+    (_, name: string, value: string) =>
+      ` ${name}="${value.replace(/\d+\.\d{3,}/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`,
+  );
 }

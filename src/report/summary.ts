@@ -32,8 +32,17 @@ export interface EfficiencyKnee {
   explanation: string;
 }
 
-const r3 = (x: number | null): number | null => (x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
-const dist = (d: Dist) => ({ count: d.count, avg: r3(d.avg), p50: r3(d.p50), p90: r3(d.p90), p95: r3(d.p95), p99: r3(d.p99), max: r3(d.max) });
+const r3 = (x: number | null): number | null =>
+  x === null || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000;
+const dist = (d: Dist) => ({
+  count: d.count,
+  avg: r3(d.avg),
+  p50: r3(d.p50),
+  p90: r3(d.p90),
+  p95: r3(d.p95),
+  p99: r3(d.p99),
+  max: r3(d.max),
+});
 
 /** The profile as saved in summary.json and profile.json: header secrets and URL credentials removed. */
 export function redactProfile(p: Profile): Profile {
@@ -50,7 +59,15 @@ export function redactProfile(p: Profile): Profile {
 
 export function efficiencyKnee(stages: readonly StageResult[], fraction: number): EfficiencyKnee {
   const valid = stages.filter((s) => s.verdict !== 'INVALID' && !s.partial && s.summary.requests > 0);
-  if (valid.length === 0) return { bestQps: null, bestQpsConcurrency: null, fraction, concurrency: null, nStar: null, explanation: 'no valid stage' };
+  if (valid.length === 0)
+    return {
+      bestQps: null,
+      bestQpsConcurrency: null,
+      fraction,
+      concurrency: null,
+      nStar: null,
+      explanation: 'no valid stage',
+    };
   let best = valid[0]!;
   for (const s of valid) if (s.summary.qps > best.summary.qps) best = s;
   const bestQps = best.summary.qps;
@@ -68,11 +85,19 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
     nStar,
     explanation:
       `Throughput stops growing with concurrency around ${concurrency ?? 'n/a'}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). ` +
-      (nStar === null ? '' : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
+      (nStar === null
+        ? ''
+        : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
   };
 }
 
-export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: number, stoppedBy: string | null, windows: readonly StageWindow[] = []) {
+export function stageJson(
+  s: StageResult,
+  windowStartMs: number,
+  windowEndMs: number,
+  stoppedBy: string | null,
+  windows: readonly StageWindow[] = [],
+) {
   const m = s.summary;
   return {
     index: m.index,
@@ -81,7 +106,14 @@ export function stageJson(s: StageResult, windowStartMs: number, windowEndMs: nu
     verdict: s.verdict,
     low_confidence: s.lowConfidence,
     reasons: s.reasons,
-    rules: s.rules.map((r) => ({ rule: r.rule, value: r3(r.value), pass: r.pass, outcome: r.outcome ?? null, interval: r.interval ? [r3(r.interval[0]), r3(r.interval[1])] : null, reason: r.reason })),
+    rules: s.rules.map((r) => ({
+      rule: r.rule,
+      value: r3(r.value),
+      pass: r.pass,
+      outcome: r.outcome ?? null,
+      interval: r.interval ? [r3(r.interval[0]), r3(r.interval[1])] : null,
+      reason: r.reason,
+    })),
     stopped_by: stoppedBy,
     partial: s.partial,
     window: { start_ms: r3(windowStartMs), end_ms: r3(windowEndMs) },
@@ -135,7 +167,11 @@ export interface StageWithWindow {
 
 export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
   const results = stages.map((s) => s.result);
-  const atCapacity = capacity.concurrency === null ? null : [...results].reverse().find((s) => s.summary.concurrency === capacity.concurrency && s.verdict === 'PASS') ?? null;
+  const atCapacity =
+    capacity.concurrency === null
+      ? null
+      : ([...results].reverse().find((s) => s.summary.concurrency === capacity.concurrency && s.verdict === 'PASS') ??
+        null);
   const totals = { requests: 0, ok: 0, output_tokens: 0 };
   for (const s of results) {
     totals.requests += s.summary.requests;
@@ -167,7 +203,14 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
       stop_detail: capacity.stopDetail,
       bracket: capacity.bracket,
       at_capacity: atCapacity
-        ? { qps: r3(atCapacity.summary.qps), output_tokens_per_s: r3(atCapacity.summary.outputTokensPerS), ttft_ms: dist(atCapacity.summary.ttftMs), e2e_ms: dist(atCapacity.summary.e2eMs), success_rate: r3(atCapacity.summary.successRate), low_confidence: atCapacity.lowConfidence }
+        ? {
+            qps: r3(atCapacity.summary.qps),
+            output_tokens_per_s: r3(atCapacity.summary.outputTokensPerS),
+            ttft_ms: dist(atCapacity.summary.ttftMs),
+            e2e_ms: dist(atCapacity.summary.e2eMs),
+            success_rate: r3(atCapacity.summary.successRate),
+            low_confidence: atCapacity.lowConfidence,
+          }
         : null,
     },
     efficiency_knee: {

@@ -7,7 +7,20 @@ function pad(s: string, n: number, right = false): string {
 }
 
 export function stageTable(stages: readonly StageJson[]): string {
-  const head = ['#', 'conc', 'kind', 'verdict', 'reqs', 'ok%', 'qps', 'tok/s', 'ttft p50', 'ttft p99', 'e2e p99', 'errors'];
+  const head = [
+    '#',
+    'conc',
+    'kind',
+    'verdict',
+    'reqs',
+    'ok%',
+    'qps',
+    'tok/s',
+    'ttft p50',
+    'ttft p99',
+    'e2e p99',
+    'errors',
+  ];
   const rows = stages.map((s) => [
     String(s.index),
     String(s.concurrency),
@@ -26,7 +39,11 @@ export function stageTable(stages: readonly StageJson[]): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const numeric = new Set([0, 1, 4, 5, 6, 7, 8, 9, 10]);
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, numeric.has(i))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i]!, numeric.has(i)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -49,7 +66,10 @@ export function headline(s: SummaryJson): string {
   let text = `Capacity: ${c.concurrency} concurrent request${c.concurrency === 1 ? '' : 's'}`;
   if (at) text += ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}`;
   text += '.';
-  if (c.stop_reason === 'max_reached') text = `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` + (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}.` : '.');
+  if (c.stop_reason === 'max_reached')
+    text =
+      `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` +
+      (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}.` : '.');
   const failAt = c.bracket?.[1];
   if (failAt !== undefined) {
     const failStage = [...s.stages].reverse().find((x) => x.concurrency === failAt && x.verdict === 'FAIL');
@@ -61,7 +81,8 @@ export function headline(s: SummaryJson): string {
 
 export function finalReport(s: SummaryJson, runDir: string): string {
   const lines = [stageTable(s.stages), ''];
-  if (s.stages.some((x) => x.low_confidence)) lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
+  if (s.stages.some((x) => x.low_confidence))
+    lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
   if (s.efficiency_knee.concurrency !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);

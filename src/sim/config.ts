@@ -74,8 +74,17 @@ export const SIM_FIELDS: Record<ScalarKey, FieldSpec> = {
   model: { kind: 'string', doc: 'model id reported by /v1/models and in responses' },
   slots: { kind: 'int', min: 1, max: 1_000_000, doc: 'sequences decoded at once (the knee)' },
   queue_limit: { kind: 'int_or_null', min: 0, doc: 'max waiting requests beyond the slots; null = unbounded' },
-  prefill_ms_per_1k_tokens: { kind: 'number', min: 0, doc: 'prefill cost per 1000 prompt tokens, charged to the admitting step' },
-  first_token_delay_ms: { kind: 'number', min: 0, max: 600_000, doc: 'fixed delay after arrival before a request joins the queue (prefill done elsewhere); stalls no other stream' },
+  prefill_ms_per_1k_tokens: {
+    kind: 'number',
+    min: 0,
+    doc: 'prefill cost per 1000 prompt tokens, charged to the admitting step',
+  },
+  first_token_delay_ms: {
+    kind: 'number',
+    min: 0,
+    max: 600_000,
+    doc: 'fixed delay after arrival before a request joins the queue (prefill done elsewhere); stalls no other stream',
+  },
   step_base_ms: { kind: 'number', min: 0, minExclusive: true, max: 600_000, doc: 'fixed part of a decode step' },
   step_per_seq_ms: { kind: 'number', min: 0, max: 600_000, doc: 'decode step cost per active sequence' },
   jitter: { kind: 'number', min: 0, max: 0.9, doc: 'step duration factor is uniform in [1-jitter, 1+jitter]' },
@@ -127,7 +136,7 @@ export const SIM_PRESETS: Record<string, Omit<SimConfig, 'preset'>> = {
   tiny: {
     ...BASE,
     slots: 4,
-      step_base_ms: 5,
+    step_base_ms: 5,
     step_per_seq_ms: 0.5,
     jitter: 0.05,
     default_max_tokens: 16,
@@ -171,7 +180,8 @@ export class SimConfigError extends ToolError {
   constructor(problems: SimConfigProblem[]) {
     super(
       'invalid_arguments',
-      `invalid simulator setting${problems.length === 1 ? '' : 's'}:\n` + problems.map((p) => `  ${p.key}: ${p.message}`).join('\n'),
+      `invalid simulator setting${problems.length === 1 ? '' : 's'}:\n` +
+        problems.map((p) => `  ${p.key}: ${p.message}`).join('\n'),
       `settings: ${allKeys().join(', ')}; presets: ${SIM_PRESET_NAMES.join(', ')}`,
     );
     this.name = 'SimConfigError';
@@ -238,12 +248,18 @@ function describe(value: unknown): string {
 }
 
 /** Coerces one value (a YAML scalar or a `--set` string) to the field's type; returns an error message on failure. */
-function coerce(spec: FieldSpec, value: unknown): { ok: true; value: number | string | null } | { ok: false; message: string } {
+function coerce(
+  spec: FieldSpec,
+  value: unknown,
+): { ok: true; value: number | string | null } | { ok: false; message: string } {
   if (spec.kind === 'string') {
     if (typeof value === 'string' || typeof value === 'number') return { ok: true, value: String(value) };
     return { ok: false, message: `must be a string, got ${describe(value)}` };
   }
-  if (spec.kind === 'int_or_null' && (value === null || (typeof value === 'string' && /^(null|none|unbounded|)$/i.test(value.trim())))) {
+  if (
+    spec.kind === 'int_or_null' &&
+    (value === null || (typeof value === 'string' && /^(null|none|unbounded|)$/i.test(value.trim())))
+  ) {
     return { ok: true, value: null };
   }
   let n: number;
@@ -296,7 +312,10 @@ export function parseOverrides(args: readonly string[]): SimOverrides {
  * Validates a preset name plus overrides and reports every problem at once (for the profile validator,
  * which turns each `key` into a located message). `config` is null when there is any problem.
  */
-export function checkSimConfig(preset: string | undefined, overrides: SimOverrides | readonly string[] = {}): {
+export function checkSimConfig(
+  preset: string | undefined,
+  overrides: SimOverrides | readonly string[] = {},
+): {
   config: SimConfig | null;
   problems: SimConfigProblem[];
 } {
@@ -350,7 +369,10 @@ export function checkSimConfig(preset: string | undefined, overrides: SimOverrid
   }
   const faultSum = FAULT_TYPES.reduce((s, f) => s + config.faults[f], 0);
   if (faultSum > 1 + 1e-9) {
-    problems.push({ key: 'faults', message: `fault probabilities are exclusive and must sum to <= 1, got ${Number(faultSum.toFixed(6))}` });
+    problems.push({
+      key: 'faults',
+      message: `fault probabilities are exclusive and must sum to <= 1, got ${Number(faultSum.toFixed(6))}`,
+    });
   }
   return problems.length > 0 ? { config: null, problems } : { config, problems };
 }
@@ -462,7 +484,10 @@ export function predictClosedLoop(
  * first-token delay; with a delay d, clients in their delay hold no slot, so about
  * slots × (1 + (ttft at slots − step_eff) / (n × step_eff)) ≈ slots × (1 + (d + step) / (n × step)).
  */
-export function kneeConcurrency(config: SimConfig, opts: { promptTokens?: number; outputTokens?: number } = {}): number {
+export function kneeConcurrency(
+  config: SimConfig,
+  opts: { promptTokens?: number; outputTokens?: number } = {},
+): number {
   const s = config.slots;
   if (config.first_token_delay_ms === 0) return s;
   const n = opts.outputTokens ?? config.default_max_tokens;

@@ -143,7 +143,10 @@ export class Engine {
   submit(seq: EngineSequence): EngineTicket | null {
     const { slots, queue_limit, first_token_delay_ms } = this.params;
     // A request in its first-token delay holds a place: it was accepted and will need a slot.
-    if (this.stopped || (queue_limit !== null && this.active.length + this.waitingLive + this.delayedLive >= slots + queue_limit)) {
+    if (
+      this.stopped ||
+      (queue_limit !== null && this.active.length + this.waitingLive + this.delayedLive >= slots + queue_limit)
+    ) {
       this.rejected++;
       return null;
     }

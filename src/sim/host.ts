@@ -29,7 +29,10 @@ function processChannel(): Channel | null {
   if (typeof process.send !== 'function') return null;
   return {
     // The parent may be gone (killed, or exited without stopping us): nothing to tell it then, and no error.
-    send: (msg) => new Promise((resolve) => (process.connected ? process.send!(msg, undefined, undefined, () => resolve()) : resolve())),
+    send: (msg) =>
+      new Promise((resolve) =>
+        process.connected ? process.send!(msg, undefined, undefined, () => resolve()) : resolve(),
+      ),
     onMessage: (fn) => process.on('message', (m) => fn(m as ParentMessage)),
     onParentGone: (fn) => process.once('disconnect', fn),
     close: () => {
@@ -39,7 +42,8 @@ function processChannel(): Channel | null {
 }
 
 const channel = workerChannel() ?? processChannel();
-if (!channel) throw new Error('src/sim/host.ts must run in a worker thread or a forked child process; use startSimulator()');
+if (!channel)
+  throw new Error('src/sim/host.ts must run in a worker thread or a forked child process; use startSimulator()');
 
 let server: SimServer | null = null;
 let stopping: Promise<void> | null = null;

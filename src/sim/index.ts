@@ -99,7 +99,11 @@ function workerHost(init: HostInit): Host {
 }
 
 function processHost(init: HostInit): Host {
-  const child: ChildProcess = fork(ENTRY, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+  const child: ChildProcess = fork(ENTRY, [], {
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
   let error: Error | null = null;
   child.on('error', (err) => {
     error = err;
@@ -110,14 +114,19 @@ function processHost(init: HostInit): Host {
       if (child.connected) child.send(msg);
     },
     onMessage: (fn) => child.on('message', (m) => fn(m as HostMessage)),
-    onExit: (fn) => child.on('exit', (code, signal) => fn(error ?? (signal ? new Error(`killed by ${signal}`) : null), code)),
+    onExit: (fn) =>
+      child.on('exit', (code, signal) => fn(error ?? (signal ? new Error(`killed by ${signal}`) : null), code)),
     kill: () => void child.kill('SIGKILL'),
   };
 }
 
 function startFailure(message: string, errorCode: string | null, port: number): ToolError {
   if (errorCode === 'EADDRINUSE') {
-    return new ToolError('io_error', `the simulator could not listen on ${SIM_HOST}:${port}: the port is in use`, 'choose another --port, or 0 for any free port');
+    return new ToolError(
+      'io_error',
+      `the simulator could not listen on ${SIM_HOST}:${port}: the port is in use`,
+      'choose another --port, or 0 for any free port',
+    );
   }
   return new ToolError('internal', `the simulator failed to start: ${message}`, null);
 }
@@ -167,7 +176,13 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
       settleFlushes(false);
       for (const w of exitWaiters.splice(0)) w();
       const why = err ? err.message : `exit code ${code}`;
-      if (!ready) reject(new ToolError('internal', `the simulator ${opts.mode === 'process' ? 'process' : 'worker'} died before it was ready: ${why}`));
+      if (!ready)
+        reject(
+          new ToolError(
+            'internal',
+            `the simulator ${opts.mode === 'process' ? 'process' : 'worker'} died before it was ready: ${why}`,
+          ),
+        );
       else if (!stopRequested) opts.onCrash?.(new Error(`the simulator died: ${why}`));
     });
   });

@@ -5,7 +5,12 @@ export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-export function errorBody(message: string, type: string, param: string | null = null, code: string | null = null): OpenAIErrorBody {
+export function errorBody(
+  message: string,
+  type: string,
+  param: string | null = null,
+  code: string | null = null,
+): OpenAIErrorBody {
   return { error: { message, type, param, code } };
 }
 
@@ -43,7 +48,11 @@ function typeName(v: unknown): string {
 }
 
 function invalidType(param: string, expected: string, got: unknown): BadRequest {
-  return new BadRequest(`Invalid type for '${param}': expected ${expected}, but got ${typeName(got)} instead.`, param, 'invalid_type');
+  return new BadRequest(
+    `Invalid type for '${param}': expected ${expected}, but got ${typeName(got)} instead.`,
+    param,
+    'invalid_type',
+  );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -70,28 +79,49 @@ function optionalTokenLimit(body: Record<string, unknown>, name: string): number
   const v = body[name];
   if (v === undefined || v === null) return null;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidType(name, 'an integer', v);
-  if (v < 1) throw new BadRequest(`Invalid '${name}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`, name, 'integer_below_min_value');
-  if (v > MAX_TOKENS_LIMIT) throw new BadRequest(`Invalid '${name}': expected a value <= ${MAX_TOKENS_LIMIT}, but got ${v} instead.`, name, 'integer_above_max_value');
+  if (v < 1)
+    throw new BadRequest(
+      `Invalid '${name}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`,
+      name,
+      'integer_below_min_value',
+    );
+  if (v > MAX_TOKENS_LIMIT)
+    throw new BadRequest(
+      `Invalid '${name}': expected a value <= ${MAX_TOKENS_LIMIT}, but got ${v} instead.`,
+      name,
+      'integer_above_max_value',
+    );
   return v;
 }
 
 /** Validates a parsed request body; throws BadRequest on the first problem (as the OpenAI API does). */
 export function validateChatRequest(body: unknown): ChatRequest {
-  if (!isObject(body)) throw new BadRequest(`The request body must be a JSON object, but got ${typeName(body)}.`, null, 'invalid_type');
+  if (!isObject(body))
+    throw new BadRequest(`The request body must be a JSON object, but got ${typeName(body)}.`, null, 'invalid_type');
   if (body.model !== undefined && typeof body.model !== 'string') throw invalidType('model', 'a string', body.model);
   const messages = body.messages;
-  if (messages === undefined || messages === null) throw new BadRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
+  if (messages === undefined || messages === null)
+    throw new BadRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
   if (!Array.isArray(messages)) throw invalidType('messages', 'an array', messages);
   if (messages.length === 0) {
-    throw new BadRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array');
+    throw new BadRequest(
+      "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'messages',
+      'empty_array',
+    );
   }
   messages.forEach((m: unknown, i) => {
     const p = `messages[${i}]`;
     if (!isObject(m)) throw invalidType(p, 'an object', m);
-    if (m.role === undefined) throw new BadRequest(`Missing required parameter: '${p}.role'.`, `${p}.role`, 'missing_required_parameter');
+    if (m.role === undefined)
+      throw new BadRequest(`Missing required parameter: '${p}.role'.`, `${p}.role`, 'missing_required_parameter');
     if (typeof m.role !== 'string') throw invalidType(`${p}.role`, 'a string', m.role);
     if (!ROLES.has(m.role)) {
-      throw new BadRequest(`Invalid value: '${m.role}'. Supported values are: ${[...ROLES].map((r) => `'${r}'`).join(', ')}.`, `${p}.role`, 'invalid_value');
+      throw new BadRequest(
+        `Invalid value: '${m.role}'. Supported values are: ${[...ROLES].map((r) => `'${r}'`).join(', ')}.`,
+        `${p}.role`,
+        'invalid_value',
+      );
     }
     const c = m.content;
     if (c === undefined || c === null) {
@@ -107,13 +137,19 @@ export function validateChatRequest(body: unknown): ChatRequest {
       if (part.type === 'text' && typeof part.text !== 'string') throw invalidType(`${pp}.text`, 'a string', part.text);
     });
   });
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalidType('stream', 'a boolean', body.stream);
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw invalidType('stream', 'a boolean', body.stream);
   const stream = body.stream === true;
   let includeUsage = false;
   const so = body.stream_options;
   if (so !== undefined && so !== null) {
     if (!isObject(so)) throw invalidType('stream_options', 'an object', so);
-    if (!stream) throw new BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', 'invalid_value');
+    if (!stream)
+      throw new BadRequest(
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        'stream_options',
+        'invalid_value',
+      );
     if (so.include_usage !== undefined && so.include_usage !== null && typeof so.include_usage !== 'boolean') {
       throw invalidType('stream_options.include_usage', 'a boolean', so.include_usage);
     }
@@ -202,7 +238,14 @@ export function completionObject(opts: {
     object: 'chat.completion',
     created: opts.created,
     model: opts.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: opts.content, refusal: null }, logprobs: null, finish_reason: opts.finishReason }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: opts.content, refusal: null },
+        logprobs: null,
+        finish_reason: opts.finishReason,
+      },
+    ],
     usage: {
       prompt_tokens: opts.promptTokens,
       completion_tokens: opts.completionTokens,

@@ -82,7 +82,10 @@ function resetSocket(socket: Socket): void {
 function headerValue(v: string | string[] | undefined): string | null {
   const s = Array.isArray(v) ? v[0] : v;
   if (s === undefined || s.trim() === '') return null;
-  return s.trim().slice(0, 256).replace(/[^\x20-\x7e]/g, '_');
+  return s
+    .trim()
+    .slice(0, 256)
+    .replace(/[^\x20-\x7e]/g, '_');
 }
 
 type BodyResult = { ok: true; body: Buffer } | { ok: false; bytes: number; drained: boolean };
@@ -240,7 +243,8 @@ class Exchange implements EngineSequence {
    */
   private writeChunk(out: string): void {
     const socket = this.res.socket;
-    if (socket && this.res.chunkedEncoding && !socket.destroyed) socket.write(`${Buffer.byteLength(out).toString(16)}\r\n${out}\r\n`);
+    if (socket && this.res.chunkedEncoding && !socket.destroyed)
+      socket.write(`${Buffer.byteLength(out).toString(16)}\r\n${out}\r\n`);
     else this.res.write(out);
   }
 
@@ -276,7 +280,14 @@ class Exchange implements EngineSequence {
     this.record.headers_ms = epochMs();
     switch (this.fault) {
       case 'reset_mid_stream': {
-        const text = JSON.stringify(completionObject({ ...base, content: tokenText(this.written), finishReason: this.finishReason, completionTokens: this.written }));
+        const text = JSON.stringify(
+          completionObject({
+            ...base,
+            content: tokenText(this.written),
+            finishReason: this.finishReason,
+            completionTokens: this.written,
+          }),
+        );
         res.writeHead(200, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
         res.write(text.slice(0, Math.floor(text.length / 2)));
         setImmediate(() => resetSocket(res.socket as Socket));
@@ -290,18 +301,41 @@ class Exchange implements EngineSequence {
         sendJson(res, 200, errorBody(this.ctx.config.error_message, 'server_error', null, 'sim_error_event'));
         break;
       case 'truncated':
-        sendJson(res, 200, completionObject({ ...base, content: tokenText(this.written), finishReason: null, completionTokens: this.written }));
+        sendJson(
+          res,
+          200,
+          completionObject({
+            ...base,
+            content: tokenText(this.written),
+            finishReason: null,
+            completionTokens: this.written,
+          }),
+        );
         break;
       case 'empty_completion':
         sendJson(res, 200, completionObject({ ...base, content: '', finishReason: 'stop', completionTokens: 0 }));
         break;
       default:
-        sendJson(res, 200, completionObject({ ...base, content: tokenText(this.written), finishReason: this.finishReason, completionTokens: this.written }));
+        sendJson(
+          res,
+          200,
+          completionObject({
+            ...base,
+            content: tokenText(this.written),
+            finishReason: this.finishReason,
+            completionTokens: this.written,
+          }),
+        );
     }
   }
 }
 
-async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, arrival: number): Promise<void> {
+async function handleChat(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  arrival: number,
+): Promise<void> {
   const { config } = ctx;
   const seq = ctx.nextId();
   const id = headerValue(req.headers['x-request-id']) ?? `sim-${seq}`;
@@ -340,7 +374,12 @@ async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerR
     record.outcome = 'bad_request';
     const message = `Request body too large: ${body.bytes} bytes exceeds the simulator's limit of ${config.max_body_bytes} bytes (max_body_bytes).`;
     record.headers_ms = epochMs();
-    sendJson(res, 400, errorBody(message, 'invalid_request_error', null, 'request_too_large'), body.drained ? {} : { connection: 'close' });
+    sendJson(
+      res,
+      400,
+      errorBody(message, 'invalid_request_error', null, 'request_too_large'),
+      body.drained ? {} : { connection: 'close' },
+    );
     return;
   }
   let request: ChatRequest;
@@ -350,7 +389,7 @@ async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerR
       parsed = JSON.parse(body.body.toString('utf8'));
     } catch {
       throw new BadRequest(
-        'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)',
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
         null,
         'invalid_json',
       );
@@ -390,7 +429,13 @@ async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerR
       record.headers_ms = epochMs();
       if (request.stream) {
         res.writeHead(200, SSE_HEADERS);
-        res.write(new ChunkWriter(`chatcmpl-sim-${seq}`, Math.floor(Date.now() / 1000), JSON.stringify(request.model ?? config.model)).role());
+        res.write(
+          new ChunkWriter(
+            `chatcmpl-sim-${seq}`,
+            Math.floor(Date.now() / 1000),
+            JSON.stringify(request.model ?? config.model),
+          ).role(),
+        );
       } else {
         res.writeHead(200, JSON_HEADERS);
         res.flushHeaders();
@@ -419,7 +464,16 @@ async function handleChat(ctx: ServerContext, req: IncomingMessage, res: ServerR
 }
 
 function notFound(res: ServerResponse, method: string, path: string): void {
-  sendJson(res, 404, errorBody(`Unknown request URL: ${method} ${path}. The simulator serves POST /v1/chat/completions, GET /v1/models and GET /health.`, 'invalid_request_error', null, 'unknown_url'));
+  sendJson(
+    res,
+    404,
+    errorBody(
+      `Unknown request URL: ${method} ${path}. The simulator serves POST /v1/chat/completions, GET /v1/models and GET /health.`,
+      'invalid_request_error',
+      null,
+      'unknown_url',
+    ),
+  );
 }
 
 /** Starts the server on 127.0.0.1 in the current thread (use startSimulator to run it off the caller's thread). */
@@ -454,18 +508,36 @@ export async function startSimServer(config: SimConfig, opts: SimServerOptions =
     try {
       if (path === '/v1/chat/completions' || path === '/chat/completions') {
         if (method !== 'POST') {
-          sendJson(res, 405, errorBody(`Method ${method} not allowed on ${path}; use POST.`, 'invalid_request_error', null, 'method_not_allowed'), { allow: 'POST' });
+          sendJson(
+            res,
+            405,
+            errorBody(
+              `Method ${method} not allowed on ${path}; use POST.`,
+              'invalid_request_error',
+              null,
+              'method_not_allowed',
+            ),
+            { allow: 'POST' },
+          );
           return;
         }
         handleChat(ctx, req, res, arrival).catch((err: unknown) => {
-          if (!res.headersSent) sendJson(res, 500, errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'));
+          if (!res.headersSent)
+            sendJson(
+              res,
+              500,
+              errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'),
+            );
           else res.destroy();
         });
         return;
       }
       req.resume();
       if (method === 'GET' && (path === '/v1/models' || path === '/models')) {
-        sendJson(res, 200, { object: 'list', data: [{ id: config.model, object: 'model', created: 0, owned_by: 'find-capacity-simulator' }] });
+        sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: config.model, object: 'model', created: 0, owned_by: 'find-capacity-simulator' }],
+        });
       } else if (method === 'GET' && path === '/health') {
         sendJson(res, 200, {
           status: 'ok',
@@ -483,7 +555,12 @@ export async function startSimServer(config: SimConfig, opts: SimServerOptions =
         notFound(res, method, path);
       }
     } catch (err) {
-      if (!res.headersSent) sendJson(res, 500, errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'));
+      if (!res.headersSent)
+        sendJson(
+          res,
+          500,
+          errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'),
+        );
       else res.destroy();
     }
   });

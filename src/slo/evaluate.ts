@@ -89,7 +89,10 @@ export function evaluateRules(
       }
     } else if (rule.kind === 'rate') {
       const n = summary.requests;
-      const bad = rule.errorClass === null ? summary.failed : (summary.errors[rule.errorClass as keyof typeof summary.errors] ?? 0);
+      const bad =
+        rule.errorClass === null
+          ? summary.failed
+          : (summary.errors[rule.errorClass as keyof typeof summary.errors] ?? 0);
       const k = rule.metric === 'success_rate' ? summary.ok : bad;
       value = n > 0 ? k / n : null;
       if (n > 0) interval = proportionInterval(k, n, confidence);
@@ -98,7 +101,14 @@ export function evaluateRules(
       value = rule.metric === 'qps' ? summary.qps : summary.outputTokensPerS;
       interval = [value, value];
     }
-    const label = rule.kind === 'latency' ? `${rule.stat}(${rule.metric})` : rule.kind === 'rate' ? (rule.errorClass ? `error_rate(${rule.errorClass})` : rule.metric) : rule.metric;
+    const label =
+      rule.kind === 'latency'
+        ? `${rule.stat}(${rule.metric})`
+        : rule.kind === 'rate'
+          ? rule.errorClass
+            ? `error_rate(${rule.errorClass})`
+            : rule.metric
+          : rule.metric;
     if (value === null || interval === null) {
       // No successful sample at all: a latency SLO cannot hold when nothing succeeded.
       const nothing = summary.requests > 0 ? 'fail' : 'undecided';
@@ -113,7 +123,10 @@ export function evaluateRules(
     }
     const pointPass = compare(value, rule.op, threshold);
     const outcome = outcomeOf(interval, rule.op, threshold);
-    const ci = interval[0] === interval[1] ? '' : ` (${Math.round(confidence * 100)}% CI ${fmtValue(rule, interval[0])} – ${fmtValue(rule, interval[1])})`;
+    const ci =
+      interval[0] === interval[1]
+        ? ''
+        : ` (${Math.round(confidence * 100)}% CI ${fmtValue(rule, interval[0])} – ${fmtValue(rule, interval[1])})`;
     return {
       rule: rule.text,
       value,

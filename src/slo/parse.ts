@@ -32,7 +32,11 @@ function splitOperator(text: string): { lhs: string; op: Comparator; rhs: string
   if (!(COMPARATORS as readonly string[]).includes(rawOp)) {
     const fixes: Record<string, string> = { '=<': '<=', '=>': '>=', '<<': '<', '>>': '>' };
     const fix = fixes[rawOp];
-    const hint = fix ? `; did you mean "${fix}"?` : rawOp.includes('=') && !rawOp.includes('<') && !rawOp.includes('>') ? '; equality cannot hold on a measurement, use a bound such as <= or >=' : '';
+    const hint = fix
+      ? `; did you mean "${fix}"?`
+      : rawOp.includes('=') && !rawOp.includes('<') && !rawOp.includes('>')
+        ? '; equality cannot hold on a measurement, use a bound such as <= or >='
+        : '';
     throw new Error(`unknown operator "${rawOp}", expected one of ${quoteList(COMPARATORS)}${hint}`);
   }
   if (lhs.trim() === '') throw new Error(`missing what to measure before "${rawOp}", ${EXAMPLES}`);
@@ -42,7 +46,10 @@ function splitOperator(text: string): { lhs: string; op: Comparator; rhs: string
 
 function parseSubject(lhs: string): { name: string; arg: string | null } {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*([^()]*?)\s*\))?$/.exec(lhs);
-  if (!m) throw new Error(`cannot read "${lhs}": expected <stat>(<metric>), success_rate, error_rate, error_rate(<class>), qps or output_tps, ${EXAMPLES}`);
+  if (!m)
+    throw new Error(
+      `cannot read "${lhs}": expected <stat>(<metric>), success_rate, error_rate, error_rate(<class>), qps or output_tps, ${EXAMPLES}`,
+    );
   return { name: (m[1] as string).toLowerCase(), arg: m[2] === undefined ? null : m[2] };
 }
 
@@ -75,7 +82,8 @@ function parseNumberThreshold(rhs: string, unit: string): number {
 
 /** Parses one rule; throws an Error whose message says what is wrong (without location). */
 export function parseRule(text: string): SloRule {
-  if (typeof text !== 'string') throw new Error(`a rule must be a string such as "p99(ttft) < 1s", got ${describeValue(text)}`);
+  if (typeof text !== 'string')
+    throw new Error(`a rule must be a string such as "p99(ttft) < 1s", got ${describeValue(text)}`);
   const trimmed = text.trim();
   if (trimmed === '') throw new Error(`a rule must not be empty, ${EXAMPLES}`);
   const { lhs, op, rhs } = splitOperator(trimmed);
@@ -83,21 +91,36 @@ export function parseRule(text: string): SloRule {
 
   if ((LATENCY_STATS as readonly string[]).includes(name)) {
     const stat = name as LatencyStat;
-    if (arg === null) throw new Error(`"${stat}" needs a metric in parentheses, e.g. ${stat}(ttft); metrics: ${quoteList(LATENCY_METRICS)}`);
+    if (arg === null)
+      throw new Error(
+        `"${stat}" needs a metric in parentheses, e.g. ${stat}(ttft); metrics: ${quoteList(LATENCY_METRICS)}`,
+      );
     const metric = arg.toLowerCase();
     if (!(LATENCY_METRICS as readonly string[]).includes(metric)) {
-      throw new Error(`unknown metric "${arg}"${suggestion(metric, LATENCY_METRICS)}; metrics: ${quoteList(LATENCY_METRICS)}`);
+      throw new Error(
+        `unknown metric "${arg}"${suggestion(metric, LATENCY_METRICS)}; metrics: ${quoteList(LATENCY_METRICS)}`,
+      );
     }
-    return { kind: 'latency', text: trimmed, stat, metric: metric as LatencyMetric, op, thresholdMs: parseLatencyThreshold(rhs) };
+    return {
+      kind: 'latency',
+      text: trimmed,
+      stat,
+      metric: metric as LatencyMetric,
+      op,
+      thresholdMs: parseLatencyThreshold(rhs),
+    };
   }
 
   if (name === 'success_rate' || name === 'error_rate') {
     let errorClass: string | null = null;
     if (arg !== null) {
-      if (name === 'success_rate') throw new Error(`success_rate takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
+      if (name === 'success_rate')
+        throw new Error(`success_rate takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
       const cls = arg.toLowerCase();
       if (!(ERROR_CLASSES as readonly string[]).includes(cls)) {
-        throw new Error(`unknown error class "${arg}"${suggestion(cls, ERROR_CLASSES)}; classes: ${quoteList(ERROR_CLASSES)}`);
+        throw new Error(
+          `unknown error class "${arg}"${suggestion(cls, ERROR_CLASSES)}; classes: ${quoteList(ERROR_CLASSES)}`,
+        );
       }
       errorClass = cls;
     }
@@ -111,7 +134,9 @@ export function parseRule(text: string): SloRule {
   }
 
   if ((LATENCY_METRICS as readonly string[]).includes(name)) {
-    throw new Error(`"${name}" needs a statistic, e.g. p99(${name}) or avg(${name}); statistics: ${quoteList(LATENCY_STATS)}`);
+    throw new Error(
+      `"${name}" needs a statistic, e.g. p99(${name}) or avg(${name}); statistics: ${quoteList(LATENCY_STATS)}`,
+    );
   }
   if (/^p\d+(\.\d+)?$/.test(name)) {
     throw new Error(`unsupported percentile "${name}"; statistics: ${quoteList(LATENCY_STATS)}`);
@@ -120,14 +145,27 @@ export function parseRule(text: string): SloRule {
   const parts = name.split('_');
   if (parts.length === 2) {
     const [a = '', b = ''] = parts;
-    const stat = (LATENCY_STATS as readonly string[]).includes(a) ? a : (LATENCY_STATS as readonly string[]).includes(b) ? b : null;
-    const metric = (LATENCY_METRICS as readonly string[]).includes(a) ? a : (LATENCY_METRICS as readonly string[]).includes(b) ? b : null;
+    const stat = (LATENCY_STATS as readonly string[]).includes(a)
+      ? a
+      : (LATENCY_STATS as readonly string[]).includes(b)
+        ? b
+        : null;
+    const metric = (LATENCY_METRICS as readonly string[]).includes(a)
+      ? a
+      : (LATENCY_METRICS as readonly string[]).includes(b)
+        ? b
+        : null;
     if (stat && metric) throw new Error(`unknown rule subject "${name}"; did you mean "${stat}(${metric})"?`);
   }
   const near = closest(name, [...SUBJECTS, ...LATENCY_METRICS]);
   let hint = '';
   if (near !== null) {
-    hint = (LATENCY_STATS as readonly string[]).includes(near) && arg !== null ? `; did you mean "${near}(${arg})"?` : `; did you mean "${near}"?`;
+    hint =
+      (LATENCY_STATS as readonly string[]).includes(near) && arg !== null
+        ? `; did you mean "${near}(${arg})"?`
+        : `; did you mean "${near}"?`;
   }
-  throw new Error(`unknown rule subject "${name}"${hint}; expected <stat>(<metric>) with stat ${quoteList(LATENCY_STATS)}, or success_rate, error_rate, error_rate(<class>), qps, output_tps`);
+  throw new Error(
+    `unknown rule subject "${name}"${hint}; expected <stat>(<metric>) with stat ${quoteList(LATENCY_STATS)}, or success_rate, error_rate, error_rate(<class>), qps, output_tps`,
+  );
 }

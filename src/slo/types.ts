@@ -6,5 +6,12 @@ export type Comparator = '<' | '<=' | '>' | '>=';
 
 export type SloRule =
   | { kind: 'latency'; text: string; stat: LatencyStat; metric: LatencyMetric; op: Comparator; thresholdMs: number }
-  | { kind: 'rate'; text: string; metric: 'success_rate' | 'error_rate'; errorClass: string | null; op: Comparator; threshold: number }
+  | {
+      kind: 'rate';
+      text: string;
+      metric: 'success_rate' | 'error_rate';
+      errorClass: string | null;
+      op: Comparator;
+      threshold: number;
+    }
   | { kind: 'throughput'; text: string; metric: 'qps' | 'output_tps'; op: Comparator; threshold: number };

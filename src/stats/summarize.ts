@@ -39,7 +39,10 @@ export function tpotOf(r: RequestRecord): number | null {
  * in a window are judged (success rate, latency distributions of the successful ones); requests
  * COMPLETED in a window give QPS and tokens/s (over the summed window length).
  */
-export function summarizeStage(records: readonly RequestRecord[], windows: StageWindow | readonly StageWindow[]): StageSummary {
+export function summarizeStage(
+  records: readonly RequestRecord[],
+  windows: StageWindow | readonly StageWindow[],
+): StageSummary {
   const list: readonly StageWindow[] = Array.isArray(windows) ? windows : [windows as StageWindow];
   const first = list[0];
   if (!first) throw new Error('summarizeStage needs at least one window');
@@ -142,7 +145,11 @@ export function summarizeStage(records: readonly RequestRecord[], windows: Stage
 }
 
 /** Raw samples of one latency metric over the requests judged in a stage (successful, started in the window). */
-export function metricSamples(records: readonly RequestRecord[], stages: ReadonlySet<number>, metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl'): number[] {
+export function metricSamples(
+  records: readonly RequestRecord[],
+  stages: ReadonlySet<number>,
+  metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl',
+): number[] {
   const out: number[] = [];
   for (const r of records) {
     if (!stages.has(r.stage) || r.phase !== 'window' || !r.ok) continue;
@@ -150,7 +157,16 @@ export function metricSamples(records: readonly RequestRecord[], stages: Readonl
       for (const g of r.gapsMs) out.push(g);
       continue;
     }
-    const v = metric === 'ttft' ? ttftOf(r) : metric === 'ttfb' ? (r.headersAt === null ? null : r.headersAt - r.t0) : metric === 'e2e' ? r.end - r.t0 : tpotOf(r);
+    const v =
+      metric === 'ttft'
+        ? ttftOf(r)
+        : metric === 'ttfb'
+          ? r.headersAt === null
+            ? null
+            : r.headersAt - r.t0
+          : metric === 'e2e'
+            ? r.end - r.t0
+            : tpotOf(r);
     if (v !== null) out.push(v);
   }
   return out;

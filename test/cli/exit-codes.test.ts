@@ -37,7 +37,11 @@ describe('find-capacity exit codes', () => {
 
   it('4 when the SLO already fails at the first stage', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '[2, 4]', slo: ['p99(ttft) < 1ms'], extra: quick }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({ slots: 4, concurrency: '[2, 4]', slo: ['p99(ttft) < 1ms'], extra: quick }),
+    );
     const r = await runCli([file, '--out', dir]);
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/No capacity: the SLO was not met/);
@@ -54,18 +58,28 @@ describe('find-capacity exit codes', () => {
 
   it('6 when a run-wide safety limit stops the run', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 8, concurrency: '[2, 4, 6]', extra: `${quick}\nlimits: {max_requests: 15}` }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({ slots: 8, concurrency: '[2, 4, 6]', extra: `${quick}\nlimits: {max_requests: 15}` }),
+    );
     const r = await runCli([file, '--out', dir]);
     expect(r.code).toBe(6);
     expect(r.stdout).toMatch(/limit_requests/);
     const [run] = runDirs(dir);
-    const lines = readFileSync(join(dir, run!, 'requests.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(dir, run!, 'requests.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines.length).toBeLessThanOrEqual(15);
   });
 
   it('2 for an invalid profile, with every problem located, and nothing sent', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'bad.yaml', 'target:\n  simulator: {preset: tiny}\nrequest:\n  messages: [{role: user, content: hi}]\nramp:\n  concurrency: {start: 0, step: four, max: 8}\n  stage: {duration: 2}\nslo:\n  - p99(ttft) < fast\n');
+    const file = writeProfile(
+      dir,
+      'bad.yaml',
+      'target:\n  simulator: {preset: tiny}\nrequest:\n  messages: [{role: user, content: hi}]\nramp:\n  concurrency: {start: 0, step: four, max: 8}\n  stage: {duration: 2}\nslo:\n  - p99(ttft) < fast\n',
+    );
     const r = await runCli([file, '--out', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:6:\d+ ramp\.concurrency\.start/);
@@ -78,7 +92,11 @@ describe('find-capacity exit codes', () => {
   it('2 when the API key variable is missing, naming the variable', async () => {
     const dir = tempDir();
     const port = await closedPort();
-    const file = writeProfile(dir, 'p.yaml', `target:\n  base_url: http://127.0.0.1:${port}/v1\n  model: m\n  api_key_env: FC_TEST_MISSING_KEY\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: [p99(ttft) < 1s]\n`);
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      `target:\n  base_url: http://127.0.0.1:${port}/v1\n  model: m\n  api_key_env: FC_TEST_MISSING_KEY\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: [p99(ttft) < 1s]\n`,
+    );
     const r = await runCli([file, '--out', dir], { env: { FC_TEST_MISSING_KEY: '' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/FC_TEST_MISSING_KEY/);
@@ -87,7 +105,11 @@ describe('find-capacity exit codes', () => {
   it('3 when the target is unreachable: one clear line naming the URL, no run directory', async () => {
     const dir = tempDir();
     const port = await closedPort();
-    const file = writeProfile(dir, 'p.yaml', `target:\n  base_url: http://127.0.0.1:${port}/v1\n  model: m\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: [p99(ttft) < 1s]\n`);
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      `target:\n  base_url: http://127.0.0.1:${port}/v1\n  model: m\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: [p99(ttft) < 1s]\n`,
+    );
     const r = await runCli([file, '--out', dir]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`target unreachable: http://127.0.0.1:${port}/v1`);
@@ -116,13 +138,19 @@ describe('find-capacity exit codes', () => {
     expect(summary.stages[0].verdict).toBe('PASS');
     expect(summary.capacity.concurrency).toBe(2);
     // Every line of requests.jsonl is whole JSON.
-    for (const line of readFileSync(join(dir, run!, 'requests.jsonl'), 'utf8').trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    for (const line of readFileSync(join(dir, run!, 'requests.jsonl'), 'utf8')
+      .trim()
+      .split('\n'))
+      expect(() => JSON.parse(line)).not.toThrow();
   });
 
   it('validate and --dry-run print the plan and send nothing', async () => {
     const dir = tempDir();
     const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '{start: 2, step: 2, max: 8}' }));
-    for (const args of [['validate', file], [file, '--dry-run', '--out', dir]]) {
+    for (const args of [
+      ['validate', file],
+      [file, '--dry-run', '--out', dir],
+    ]) {
       const r = await runCli(args);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/2, 4, 6, 8/);

@@ -34,18 +34,44 @@ function rec(stage: number, t0: number, ttft: number, ok = true): RequestRecord 
 }
 
 /** n requests in a window starting at `start`, TTFTs spread evenly over [lo, hi]. */
-function window(index: number, start: number, n: number, lo: number, hi: number): { w: StageWindow; records: RequestRecord[] } {
-  const records = Array.from({ length: n }, (_, i) => rec(index, start + i * 10, lo + ((hi - lo) * i) / Math.max(1, n - 1)));
+function window(
+  index: number,
+  start: number,
+  n: number,
+  lo: number,
+  hi: number,
+): { w: StageWindow; records: RequestRecord[] } {
+  const records = Array.from({ length: n }, (_, i) =>
+    rec(index, start + i * 10, lo + ((hi - lo) * i) / Math.max(1, n - 1)),
+  );
   return { w: { index, concurrency: 8, startMs: start, endMs: start + n * 10 + 200 }, records };
 }
 
 const profile = (rules: string[], extra: Partial<{ maxEventLoopDelayMs: number | null }> = {}) => ({
   slo: rules.map(parseRule),
-  verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisect: true, bisectResolution: null, maxEventLoopDelayMs: null, minAchievedConcurrency: 0, ...extra },
+  verdict: {
+    confidence: 0.95,
+    confirmFailures: true,
+    maxExtensions: 2,
+    bisect: true,
+    bisectResolution: null,
+    maxEventLoopDelayMs: null,
+    minAchievedConcurrency: 0,
+    ...extra,
+  },
 });
 
 function meta(windows: StageWindow[], o: Partial<StageMeta> = {}): StageMeta {
-  return { window: windows[0]!, windows, kind: 'ramp', final: false, stoppedBy: null, eventLoopDelayP99Ms: 1, cpuPercent: 10, ...o };
+  return {
+    window: windows[0]!,
+    windows,
+    kind: 'ramp',
+    final: false,
+    stoppedBy: null,
+    eventLoopDelayP99Ms: 1,
+    cpuPercent: 10,
+    ...o,
+  };
 }
 
 describe('judgeStage', () => {
@@ -149,7 +175,9 @@ describe('judgeStage: TTFT overhead against the simulator', () => {
   it('a p99 over the event-loop limit makes the stage INVALID, whatever the rules and the event loop say', () => {
     const r = judgeStage(p99, a.records, meta([a.w], overhead(45.25)), false);
     expect(r.verdict).toBe('INVALID');
-    expect(r.health.problems).toEqual(['TTFT overhead p99 45.3 ms > 30 ms: the load generator sees first tokens later than the simulator sent them (400 requests)']);
+    expect(r.health.problems).toEqual([
+      'TTFT overhead p99 45.3 ms > 30 ms: the load generator sees first tokens later than the simulator sent them (400 requests)',
+    ]);
     expect(r.reasons[0]).toBe(`generator: ${r.health.problems[0]}`);
     expect(r.health.ttftOverhead).toEqual({ n: 400, p50Ms: 2, p99Ms: 45.25 });
   });
@@ -158,7 +186,9 @@ describe('judgeStage: TTFT overhead against the simulator', () => {
     const loose = profile(['p99(ttft) < 2s']);
     // 5% of 2 s = 100 ms.
     expect(judgeStage(loose, a.records, meta([a.w], overhead(90)), false).verdict).toBe('PASS');
-    expect(judgeStage(loose, a.records, meta([a.w], overhead(110)), false).health.problems[0]).toMatch(/TTFT overhead p99 110\.0 ms > 100 ms/);
+    expect(judgeStage(loose, a.records, meta([a.w], overhead(110)), false).health.problems[0]).toMatch(
+      /TTFT overhead p99 110\.0 ms > 100 ms/,
+    );
     const set = profile(['p99(ttft) < 100ms'], { maxEventLoopDelayMs: 200 });
     expect(judgeStage(set, a.records, meta([a.w], overhead(150)), false).verdict).toBe('PASS');
   });
@@ -175,7 +205,9 @@ describe('judgeStage: TTFT overhead against the simulator', () => {
     const few = judgeStage(p99, a.records, meta([a.w], overhead(500, MIN_TTFT_OVERHEAD_SAMPLES - 1)), false);
     expect(few.verdict).toBe('PASS');
     expect(few.health.ttftOverhead?.n).toBe(99);
-    expect(judgeStage(p99, a.records, meta([a.w], overhead(500, MIN_TTFT_OVERHEAD_SAMPLES)), false).verdict).toBe('INVALID');
+    expect(judgeStage(p99, a.records, meta([a.w], overhead(500, MIN_TTFT_OVERHEAD_SAMPLES)), false).verdict).toBe(
+      'INVALID',
+    );
   });
 
   it('no ground truth (null), nothing joined (n = 0) and a stages.jsonl line from before the check are ignored', () => {

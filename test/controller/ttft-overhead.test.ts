@@ -3,7 +3,13 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GroundTruthReader, clientTtfts, measureTtftOverhead, overheadSamples, summarizeOverhead } from '../../src/controller/ttft-overhead.ts';
+import {
+  GroundTruthReader,
+  clientTtfts,
+  measureTtftOverhead,
+  overheadSamples,
+  summarizeOverhead,
+} from '../../src/controller/ttft-overhead.ts';
 import type { RequestRecord } from '../../src/load/record.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -37,7 +43,21 @@ function rec(id: string, t0: number, firstContentAt: number | null, o: Partial<R
 
 /** A ground-truth line as the simulator writes it (epoch ms). */
 const line = (id: string, arrival: number, firstToken: number | null) =>
-  JSON.stringify({ id, arrival_ms: arrival, headers_ms: arrival + 0.2, admitted_ms: arrival + 0.3, first_token_ms: firstToken, end_ms: arrival + 90, prompt_tokens: 5, output_tokens: 1, max_tokens: 1, stream: true, fault: null, status: 200, outcome: 'completed' }) + '\n';
+  JSON.stringify({
+    id,
+    arrival_ms: arrival,
+    headers_ms: arrival + 0.2,
+    admitted_ms: arrival + 0.3,
+    first_token_ms: firstToken,
+    end_ms: arrival + 90,
+    prompt_tokens: 5,
+    output_tokens: 1,
+    max_tokens: 1,
+    stream: true,
+    fault: null,
+    status: 200,
+    outcome: 'completed',
+  }) + '\n';
 
 /** numpy/R type-7 quantile, written independently of the tool's own code. */
 function quantile(xs: number[], q: number): number {
@@ -63,7 +83,16 @@ describe('clientTtfts and overheadSamples', () => {
       ['b', 60],
       ['no-line', 20],
     ]);
-    expect(overheadSamples(client, new Map([['a', 28], ['b', 59.5], ['warm', 1]]))).toEqual([2, 0.5]);
+    expect(
+      overheadSamples(
+        client,
+        new Map([
+          ['a', 28],
+          ['b', 59.5],
+          ['warm', 1],
+        ]),
+      ),
+    ).toEqual([2, 0.5]);
   });
 
   it('summarizeOverhead: n, p50 and p99 by the project percentile definition (type 7); nulls without samples', () => {
@@ -82,7 +111,11 @@ describe('GroundTruthReader', () => {
     writeFileSync(path, line('a', 1000, 1010.5) + line('x', 1000, 1001) + line('b', 2000, 2040).slice(0, 20));
     const reader = await GroundTruthReader.open(path);
     try {
-      const wanted = new Map([['a', 0], ['b', 0], ['c', 0]]);
+      const wanted = new Map([
+        ['a', 0],
+        ['b', 0],
+        ['c', 0],
+      ]);
       const first = new Map<string, number>();
       await reader.readNew(wanted, first);
       // 'b' is torn: left for the next read.

@@ -24,7 +24,11 @@ function starver(stagesToStarve: Set<number>) {
 describe('load-generator health', () => {
   it('a stage starved twice is INVALID, never the knee: the run stops below it with generator_limit', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 8, concurrency: '[2, 4, 6]', slo: ['p90(ttft) < 500ms'] }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({ slots: 8, concurrency: '[2, 4, 6]', slo: ['p90(ttft) < 500ms'] }),
+    );
     const { profile } = await loadProfile(file, { env: {} });
     // Stage indexes 0 (c=2) pass; 1 and its re-run 2 (c=4) are starved.
     const hook = starver(new Set([1, 2]));
@@ -44,7 +48,11 @@ describe('load-generator health', () => {
 
   it('a stage starved once is re-run, and the search goes on to the true knee', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '[2, 4, 6]', extra: 'verdict: {max_extensions: 0, bisect: false}' }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({ slots: 4, concurrency: '[2, 4, 6]', extra: 'verdict: {max_extensions: 0, bisect: false}' }),
+    );
     const { profile } = await loadProfile(file, { env: {} });
     const hook = starver(new Set([1]));
     const result = await runCapacitySearch({ profile, env: {}, outDir: dir, stageHook: hook });

@@ -17,7 +17,21 @@ import { pool, rawChat } from '../sim/raw-client.ts';
 import { fixtureSummary } from '../report/helpers.ts';
 import { tempDir, writeProfile } from '../helpers.ts';
 
-const GT_KEYS = ['id', 'arrival_ms', 'headers_ms', 'admitted_ms', 'first_token_ms', 'end_ms', 'prompt_tokens', 'output_tokens', 'max_tokens', 'stream', 'fault', 'status', 'outcome'];
+const GT_KEYS = [
+  'id',
+  'arrival_ms',
+  'headers_ms',
+  'admitted_ms',
+  'first_token_ms',
+  'end_ms',
+  'prompt_tokens',
+  'output_tokens',
+  'max_tokens',
+  'stream',
+  'fault',
+  'status',
+  'outcome',
+];
 
 /** numpy/R type-7 quantile, written independently of the tool's own code. */
 function quantile(xs: number[], q: number): number {
@@ -34,23 +48,37 @@ const readLines = <T>(path: string): T[] =>
     .map((l) => JSON.parse(l) as T);
 
 describe('flushGroundTruth', () => {
-  it.each(['process', 'worker'] as const)('(%s host) puts the line of every request that has ended into the file, without waiting for the log timer', async (mode) => {
-    const path = join(tempDir('fc-gt-flush-'), 'gt.jsonl');
-    const sim = await startSimulator({ preset: 'tiny', mode, groundTruthPath: path, overrides: { slots: 8, step_base_ms: 2, step_per_seq_ms: 0, jitter: 0 } });
-    try {
-      for (const round of [0, 1, 2]) {
-        const ids = Array.from({ length: 12 }, (_, i) => `flush-${round}-${i}`);
-        await pool(ids.length, 4, (i) => rawChat(sim.baseUrl, { messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 3 }, { requestId: ids[i] }));
-        expect(await sim.flushGroundTruth()).toBe(true);
-        const logged = new Set(readLines<GroundTruthRecord>(path).map((g) => g.id));
-        for (const id of ids) expect(logged.has(id), id).toBe(true);
+  it.each(['process', 'worker'] as const)(
+    '(%s host) puts the line of every request that has ended into the file, without waiting for the log timer',
+    async (mode) => {
+      const path = join(tempDir('fc-gt-flush-'), 'gt.jsonl');
+      const sim = await startSimulator({
+        preset: 'tiny',
+        mode,
+        groundTruthPath: path,
+        overrides: { slots: 8, step_base_ms: 2, step_per_seq_ms: 0, jitter: 0 },
+      });
+      try {
+        for (const round of [0, 1, 2]) {
+          const ids = Array.from({ length: 12 }, (_, i) => `flush-${round}-${i}`);
+          await pool(ids.length, 4, (i) =>
+            rawChat(
+              sim.baseUrl,
+              { messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 3 },
+              { requestId: ids[i] },
+            ),
+          );
+          expect(await sim.flushGroundTruth()).toBe(true);
+          const logged = new Set(readLines<GroundTruthRecord>(path).map((g) => g.id));
+          for (const id of ids) expect(logged.has(id), id).toBe(true);
+        }
+      } finally {
+        await sim.stop();
       }
-    } finally {
-      await sim.stop();
-    }
-    // A stopped simulator has nothing more to write.
-    expect(await sim.flushGroundTruth()).toBe(false);
-  });
+      // A stopped simulator has nothing more to write.
+      expect(await sim.flushGroundTruth()).toBe(false);
+    },
+  );
 });
 
 describe('TTFT overhead against the simulator', () => {
@@ -111,7 +139,9 @@ verdict: {max_extensions: 0, bisect: false, max_event_loop_delay: 60ms}
     ]);
     const late = stages[1]!;
     expect(late.health.problems).toHaveLength(1);
-    expect(late.health.problems[0]).toMatch(/^TTFT overhead p99 [\d.]+ ms > 60 ms: the load generator sees first tokens later than the simulator sent them \(\d+ requests\)$/);
+    expect(late.health.problems[0]).toMatch(
+      /^TTFT overhead p99 [\d.]+ ms > 60 ms: the load generator sees first tokens later than the simulator sent them \(\d+ requests\)$/,
+    );
     expect(late.reasons[0]).toBe(`generator: ${late.health.problems[0]}`);
     expect(late.health.event_loop_delay_p99_ms!).toBeLessThanOrEqual(60);
     expect(result.capacity.concurrency).toBe(10);
@@ -179,10 +209,24 @@ describe('the report', () => {
     expect(oldRow).toContain('generator: event-loop p99');
     expect(oldRow).not.toContain('TTFT overhead');
     const s = structuredClone(old);
-    s.stages[0]!.health = { ...s.stages[0]!.health, ttft_overhead_p50_ms: 4.21, ttft_overhead_p99_ms: 12.5, ttft_overhead_n: 150 };
-    s.stages[1]!.health = { ...s.stages[1]!.health, ttft_overhead_p50_ms: null, ttft_overhead_p99_ms: null, ttft_overhead_n: 0 };
+    s.stages[0]!.health = {
+      ...s.stages[0]!.health,
+      ttft_overhead_p50_ms: 4.21,
+      ttft_overhead_p99_ms: 12.5,
+      ttft_overhead_n: 150,
+    };
+    s.stages[1]!.health = {
+      ...s.stages[1]!.health,
+      ttft_overhead_p50_ms: null,
+      ttft_overhead_p99_ms: null,
+      ttft_overhead_n: 0,
+    };
     const html = renderReportHtml(s);
-    expect(details(html, s.stages[0]!.index)).toMatch(/generator: event-loop p99 [^·]*, TTFT overhead p50 4\.2 ms \/ p99 12\.5 ms \(150 requests vs the simulator's ground truth\)/);
-    expect(details(html, s.stages[1]!.index)).toContain('TTFT overhead n/a (no successful request to compare with the simulator)');
+    expect(details(html, s.stages[0]!.index)).toMatch(
+      /generator: event-loop p99 [^·]*, TTFT overhead p50 4\.2 ms \/ p99 12\.5 ms \(150 requests vs the simulator's ground truth\)/,
+    );
+    expect(details(html, s.stages[1]!.index)).toContain(
+      'TTFT overhead n/a (no successful request to compare with the simulator)',
+    );
   });
 });

@@ -18,7 +18,9 @@ beforeAll(async () => {
       seen.push({ method: req.method ?? '', headers: req.headers, body });
       if (req.url?.startsWith('/v1/chat/completions')) {
         if (req.headers['x-case'] === 'error') {
-          res.writeHead(404, { 'content-type': 'application/json', 'x-request-id': 'req_1' }).end('{"error":{"message":"no such model","type":"invalid_request_error"}}');
+          res
+            .writeHead(404, { 'content-type': 'application/json', 'x-request-id': 'req_1' })
+            .end('{"error":{"message":"no such model","type":"invalid_request_error"}}');
         } else if (req.headers['x-case'] === 'hang') {
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           res.write('data: {}\n\n');
@@ -39,8 +41,20 @@ describe('createHttpFetch', () => {
   it('sends what the SDK builds and hands the body over as a Node stream, once', async () => {
     const f = createHttpFetch();
     try {
-      const client = new OpenAI({ baseURL: `${base}/v1`, defaultQuery: { 'api-version': '1' }, apiKey: 'sk-test', maxRetries: 0, fetch: f.fetch, defaultHeaders: { 'x-extra': 'yes' } });
-      const response = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }, { headers: { 'x-request-id': 'r1' } }).asResponse();
+      const client = new OpenAI({
+        baseURL: `${base}/v1`,
+        defaultQuery: { 'api-version': '1' },
+        apiKey: 'sk-test',
+        maxRetries: 0,
+        fetch: f.fetch,
+        defaultHeaders: { 'x-extra': 'yes' },
+      });
+      const response = await client.chat.completions
+        .create(
+          { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true },
+          { headers: { 'x-request-id': 'r1' } },
+        )
+        .asResponse();
       const req = seen.at(-1)!;
       expect(req.method).toBe('POST');
       expect(response.url).toContain('api-version=1');
@@ -68,7 +82,9 @@ describe('createHttpFetch', () => {
     const f = createHttpFetch();
     try {
       const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'k', maxRetries: 0, fetch: f.fetch });
-      const err = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-case': 'error' } }).catch((e: unknown) => e);
+      const err = await client.chat.completions
+        .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-case': 'error' } })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.NotFoundError);
       expect((err as InstanceType<typeof OpenAI.NotFoundError>).message).toContain('no such model');
       expect((err as InstanceType<typeof OpenAI.NotFoundError>).requestID).toBe('req_1');
@@ -100,7 +116,12 @@ describe('createHttpFetch', () => {
       before.abort();
       await expect(f.fetch(`${base}/plain`, { signal: before.signal })).rejects.toMatchObject({ name: 'AbortError' });
       const after = new AbortController();
-      const r = await f.fetch(`${base}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'x-case': 'hang' }, signal: after.signal });
+      const r = await f.fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'x-case': 'hang' },
+        signal: after.signal,
+      });
       const node = claimNodeBody(r)!;
       const ended = new Promise<unknown>((resolve) => node.on('error', resolve));
       node.resume();

@@ -36,7 +36,8 @@ beforeAll(async () => {
     req.on('data', (s: string) => (body += s));
     req.on('end', () => {
       const headers: Record<string, string> = {};
-      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i]!.toLowerCase()] = req.rawHeaders[i + 1]!;
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+        headers[req.rawHeaders[i]!.toLowerCase()] = req.rawHeaders[i + 1]!;
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers, body });
       if (req.url?.startsWith('/moved/')) {
         res.writeHead(307, { location: req.url.replace('/moved/', '/') }).end();
@@ -48,7 +49,11 @@ beforeAll(async () => {
       }
       if (req.url?.startsWith('/elsewhere/')) {
         // Another origin: the same server under another host name.
-        res.writeHead(307, { location: `http://localhost:${(server.address() as AddressInfo).port}/v1/chat/completions` }).end();
+        res
+          .writeHead(307, {
+            location: `http://localhost:${(server.address() as AddressInfo).port}/v1/chat/completions`,
+          })
+          .end();
         return;
       }
       if (req.url?.startsWith('/slow/')) {
@@ -65,14 +70,20 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 /** What the SDK itself hands to fetch for this body: the reference the prepared request must match. */
-async function sdkBuilt(opts: ConstructorParameters<typeof OpenAI>[0], body: unknown, id: string): Promise<{ url: string; headers: Record<string, string>; body: string; method: string }> {
+async function sdkBuilt(
+  opts: ConstructorParameters<typeof OpenAI>[0],
+  body: unknown,
+  id: string,
+): Promise<{ url: string; headers: Record<string, string>; body: string; method: string }> {
   let got: { url: string; init: RequestInit } | null = null;
   const recording = (async (url: string, init: RequestInit) => {
     got = { url: String(url), init };
     return new Response(SSE_OK, { status: 200, headers: { 'content-type': 'text/event-stream' } });
   }) as unknown as typeof fetch;
   const client = new OpenAI({ ...opts, fetch: recording });
-  await client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': id } }).asResponse();
+  await client.chat.completions
+    .create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': id } })
+    .asResponse();
   const g = got as unknown as { url: string; init: RequestInit };
   const headers: Record<string, string> = {};
   new Headers(g.init.headers).forEach((v, k) => (headers[k] = v));
@@ -80,7 +91,10 @@ async function sdkBuilt(opts: ConstructorParameters<typeof OpenAI>[0], body: unk
 }
 
 async function transportFor(dir: string, baseUrl: string) {
-  writeFileSync(join(dir, 'prompts.jsonl'), '[{"role":"user","content":"first payload"}]\n{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"second — ünïcode"}]}\n');
+  writeFileSync(
+    join(dir, 'prompts.jsonl'),
+    '[{"role":"user","content":"first payload"}]\n{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"second — ünïcode"}]}\n',
+  );
   const text = `target:
   base_url: "${baseUrl}"
   model: m
@@ -97,7 +111,10 @@ slo: ["success_rate >= 10%"]
   const { profile } = await loadProfile(join(dir, 'p.yaml'), { text, env: {} });
   const origin = performance.now();
   const now = () => performance.now() - origin;
-  return { profile, transport: createTransport({ profile, baseUrl, apiKey: 'sk-prepared-test', now, redact: (s) => s, path: 'fast' }) };
+  return {
+    profile,
+    transport: createTransport({ profile, baseUrl, apiKey: 'sk-prepared-test', now, redact: (s) => s, path: 'fast' }),
+  };
 }
 
 describe('prepared requests', () => {
@@ -117,11 +134,26 @@ describe('prepared requests', () => {
         expect(rec).toMatchObject({ ok: true, status: 200, contentChunks: 1, finishReason: 'stop' });
       }
       expect(seen.map((s) => s.headers['x-request-id'])).toEqual(['a-1', 'a-2', 'a-3']);
-      const sdkOpts = { baseURL: `${base}/v1`, defaultQuery: { 'api-version': '2024-10-21' }, apiKey: 'sk-prepared-test', maxRetries: 0, timeout: profile.request.timeouts.totalMs + 60_000, defaultHeaders: profile.target.headers };
+      const sdkOpts = {
+        baseURL: `${base}/v1`,
+        defaultQuery: { 'api-version': '2024-10-21' },
+        apiKey: 'sk-prepared-test',
+        maxRetries: 0,
+        timeout: profile.request.timeouts.totalMs + 60_000,
+        defaultHeaders: profile.target.headers,
+      };
       for (let i = 0; i < plan.length; i++) {
         const p = plan[i]!;
         const wire = seen[i]!;
-        const body = { ...profile.request.extraBody, model: 'm', stream: true, max_tokens: 8, temperature: 0.5, stream_options: { include_usage: true }, messages: profile.request.payloads[p.payload]!.messages };
+        const body = {
+          ...profile.request.extraBody,
+          model: 'm',
+          stream: true,
+          max_tokens: 8,
+          temperature: 0.5,
+          stream_options: { include_usage: true },
+          messages: profile.request.payloads[p.payload]!.messages,
+        };
         const ref = await sdkBuilt(sdkOpts, body, p.id);
         expect(wire.method).toBe(ref.method);
         expect(`${base}${wire.url}`).toBe(ref.url);
@@ -176,11 +208,16 @@ describe('prepared requests', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('keep every slot\'s connection between waves of requests (no reconnection storm at the next stage)', async () => {
+  it("keep every slot's connection between waves of requests (no reconnection storm at the next stage)", async () => {
     const { transport } = await transportFor(tempDir(), `${base}/slow/v1`);
     try {
       const C = 300;
-      const wave = (w: number) => Promise.all(Array.from({ length: C }, (_, i) => transport.send({ id: `w${w}-${i}`, payload: 0, stage: w, phase: 'window', worker: 0, t0: 0 })));
+      const wave = (w: number) =>
+        Promise.all(
+          Array.from({ length: C }, (_, i) =>
+            transport.send({ id: `w${w}-${i}`, payload: 0, stage: w, phase: 'window', worker: 0, t0: 0 }),
+          ),
+        );
       const before = connections;
       expect((await wave(0)).every((r) => r.ok)).toBe(true);
       expect(connections - before).toBe(C);
@@ -211,12 +248,19 @@ describe('prepared requests', () => {
     });
     closing.on('connection', () => conns++);
     await new Promise<void>((r) => closing.listen(0, '127.0.0.1', r));
-    const { transport } = await transportFor(tempDir(), `http://127.0.0.1:${(closing.address() as AddressInfo).port}/v1`);
+    const { transport } = await transportFor(
+      tempDir(),
+      `http://127.0.0.1:${(closing.address() as AddressInfo).port}/v1`,
+    );
     const send = (id: string) => transport.send({ id, payload: 0, stage: 0, phase: 'window', worker: 0, t0: 0 });
     try {
       expect(await send('k-1')).toMatchObject({ ok: true });
       // Reused at once: the server's reset is the server's, recorded as it is.
-      expect(await send('k-2')).toMatchObject({ ok: false, errorClass: 'connection_reset', errorPhase: 'before_headers' });
+      expect(await send('k-2')).toMatchObject({
+        ok: false,
+        errorClass: 'connection_reset',
+        errorPhase: 'before_headers',
+      });
       expect([attempts, conns]).toEqual([2, 1]);
       expect(await send('k-3')).toMatchObject({ ok: true });
       expect([attempts, conns]).toEqual([3, 2]);

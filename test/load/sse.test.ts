@@ -37,7 +37,8 @@ describe('SseScanner', () => {
   });
 
   it('gives the same payloads for every split of the text into two and into single characters', () => {
-    for (let i = 0; i <= text.length; i++) expect(scanAll([text.slice(0, i), text.slice(i)]), `split at ${i}`).toEqual(expected);
+    for (let i = 0; i <= text.length; i++)
+      expect(scanAll([text.slice(0, i), text.slice(i)]), `split at ${i}`).toEqual(expected);
     expect(scanAll([...text])).toEqual(expected);
   });
 
@@ -95,7 +96,29 @@ describe('ChunkShape', () => {
 
   it('never disagrees with parseDataPayload on 20,000 random mutations of a learned chunk', () => {
     const rand = mulberry32(42);
-    const alphabet = ['"', '\\', 'u', '0', 'a', 'F', '}', ']', '{', ',', ':', ' ', '\t', 'n', '\u0000', 'é', '🎉', 'null', '"stop"', '\\u00', '\\n'];
+    const alphabet = [
+      '"',
+      '\\',
+      'u',
+      '0',
+      'a',
+      'F',
+      '}',
+      ']',
+      '{',
+      ',',
+      ':',
+      ' ',
+      '\t',
+      'n',
+      '\u0000',
+      'é',
+      '🎉',
+      'null',
+      '"stop"',
+      '\\u00',
+      '\\n',
+    ];
     const learned = [chunk(' tok'), `{"choices":[{"delta":{"content":"x"}}]}`, chunk('a', ',"reasoning_content":""')];
     let recognised = 0;
     for (const base of learned) {
@@ -110,7 +133,12 @@ describe('ChunkShape', () => {
           const at = rand() < 0.5 ? Math.max(0, c - 2 + Math.floor(rand() * 8)) : Math.floor(rand() * (s.length + 1));
           const r = rand();
           const ins = alphabet[Math.floor(rand() * alphabet.length)]!;
-          s = r < 0.4 ? s.slice(0, at) + ins + s.slice(at) : r < 0.7 ? s.slice(0, at) + s.slice(at + 1) : s.slice(0, at) + ins + s.slice(at + 1);
+          s =
+            r < 0.4
+              ? s.slice(0, at) + ins + s.slice(at)
+              : r < 0.7
+                ? s.slice(0, at) + s.slice(at + 1)
+                : s.slice(0, at) + ins + s.slice(at + 1);
         }
         const m = shape.match(s);
         if (m < 0) continue;

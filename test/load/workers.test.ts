@@ -55,7 +55,10 @@ ${extra}`;
   return (await loadProfile(join(dir, 'p.yaml'), { text, env: {} })).profile;
 }
 
-function stageOptions(now: () => number, over: Partial<WorkerPoolStageOptions> = {}): WorkerPoolStageOptions & { records: RequestRecord[] } {
+function stageOptions(
+  now: () => number,
+  over: Partial<WorkerPoolStageOptions> = {},
+): WorkerPoolStageOptions & { records: RequestRecord[] } {
   const records: RequestRecord[] = [];
   return {
     plan: { index: 3, concurrency: 6, warmupMs: 300, durationMs: 1200, requestLimit: null, drainMs: 5000 },
@@ -75,13 +78,26 @@ describe('worker pool', () => {
   it('runs a stage on two threads: one clock, one window, unique ids, every slot, records streamed and merged', async () => {
     const dir = tempDir('fc-workers-');
     const gtPath = join(dir, 'gt.jsonl');
-    const sim = await startSimulator({ preset: 'tiny', mode: 'process', groundTruthPath: gtPath, overrides: { slots: 64, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 } });
+    const sim = await startSimulator({
+      preset: 'tiny',
+      mode: 'process',
+      groundTruthPath: gtPath,
+      overrides: { slots: 64, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 },
+    });
     const origin = performance.now();
     const originEpochMs = performance.timeOrigin + origin;
     const now = () => performance.now() - origin;
     let pool: WorkerPool | null = null;
     try {
-      pool = await startWorkerPool({ workers: 2, profile: await profileFor(sim.baseUrl, dir), baseUrl: sim.baseUrl, apiKey: 'EMPTY', secrets: [], originEpochMs, path: 'fast' });
+      pool = await startWorkerPool({
+        workers: 2,
+        profile: await profileFor(sim.baseUrl, dir),
+        baseUrl: sim.baseUrl,
+        apiKey: 'EMPTY',
+        secrets: [],
+        originEpochMs,
+        path: 'fast',
+      });
       let sent = 0;
       const o = stageOptions(now, { countSent: (n) => (sent += n) });
       const t0 = now();
@@ -122,19 +138,39 @@ describe('worker pool', () => {
 
   it('a request limit and the breaker hold across threads', async () => {
     const dir = tempDir('fc-workers-');
-    const sim = await startSimulator({ preset: 'tiny', overrides: { slots: 64, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0 } });
+    const sim = await startSimulator({
+      preset: 'tiny',
+      overrides: { slots: 64, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0 },
+    });
     const origin = performance.now();
     const now = () => performance.now() - origin;
     let pool: WorkerPool | null = null;
     try {
-      pool = await startWorkerPool({ workers: 3, profile: await profileFor(sim.baseUrl, dir), baseUrl: sim.baseUrl, apiKey: 'EMPTY', secrets: [], originEpochMs: performance.timeOrigin + origin, path: 'fast' });
-      const limited = await pool.runStage(stageOptions(now, { plan: { index: 0, concurrency: 7, warmupMs: 100, durationMs: null, requestLimit: 45, drainMs: 5000 } }));
+      pool = await startWorkerPool({
+        workers: 3,
+        profile: await profileFor(sim.baseUrl, dir),
+        baseUrl: sim.baseUrl,
+        apiKey: 'EMPTY',
+        secrets: [],
+        originEpochMs: performance.timeOrigin + origin,
+        path: 'fast',
+      });
+      const limited = await pool.runStage(
+        stageOptions(now, {
+          plan: { index: 0, concurrency: 7, warmupMs: 100, durationMs: null, requestLimit: 45, drainMs: 5000 },
+        }),
+      );
       expect(limited.records.filter((r) => r.phase === 'window')).toHaveLength(45);
       // The window closed when the 45th window request started: none started after it.
       const windowT0 = limited.records.filter((r) => r.phase === 'window').map((r) => r.t0);
       expect(Math.max(...windowT0)).toBeLessThanOrEqual(limited.window.endMs);
       expect(new Set(limited.records.map((r) => r.id)).size).toBe(limited.records.length);
-      const budget = await pool.runStage(stageOptions(now, { plan: { index: 1, concurrency: 6, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 }, maxRequests: 20 }));
+      const budget = await pool.runStage(
+        stageOptions(now, {
+          plan: { index: 1, concurrency: 6, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 },
+          maxRequests: 20,
+        }),
+      );
       // The run-wide request budget, shared by the threads (a thread may overshoot it by its own in-flight check).
       expect(budget.records.length).toBeGreaterThanOrEqual(20);
       expect(budget.records.length).toBeLessThanOrEqual(22);
@@ -143,10 +179,26 @@ describe('worker pool', () => {
       await pool?.close();
       await sim.stop();
     }
-    const failing = await startSimulator({ preset: 'tiny', overrides: { slots: 64, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0, http_500: 1 } });
+    const failing = await startSimulator({
+      preset: 'tiny',
+      overrides: { slots: 64, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0, http_500: 1 },
+    });
     try {
-      pool = await startWorkerPool({ workers: 2, profile: await profileFor(failing.baseUrl, dir), baseUrl: failing.baseUrl, apiKey: 'EMPTY', secrets: [], originEpochMs: performance.timeOrigin + origin, path: 'fast' });
-      const res = await pool.runStage(stageOptions(now, { plan: { index: 0, concurrency: 4, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 }, maxErrorRate: 0.5 }));
+      pool = await startWorkerPool({
+        workers: 2,
+        profile: await profileFor(failing.baseUrl, dir),
+        baseUrl: failing.baseUrl,
+        apiKey: 'EMPTY',
+        secrets: [],
+        originEpochMs: performance.timeOrigin + origin,
+        path: 'fast',
+      });
+      const res = await pool.runStage(
+        stageOptions(now, {
+          plan: { index: 0, concurrency: 4, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 },
+          maxErrorRate: 0.5,
+        }),
+      );
       expect(res.stoppedBy).toBe('breaker');
       expect(res.window.endMs - res.window.startMs).toBeLessThan(4000);
     } finally {
@@ -159,7 +211,11 @@ describe('worker pool', () => {
 describe('a run with workers: 2', () => {
   it('finds the knee, and its summary is exactly what its requests.jsonl gives (find-capacity report)', async () => {
     const dir = tempDir('fc-workers-run-');
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 6, concurrency: '[3, 6, 9]', extra: 'workers: 2\nverdict: {bisect: false}' }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({ slots: 6, concurrency: '[3, 6, 9]', extra: 'workers: 2\nverdict: {bisect: false}' }),
+    );
     const { profile } = await loadProfile(file, { env: {} });
     expect(profile.workers).toBe(2);
     const result = await runCapacitySearch({ profile, env: {}, outDir: dir });

@@ -40,7 +40,13 @@ describe('good profiles load to the normalized Profile', () => {
     const expected: Profile = {
       name: 'minimal-sim',
       file: path.resolve(file),
-      target: { baseUrl: null, model: SIMULATOR_MODEL, apiKeyEnv: null, headers: {}, simulator: { preset: 'demo', overrides: {} } },
+      target: {
+        baseUrl: null,
+        model: SIMULATOR_MODEL,
+        apiKeyEnv: null,
+        headers: {},
+        simulator: { preset: 'demo', overrides: {} },
+      },
       request: {
         payloads: [{ messages: [{ role: 'user', content: 'Hello' }] }],
         source: 'inline',
@@ -51,9 +57,22 @@ describe('good profiles load to the normalized Profile', () => {
         seed: 1,
         timeouts: { firstTokenMs: 60_000, idleMs: 30_000, totalMs: 300_000 },
       },
-      ramp: { concurrency: { kind: 'list', levels: [1, 2, 4] }, warmupMs: 5_000, stage: { durationMs: 30_000, requests: null }, drainMs: 60_000 },
+      ramp: {
+        concurrency: { kind: 'list', levels: [1, 2, 4] },
+        warmupMs: 5_000,
+        stage: { durationMs: 30_000, requests: null },
+        drainMs: 60_000,
+      },
       slo: [{ kind: 'latency', text: 'p99(ttft) < 1s', stat: 'p99', metric: 'ttft', op: '<', thresholdMs: 1000 }],
-      verdict: { confidence: 0.95, confirmFailures: true, maxExtensions: 2, bisectResolution: null, bisect: true, maxEventLoopDelayMs: null, minAchievedConcurrency: 0.8 },
+      verdict: {
+        confidence: 0.95,
+        confirmFailures: true,
+        maxExtensions: 2,
+        bisectResolution: null,
+        bisect: true,
+        maxEventLoopDelayMs: null,
+        minAchievedConcurrency: 0.8,
+      },
       stop: { onBreach: true, maxErrorRate: 0.5 },
       limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
       report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },
@@ -100,12 +119,34 @@ describe('good profiles load to the normalized Profile', () => {
     expect(profile.slo).toEqual([
       { kind: 'latency', text: 'p99(ttft) < 800ms', stat: 'p99', metric: 'ttft', op: '<', thresholdMs: 800 },
       { kind: 'latency', text: 'p95( e2e )<=20s', stat: 'p95', metric: 'e2e', op: '<=', thresholdMs: 20_000 },
-      { kind: 'rate', text: 'success_rate >= 99.5%', metric: 'success_rate', errorClass: null, op: '>=', threshold: 0.995 },
-      { kind: 'rate', text: 'error_rate(http_429) < 0.01', metric: 'error_rate', errorClass: 'http_429', op: '<', threshold: 0.01 },
+      {
+        kind: 'rate',
+        text: 'success_rate >= 99.5%',
+        metric: 'success_rate',
+        errorClass: null,
+        op: '>=',
+        threshold: 0.995,
+      },
+      {
+        kind: 'rate',
+        text: 'error_rate(http_429) < 0.01',
+        metric: 'error_rate',
+        errorClass: 'http_429',
+        op: '<',
+        threshold: 0.01,
+      },
       { kind: 'throughput', text: 'qps >= 2.5', metric: 'qps', op: '>=', threshold: 2.5 },
       { kind: 'throughput', text: 'output_tps > 100', metric: 'output_tps', op: '>', threshold: 100 },
     ]);
-    expect(profile.verdict).toEqual({ confidence: 0.9, confirmFailures: false, maxExtensions: 3, bisectResolution: 2, bisect: true, maxEventLoopDelayMs: 40, minAchievedConcurrency: 0.7 });
+    expect(profile.verdict).toEqual({
+      confidence: 0.9,
+      confirmFailures: false,
+      maxExtensions: 3,
+      bisectResolution: 2,
+      bisect: true,
+      maxEventLoopDelayMs: 40,
+      minAchievedConcurrency: 0.7,
+    });
     expect(profile.stop).toEqual({ onBreach: false, maxErrorRate: 0.25 });
     expect(profile.limits).toEqual({ maxDurationMs: 7_200_000, maxRequests: 5000, maxOutputTokens: 1_000_000 });
     expect(profile.report).toEqual({ dir: 'out/reports', headroom: 0.75, efficiencyFraction: 0.95 });
@@ -123,7 +164,12 @@ describe('good profiles load to the normalized Profile', () => {
     expect(profile.request.maxTokens).toBeNull();
     expect(profile.request.payloads).toEqual([
       { messages: [{ role: 'user', content: 'What is a KV cache?' }] },
-      { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Explain paged attention.' }] },
+      {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Explain paged attention.' },
+        ],
+      },
       { messages: [{ role: 'user', content: 'Why does TTFT grow with load?' }] },
     ]);
     expect(profile.ramp.concurrency).toEqual({ kind: 'factor', start: 1, factor: 2, max: 10 });
@@ -131,7 +177,9 @@ describe('good profiles load to the normalized Profile', () => {
   });
 
   it('the shipped OpenAI example is valid (given its key variable)', async () => {
-    const { profile, warnings } = await loadProfile('profiles/example-openai.yaml', { env: { OPENAI_API_KEY: SECRET } });
+    const { profile, warnings } = await loadProfile('profiles/example-openai.yaml', {
+      env: { OPENAI_API_KEY: SECRET },
+    });
     expect(warnings).toEqual([]);
     expect(profile.target.baseUrl).toBe('https://api.openai.com/v1');
     expect(profile.target.apiKeyEnv).toBe('OPENAI_API_KEY');
@@ -152,14 +200,18 @@ slo: ["p99(ttft) < 1s"]
 
 describe('loadProfile errors', () => {
   it('throws ONE ProfileError listing every problem, with code invalid_profile', async () => {
-    const err = await loadProfile('test/fixtures/profiles/bad/multiple-problems.yaml', { env: {} }).catch((e: unknown) => e);
+    const err = await loadProfile('test/fixtures/profiles/bad/multiple-problems.yaml', { env: {} }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProfileError);
     const pe = err as ProfileError;
     expect(pe.code).toBe('invalid_profile');
     expect(pe.problems.filter((p) => p.severity === 'error')).toHaveLength(5);
     const lines = pe.message.split('\n');
     expect(lines[0]).toBe('5 problems in the profile:');
-    expect(lines[1]).toBe('test/fixtures/profiles/bad/multiple-problems.yaml:8:62 request.max_tokens: must be a positive integer, got "lots"');
+    expect(lines[1]).toBe(
+      'test/fixtures/profiles/bad/multiple-problems.yaml:8:62 request.max_tokens: must be a positive integer, got "lots"',
+    );
     expect(lines).toHaveLength(6);
   });
 
@@ -176,7 +228,9 @@ describe('loadProfile errors', () => {
     await truncate(file, 50 * 1024 * 1024); // sparse: no 50 MB written to disk
     const err = await loadProfile(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProfileError);
-    expect((err as ProfileError).message).toMatch(/huge\.yaml:1:1 the file is 50\.0 MB; a profile must be at most 1024 KB/);
+    expect((err as ProfileError).message).toMatch(
+      /huge\.yaml:1:1 the file is 50\.0 MB; a profile must be at most 1024 KB/,
+    );
   });
 
   it('oversized text is rejected before parsing', async () => {
@@ -204,7 +258,9 @@ ramp: {concurrency: [1]}
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain('pa55w0rd');
 
-    const withKey = await problemsOf(`target:\n  base_url: http://h/v1\n  model: m\n  api_key_env: FC_TEST_KEY\n  headers: {Authorization: Bearer ${SECRET}}\n${BASE.split('\n').slice(2).join('\n')}`);
+    const withKey = await problemsOf(
+      `target:\n  base_url: http://h/v1\n  model: m\n  api_key_env: FC_TEST_KEY\n  headers: {Authorization: Bearer ${SECRET}}\n${BASE.split('\n').slice(2).join('\n')}`,
+    );
     expect(withKey.join('\n')).toContain('target.headers.Authorization: carries a credential in the profile file');
     expect(withKey.join('\n')).not.toContain(SECRET);
   });
@@ -220,14 +276,16 @@ describe('warnings and cross-checks', () => {
     const r = await validateProfileText(text, 'p.yaml', {});
     expect(r.profile).not.toBeNull();
     expect(r.problems.map((p) => `${p.severity} ${formatProblem(p)}`)).toEqual([
-      'warning p.yaml:9:5 slo[0]: request.timeouts.first_token (500ms) is shorter than this rule\'s threshold (1s): slow requests become timeout errors before they can breach it',
-      'warning p.yaml:10:5 slo[1]: request.timeouts.total (5s) is shorter than this rule\'s threshold (10s): slow requests become timeout errors before they can breach it',
+      "warning p.yaml:9:5 slo[0]: request.timeouts.first_token (500ms) is shorter than this rule's threshold (1s): slow requests become timeout errors before they can breach it",
+      "warning p.yaml:10:5 slo[1]: request.timeouts.total (5s) is shorter than this rule's threshold (10s): slow requests become timeout errors before they can breach it",
     ]);
   });
 
   it('warns when there are no SLO rules, and on duplicate rules', async () => {
     expect(await problemsOf(BASE)).toEqual([expect.stringContaining('p.yaml:1:1 no slo rules')]);
-    expect(await problemsOf(`${BASE}slo: ["p99(ttft) < 1s", "p99(ttft)<1s"]\n`)).toEqual([expect.stringContaining('slo[1]: duplicate rule')]);
+    expect(await problemsOf(`${BASE}slo: ["p99(ttft) < 1s", "p99(ttft)<1s"]\n`)).toEqual([
+      expect.stringContaining('slo[1]: duplicate rule'),
+    ]);
   });
 
   it('a bare `simulator:` is the default preset; a timeout longer than total warns', async () => {
@@ -241,7 +299,9 @@ slo: ["p99(e2e) < 30s"]
 `;
     const r = await validateProfileText(text, 'p.yaml', {});
     expect(r.profile?.target.simulator).toEqual({ preset: 'demo', overrides: {} });
-    expect(r.problems.map(formatProblem)).toEqual(['p.yaml:5:27 request.timeouts.first_token: 10m is longer than timeouts.total (1m), so it never fires']);
+    expect(r.problems.map(formatProblem)).toEqual([
+      'p.yaml:5:27 request.timeouts.first_token: 10m is longer than timeouts.total (1m), so it never fires',
+    ]);
   });
 
   it('a wrong-type section does not cascade into its children', async () => {

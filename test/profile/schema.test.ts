@@ -14,7 +14,9 @@ type SchemaNode = {
   description?: string;
 };
 
-const schema = JSON.parse(readFileSync('profiles/profile.schema.json', 'utf8')) as SchemaNode & { definitions: Record<string, SchemaNode> };
+const schema = JSON.parse(readFileSync('profiles/profile.schema.json', 'utf8')) as SchemaNode & {
+  definitions: Record<string, SchemaNode>;
+};
 
 function resolve(node: SchemaNode): SchemaNode {
   if (node.$ref) return resolve(schema.definitions[node.$ref.replace('#/definitions/', '')] as SchemaNode);

@@ -107,10 +107,16 @@ describe('bad input: located errors, exit 2, nothing sent', () => {
   });
 
   it('a timeout shorter than a latency SLO is a warning: the profile stays valid, and validate sends nothing', async () => {
-    const file = writeProfile(dir, 'warn.yaml', `${targetYaml()}request:\n  messages: [{role: user, content: hi}]\n  timeouts: {first_token: 500ms}\nramp: {concurrency: [1]}\nslo: ["p99(ttft) < 1s"]\n`);
+    const file = writeProfile(
+      dir,
+      'warn.yaml',
+      `${targetYaml()}request:\n  messages: [{role: user, content: hi}]\n  timeouts: {first_token: 500ms}\nramp: {concurrency: [1]}\nslo: ["p99(ttft) < 1s"]\n`,
+    );
     const r = await runCli(['validate', file]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/warning: .*warn\.yaml:\d+:\d+ slo\[0\]: request\.timeouts\.first_token \(500ms\) is shorter than this rule's threshold/);
+    expect(r.stderr).toMatch(
+      /warning: .*warn\.yaml:\d+:\d+ slo\[0\]: request\.timeouts\.first_token \(500ms\) is shorter than this rule's threshold/,
+    );
     expect(target.connections()).toBe(0);
   });
 });

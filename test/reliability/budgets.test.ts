@@ -10,12 +10,25 @@ import { loadProfile } from '../../src/profile/load.ts';
 import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 import { readJsonlStrict, runDirsIn, type Rec } from './helpers.ts';
 
-const HEALTH = 'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
+const HEALTH =
+  'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
 const SLO = ['p99(ttft) < 2s', 'success_rate >= 90%'];
 
 async function runWithLimits(limits: string) {
   const dir = tempDir('fc-budget-');
-  const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 8, concurrency: '[2, 4, 6, 8]', duration: '1s', warmup: '300ms', tokens: 20, slo: SLO, extra: `${HEALTH}\nlimits: ${limits}` }));
+  const file = writeProfile(
+    dir,
+    'p.yaml',
+    simProfile({
+      slots: 8,
+      concurrency: '[2, 4, 6, 8]',
+      duration: '1s',
+      warmup: '300ms',
+      tokens: 20,
+      slo: SLO,
+      extra: `${HEALTH}\nlimits: ${limits}`,
+    }),
+  );
   const { profile } = await loadProfile(file, { env: {} });
   const result = await runCapacitySearch({ profile, env: {}, outDir: join(dir, 'out') });
   const summary = JSON.parse(readFileSync(join(result.runDir, 'summary.json'), 'utf8'));
@@ -47,7 +60,15 @@ describe('safety budgets', () => {
 
   it('the dry run shows the safety limits and sends nothing', async () => {
     const dir = tempDir('fc-budget-dry-');
-    const file = writeProfile(dir, 'g.yaml', simProfile({ slots: 4, concurrency: '[2, 4]', extra: 'limits: {max_duration: 2500ms, max_requests: 77, max_output_tokens: 300}' }));
+    const file = writeProfile(
+      dir,
+      'g.yaml',
+      simProfile({
+        slots: 4,
+        concurrency: '[2, 4]',
+        extra: 'limits: {max_duration: 2500ms, max_requests: 77, max_output_tokens: 300}',
+      }),
+    );
     const r = await runCli([file, '--dry-run', '--out', join(dir, 'out')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Safety limits: max_duration 2\.5s, max_requests 77, max_output_tokens 300/);

@@ -138,7 +138,15 @@ describe('fault matrix', () => {
       preset: 'tiny',
       mode: 'process',
       groundTruthPath: gtPath,
-      overrides: { ...allFaults(0.08), seed: 3, slots: 64, step_base_ms: 2, step_per_seq_ms: 0, jitter: 0, retry_after_s: RETRY_AFTER_S },
+      overrides: {
+        ...allFaults(0.08),
+        seed: 3,
+        slots: 64,
+        step_base_ms: 2,
+        step_per_seq_ms: 0,
+        jitter: 0,
+        retry_after_s: RETRY_AFTER_S,
+      },
     });
     const maxTokens = 8;
     const records = new Map<boolean, RequestRecord[]>();
@@ -156,10 +164,25 @@ slo: ["success_rate >= 10%"]
         const { profile } = await loadProfile(join(dir, `p-${stream}.yaml`), { text, env: {} });
         const origin = performance.now();
         const now = () => performance.now() - origin;
-        const transport = createTransport({ profile, baseUrl: sim.baseUrl, apiKey: 'EMPTY', now, redact: makeRedactor([]) });
+        const transport = createTransport({
+          profile,
+          baseUrl: sim.baseUrl,
+          apiKey: 'EMPTY',
+          now,
+          redact: makeRedactor([]),
+        });
         try {
           // Sequential batches per mode: the seeded schedule then gives each mode the same faults every run.
-          const recs = await pool(120, 12, (i) => transport.send({ id: `m${stream ? 's' : 'j'}-${i}`, stage: 0, phase: 'window', worker: i % 12, payload: 0, t0: now() }));
+          const recs = await pool(120, 12, (i) =>
+            transport.send({
+              id: `m${stream ? 's' : 'j'}-${i}`,
+              stage: 0,
+              phase: 'window',
+              worker: i % 12,
+              payload: 0,
+              t0: now(),
+            }),
+          );
           records.set(stream, recs);
           expect(transport.inFlight()).toBe(0);
         } finally {
@@ -197,7 +220,15 @@ slo: ["success_rate >= 10%"]
       preset: 'tiny',
       mode: 'process',
       groundTruthPath: gtPath,
-      overrides: { ...allFaults(0.04), seed: 9, slots: 8, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0, retry_after_s: RETRY_AFTER_S },
+      overrides: {
+        ...allFaults(0.04),
+        seed: 9,
+        slots: 8,
+        step_base_ms: 5,
+        step_per_seq_ms: 0,
+        jitter: 0,
+        retry_after_s: RETRY_AFTER_S,
+      },
     });
     const maxTokens = 10;
     const text = `name: faultrun
@@ -287,20 +318,41 @@ slo: ["success_rate >= 10%"]
     const now = () => performance.now() - origin;
     const transport = createTransport({ profile, baseUrl: server.url, apiKey: 'EMPTY', now, redact: makeRedactor([]) });
     // abortAll ends every request of its transport: the interrupt case gets one of its own.
-    const interruptible = createTransport({ profile, baseUrl: server.url, apiKey: 'EMPTY', now, redact: makeRedactor([]) });
-    const send = (id: string, t = transport) => t.send({ id, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() });
+    const interruptible = createTransport({
+      profile,
+      baseUrl: server.url,
+      apiKey: 'EMPTY',
+      now,
+      redact: makeRedactor([]),
+    });
+    const send = (id: string, t = transport) =>
+      t.send({ id, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() });
     try {
       const aborted = send('abort-1', interruptible);
       setTimeout(() => interruptible.abortAll('aborted', 'aborted after interrupt grace period'), 150);
-      const [noHeaders, idle, total, abortedRec] = await Promise.all([send('noheaders-1'), send('idle-1'), send('total-1'), aborted]);
-      expect([noHeaders.errorClass, noHeaders.errorPhase, noHeaders.headersAt]).toEqual(['timeout_headers', 'before_headers', null]);
+      const [noHeaders, idle, total, abortedRec] = await Promise.all([
+        send('noheaders-1'),
+        send('idle-1'),
+        send('total-1'),
+        aborted,
+      ]);
+      expect([noHeaders.errorClass, noHeaders.errorPhase, noHeaders.headersAt]).toEqual([
+        'timeout_headers',
+        'before_headers',
+        null,
+      ]);
       expect(noHeaders.end - noHeaders.t0).toBeGreaterThanOrEqual(599);
       expect([idle.errorClass, idle.errorPhase, idle.contentChunks]).toEqual(['timeout_idle', 'mid_stream', 2]);
       expect(idle.end - idle.lastContentAt!).toBeGreaterThanOrEqual(299);
       expect([total.errorClass, total.errorPhase]).toEqual(['timeout_total', 'mid_stream']);
       expect(total.end - total.t0).toBeGreaterThanOrEqual(899);
       expect(total.contentChunks).toBeGreaterThan(1);
-      expect([abortedRec.errorClass, abortedRec.errorPhase, abortedRec.contentChunks, abortedRec.error]).toEqual(['aborted', 'mid_stream', 2, 'aborted after interrupt grace period']);
+      expect([abortedRec.errorClass, abortedRec.errorPhase, abortedRec.contentChunks, abortedRec.error]).toEqual([
+        'aborted',
+        'mid_stream',
+        2,
+        'aborted after interrupt grace period',
+      ]);
       for (const r of [noHeaders, idle, total, abortedRec]) expect(r.ok).toBe(false);
       expect(transport.inFlight() + interruptible.inFlight()).toBe(0);
     } finally {
@@ -320,4 +372,3 @@ slo: ["success_rate >= 10%"]
     }
   });
 });
-

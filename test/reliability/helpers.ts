@@ -23,7 +23,10 @@ export interface CliProcess {
  * Starts `find-capacity args...`. With `group`, the CLI leads its own process group, so a test can
  * signal the group (what a terminal does on Ctrl-C) without reaching the test runner.
  */
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; group?: boolean; timeoutMs?: number } = {}): CliProcess {
+export function startCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; group?: boolean; timeoutMs?: number } = {},
+): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env, FORCE_COLOR: '0' },
@@ -53,7 +56,10 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; group?
     }, opts.timeoutMs ?? 60_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      for (const w of watchers.splice(0)) w.reject(new Error(`process ended (code ${code}, signal ${signal}) before stderr matched ${w.re}\nstderr:\n${stderr}`));
+      for (const w of watchers.splice(0))
+        w.reject(
+          new Error(`process ended (code ${code}, signal ${signal}) before stderr matched ${w.re}\nstderr:\n${stderr}`),
+        );
       resolve({ code, signal, stdout, stderr });
     });
   });
@@ -124,7 +130,9 @@ export interface LoopbackServer {
 }
 
 /** An HTTP server on 127.0.0.1 that counts TCP connections and requests; `handler` answers (default: 404). */
-export async function loopbackServer(handler?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void): Promise<LoopbackServer> {
+export async function loopbackServer(
+  handler?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void,
+): Promise<LoopbackServer> {
   let connections = 0;
   const requests: http.IncomingMessage[] = [];
   const sockets = new Set<net.Socket>();

@@ -6,10 +6,21 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rebuildSummary, writeRebuilt } from '../../src/report/rebuild.ts';
 import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
-import { alive, childPids, onlyRunDir, readJsonlStrict, runDirsIn, sleep, startCli, waitUntil, type Rec } from './helpers.ts';
+import {
+  alive,
+  childPids,
+  onlyRunDir,
+  readJsonlStrict,
+  runDirsIn,
+  sleep,
+  startCli,
+  waitUntil,
+  type Rec,
+} from './helpers.ts';
 
 const SLO = ['p99(ttft) < 2s', 'success_rate >= 90%'];
-const HEALTH = 'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
+const HEALTH =
+  'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
 
 /** Waits until the CLI's simulator child process has started and returns its pid. */
 async function simChild(pid: number): Promise<number> {
@@ -21,7 +32,15 @@ async function simChild(pid: number): Promise<number> {
 
 describe('interrupts', () => {
   // Requests take ~0.8 s (40 tokens × 20 ms steps), so several are in flight whenever the signal lands.
-  const slowProfile = (extra = '') => simProfile({ slots: 8, concurrency: '[2, 4, 6]', duration: '2s', tokens: 40, slo: SLO, extra: `${HEALTH}\n${extra}` });
+  const slowProfile = (extra = '') =>
+    simProfile({
+      slots: 8,
+      concurrency: '[2, 4, 6]',
+      duration: '2s',
+      tokens: 40,
+      slo: SLO,
+      extra: `${HEALTH}\n${extra}`,
+    });
 
   // Both signals at once (two runs in parallel): SIGTERM must behave exactly like SIGINT.
   it('SIGINT or SIGTERM to the whole process group (terminal Ctrl-C, supervisor stop): in-flight requests finish, summary marked interrupted, exit 130', async () => {
@@ -70,7 +89,16 @@ describe('interrupts', () => {
     const file = writeProfile(
       dir,
       'p.yaml',
-      simProfile({ slots: 8, concurrency: '[2, 4]', duration: '2s', slo: SLO, sim: 'stall_after_headers: 0.5, seed: 4', extra: HEALTH }).replace('first_token: 5s', 'first_token: 30s').replace('total: 10s', 'total: 60s'),
+      simProfile({
+        slots: 8,
+        concurrency: '[2, 4]',
+        duration: '2s',
+        slo: SLO,
+        sim: 'stall_after_headers: 0.5, seed: 4',
+        extra: HEALTH,
+      })
+        .replace('first_token: 5s', 'first_token: 30s')
+        .replace('total: 10s', 'total: 60s'),
     );
     const out = join(dir, 'out');
     const cli = startCli([file, '--out', out], { group: true });
@@ -97,7 +125,19 @@ describe('interrupts', () => {
 
   it('SIGKILL at random points: every file left is readable and `find-capacity report` rebuilds the summary', async () => {
     const dir = tempDir('fc-kill-');
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '[2, 4, 6, 8]', duration: '1s', warmup: '300ms', tokens: 20, slo: SLO, extra: HEALTH }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({
+        slots: 4,
+        concurrency: '[2, 4, 6, 8]',
+        duration: '1s',
+        warmup: '300ms',
+        tokens: 20,
+        slo: SLO,
+        extra: HEALTH,
+      }),
+    );
     // Three runs at once, each killed at its own random moment after its run directory exists.
     const delays = [0, 1, 2].map((i) => Math.round(200 + i * 1300 + Math.random() * 1300));
     const runs = delays.map(async (delayMs, i) => {
@@ -126,7 +166,13 @@ describe('interrupts', () => {
       JSON.parse(readFileSync(join(runDir!, 'profile.json'), 'utf8'));
       if (existsSync(join(runDir!, 'summary.json'))) JSON.parse(readFileSync(join(runDir!, 'summary.json'), 'utf8'));
       for (const rec of req.rows) expect(typeof rec.id, where).toBe('string');
-      return { where, runDir: runDir!, torn: req.tornLast || stages.tornLast, stageLines: stages.rows.filter((s) => s.type === 'stage').length, finished: stages.rows.some((s) => s.type === 'end') };
+      return {
+        where,
+        runDir: runDir!,
+        torn: req.tornLast || stages.tornLast,
+        stageLines: stages.rows.filter((s) => s.type === 'stage').length,
+        finished: stages.rows.some((s) => s.type === 'end'),
+      };
     });
     // The first through the CLI (exit code, output), the others in-process (the same code, without 2 s of start-up each).
     const viaCli = await runCli(['report', checked[0]!.runDir]);

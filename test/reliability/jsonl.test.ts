@@ -20,7 +20,9 @@ function runScript(dir: string, code: string, onLine?: (line: string, kill: (sig
   child.stdout.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line) onLine?.(line, (sig) => child.kill(sig));
   });
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
 }
 
 describe('JsonlWriter', () => {
@@ -28,7 +30,10 @@ describe('JsonlWriter', () => {
     const dir = tempDir('fc-jsonl-');
     const path = join(dir, 'r.jsonl');
     // A flush timer far in the future: only the exit hook can write these lines.
-    const r = await runScript(dir, `const w = new JsonlWriter(${JSON.stringify(path)}, 600_000);\nfor (let i = 0; i < 3; i++) w.append({ i });\nprocess.exit(130);`);
+    const r = await runScript(
+      dir,
+      `const w = new JsonlWriter(${JSON.stringify(path)}, 600_000);\nfor (let i = 0; i < 3; i++) w.append({ i });\nprocess.exit(130);`,
+    );
     expect(r.code, r.stderr).toBe(130);
     expect(readJsonlStrict(path)).toEqual({ rows: [{ i: 0 }, { i: 1 }, { i: 2 }], tornLast: false });
   });

@@ -9,7 +9,8 @@ import { startSimulator } from '../../src/sim/index.ts';
 import { runCli, tempDir, writeProfile } from '../helpers.ts';
 import { onlyRunDir, readGroundTruth, readJsonlStrict, sleep, startCli, type Rec } from './helpers.ts';
 
-const FAST = 'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
+const FAST =
+  'verdict: {confirm_failures: false, bisect: false, max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
 
 function profileFor(baseUrl: string, o: { concurrency: string; tokens: number; extra?: string; slo?: string }): string {
   return `name: down
@@ -32,7 +33,11 @@ ${o.extra ?? ''}
 describe('target down mid-run', () => {
   it('the dying stage is judged with its connection errors, the run stops, summary.json is written', async () => {
     const dir = tempDir('fc-down-');
-    const sim = await startSimulator({ preset: 'tiny', mode: 'process', overrides: { slots: 8, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 } });
+    const sim = await startSimulator({
+      preset: 'tiny',
+      mode: 'process',
+      overrides: { slots: 8, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 },
+    });
     const file = writeProfile(dir, 'p.yaml', profileFor(sim.baseUrl, { concurrency: '[2, 4, 6, 8]', tokens: 20 }));
     const out = join(dir, 'out');
     const cli = startCli([file, '--out', out]);
@@ -66,7 +71,6 @@ describe('target down mid-run', () => {
     // The breaker bounds how long a dead target is hammered.
     expect(rows.filter((x) => x.errorClass === 'connection_refused').length).toBeLessThan(1000);
     for (const x of rows.filter((x) => x.errorClass === 'connection_refused')) expect(x.headersAt).toBeNull();
-
   });
 });
 
@@ -82,7 +86,11 @@ describe('rate limiting (429)', () => {
       overrides: { slots: 2, queue_limit: 0, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0, retry_after_s: 3 },
     });
     // max_error_rate 100 %: the stage runs its course, so the decision rests on the judged stage (see the next test).
-    const file = writeProfile(dir, 'p.yaml', profileFor(sim.baseUrl, { concurrency: '[2, 4]', tokens: 10, extra: 'stop: {max_error_rate: 100%}' }));
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      profileFor(sim.baseUrl, { concurrency: '[2, 4]', tokens: 10, extra: 'stop: {max_error_rate: 100%}' }),
+    );
     const out = join(dir, 'out');
     let r;
     try {
@@ -119,15 +127,28 @@ describe('rate limiting (429)', () => {
   });
 
   // With the default breaker (50 %), the same rate limit trips max_error_rate at concurrency 4 (in-process run).
-  let breakerRun: Promise<{ capacity: { stopReason: string }; summary: { stages: { stopped_by: string | null; errors: Record<string, number>; failed: number }[] } }> | null = null;
+  let breakerRun: Promise<{
+    capacity: { stopReason: string };
+    summary: { stages: { stopped_by: string | null; errors: Record<string, number>; failed: number }[] };
+  }> | null = null;
   const runWithBreaker = () =>
     (breakerRun ??= (async () => {
       const dir = tempDir('fc-429b-');
-      const sim = await startSimulator({ preset: 'tiny', mode: 'process', overrides: { slots: 2, queue_limit: 0, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 } });
+      const sim = await startSimulator({
+        preset: 'tiny',
+        mode: 'process',
+        overrides: { slots: 2, queue_limit: 0, step_base_ms: 10, step_per_seq_ms: 0, jitter: 0 },
+      });
       try {
-        const { profile } = await loadProfile(join(dir, 'p.yaml'), { text: profileFor(sim.baseUrl, { concurrency: '[2, 4]', tokens: 10 }), env: {} });
+        const { profile } = await loadProfile(join(dir, 'p.yaml'), {
+          text: profileFor(sim.baseUrl, { concurrency: '[2, 4]', tokens: 10 }),
+          env: {},
+        });
         const result = await runCapacitySearch({ profile, env: {}, outDir: join(dir, 'out') });
-        return { capacity: result.capacity, summary: JSON.parse(readFileSync(join(result.runDir, 'summary.json'), 'utf8')) };
+        return {
+          capacity: result.capacity,
+          summary: JSON.parse(readFileSync(join(result.runDir, 'summary.json'), 'utf8')),
+        };
       } finally {
         await sim.stop();
       }

@@ -99,12 +99,15 @@ describe.skipIf(SKIP !== null)('report.html in headless Chromium', () => {
     await page.emulateMedia({ media: 'print' });
     const overflowing = await page.evaluate(() => {
       const limit = document.documentElement.clientWidth + 0.5;
-      return Array.from(document.querySelectorAll("body *"))
+      return Array.from(document.querySelectorAll('body *'))
         .filter((e) => {
           const r = e.getBoundingClientRect();
           return r.width > 0 && (r.right > limit || r.left < -0.5);
         })
-        .map((e) => `${e.tagName.toLowerCase()}.${String(e.getAttribute('class') ?? '')} right=${Math.round(e.getBoundingClientRect().right)}`)
+        .map(
+          (e) =>
+            `${e.tagName.toLowerCase()}.${String(e.getAttribute('class') ?? '')} right=${Math.round(e.getBoundingClientRect().right)}`,
+        )
         .slice(0, 10);
     });
     expect(overflowing).toEqual([]);
@@ -150,7 +153,9 @@ stop: {max_error_rate: 99%}
       const { page, requests, problems } = await open(ctx, url);
       expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
       expect(await page.evaluate(() => document.querySelectorAll('img, iframe, object, embed').length)).toBe(0);
-      expect(await page.evaluate(() => document.querySelectorAll('script:not([type="application/json"])').length)).toBe(0);
+      expect(await page.evaluate(() => document.querySelectorAll('script:not([type="application/json"])').length)).toBe(
+        0,
+      );
       const text = await page.locator('body').innerText();
       expect(text).toContain(HOSTILE_MESSAGE);
       expect(text).toContain(HOSTILE_MODEL);

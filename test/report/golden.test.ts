@@ -25,14 +25,18 @@ describe('report charts: golden Vega-Lite specs', () => {
     expect(charts.map((c) => c.id)).toEqual(['throughput', 'ttft', 'latency', 'errors']);
   });
 
-  it.each(charts.map((chart) => ({ id: chart.id, chart })))('spec of chart $id matches its golden file test/fixtures/golden/<id>.vl.json', ({ id, chart }) => {
-    const file = join(GOLDEN_DIR, `${id}.vl.json`);
-    const actual = JSON.stringify(chart.spec, null, 2) + '\n';
-    if (UPDATE || !existsSync(file)) {
-      if (!UPDATE) throw new Error(`${file} is missing: run UPDATE_GOLDEN=1 npx vitest run test/report/golden.test.ts`);
-      mkdirSync(GOLDEN_DIR, { recursive: true });
-      writeFileSync(file, actual);
-    }
-    expect(JSON.parse(actual)).toEqual(JSON.parse(readFileSync(file, 'utf8')));
-  });
+  it.each(charts.map((chart) => ({ id: chart.id, chart })))(
+    'spec of chart $id matches its golden file test/fixtures/golden/<id>.vl.json',
+    ({ id, chart }) => {
+      const file = join(GOLDEN_DIR, `${id}.vl.json`);
+      const actual = JSON.stringify(chart.spec, null, 2) + '\n';
+      if (UPDATE || !existsSync(file)) {
+        if (!UPDATE)
+          throw new Error(`${file} is missing: run UPDATE_GOLDEN=1 npx vitest run test/report/golden.test.ts`);
+        mkdirSync(GOLDEN_DIR, { recursive: true });
+        writeFileSync(file, actual);
+      }
+      expect(JSON.parse(actual)).toEqual(JSON.parse(readFileSync(file, 'utf8')));
+    },
+  );
 });

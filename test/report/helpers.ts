@@ -27,13 +27,28 @@ export function tempDir(prefix = 'fc-report-'): string {
 export function syntheticSummary(n = 30): SummaryJson {
   const base = fixtureSummary();
   const template = base.stages[0]!;
-  const classes = ['http_429', 'http_5xx', 'timeout_first_token', 'connection_reset', 'stream_truncated', 'malformed_chunk'];
+  const classes = [
+    'http_429',
+    'http_5xx',
+    'timeout_first_token',
+    'connection_reset',
+    'stream_truncated',
+    'malformed_chunk',
+  ];
   const stages: StageJson[] = [];
   for (let i = 0; i < n; i++) {
     const c = 8 * (i + 1);
     const fail = i >= n - 6;
     const ttft = 20 + i * 3 + (fail ? 400 * (i - n + 7) : 0);
-    const d = (x: number) => ({ count: 400 + i, avg: x * 1.1, p50: x, p90: x * 1.4, p95: x * 1.6, p99: x * 2.1, max: x * 3.3 });
+    const d = (x: number) => ({
+      count: 400 + i,
+      avg: x * 1.1,
+      p50: x,
+      p90: x * 1.4,
+      p95: x * 1.6,
+      p99: x * 2.1,
+      max: x * 3.3,
+    });
     const errors: Record<string, number> = {};
     for (const [k, cls] of classes.entries()) if ((i + k) % 2 === 0) errors[cls] = 1 + ((i * 7 + k) % 5);
     const failed = Object.values(errors).reduce((a, b) => a + b, 0);
@@ -85,6 +100,15 @@ export async function launchChromium(): Promise<BrowserContext> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1000, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -1,6 +1,14 @@
 // report.html as a string: escaping, CSP, the SLA table's choice of stages, the size bound.
 import { describe, expect, it } from 'vitest';
-import { CONTENT_SECURITY_POLICY, compactJson, esc, renderReportHtml, scriptJson, slaColumns, slaStage } from '../../src/report/html.ts';
+import {
+  CONTENT_SECURITY_POLICY,
+  compactJson,
+  esc,
+  renderReportHtml,
+  scriptJson,
+  slaColumns,
+  slaStage,
+} from '../../src/report/html.ts';
 import type { StageJson, SummaryJson } from '../../src/report/summary.ts';
 import { headline } from '../../src/report/terminal.ts';
 import { fixtureSummary, syntheticSummary } from './helpers.ts';
@@ -38,7 +46,9 @@ describe('renderReportHtml', () => {
   const html = renderReportHtml(summary);
 
   it('states the same one-sentence answer as the terminal, then the stop reason', () => {
-    expect(html).toContain(`<p class="headline" id="headline" data-capacity="${summary.capacity.concurrency}">${esc(headline(summary))}</p>`);
+    expect(html).toContain(
+      `<p class="headline" id="headline" data-capacity="${summary.capacity.concurrency}">${esc(headline(summary))}</p>`,
+    );
     expect(html).toContain(`Stopped: <code>${summary.capacity.stop_reason}</code>`);
     expect(html.indexOf('id="headline"')).toBeLessThan(html.indexOf('id="sla"'));
   });
@@ -61,7 +71,12 @@ describe('renderReportHtml', () => {
     const [sum, specs] = scriptBlocks(html);
     expect(sum).toBeDefined();
     expect(JSON.parse(sum!.body).capacity).toEqual(summary.capacity);
-    expect((JSON.parse(specs!.body) as { id: string }[]).map((x) => x.id)).toEqual(['throughput', 'ttft', 'latency', 'errors']);
+    expect((JSON.parse(specs!.body) as { id: string }[]).map((x) => x.id)).toEqual([
+      'throughput',
+      'ttft',
+      'latency',
+      'errors',
+    ]);
   });
 
   it('has one pre-rendered SVG chart per spec, each with data points carrying tooltips', () => {
@@ -93,7 +108,10 @@ describe('renderReportHtml', () => {
     expect(/<script>/i.test(out)).toBe(false);
     expect(out.includes('<!--')).toBe(false);
     const blocks = scriptBlocks(out);
-    expect(blocks.map((b) => b.attrs)).toEqual([' type="application/json" id="fc-summary"', ' type="application/json" id="fc-vega-lite-specs"']);
+    expect(blocks.map((b) => b.attrs)).toEqual([
+      ' type="application/json" id="fc-summary"',
+      ' type="application/json" id="fc-vega-lite-specs"',
+    ]);
     for (const b of blocks) expect(/[<>&\u2028\u2029]/.test(b.body)).toBe(false);
     // The hostile text survives intact as data and as visible (escaped) text.
     const embedded = JSON.parse(blocks[0]!.body) as SummaryJson;
@@ -113,7 +131,13 @@ describe('renderReportHtml', () => {
 
   it('renders a run without capacity and a run without any stage', () => {
     const none = structuredClone(summary);
-    none.capacity = { ...none.capacity, concurrency: null, bracket: null, at_capacity: null, stop_reason: 'failed_at_first_stage' };
+    none.capacity = {
+      ...none.capacity,
+      concurrency: null,
+      bracket: null,
+      at_capacity: null,
+      stop_reason: 'failed_at_first_stage',
+    };
     const out = renderReportHtml(none);
     expect(out).toContain('data-capacity="none"');
     expect(out).toContain('No SLA can be recommended');
@@ -134,20 +158,24 @@ describe('renderReportHtml', () => {
 });
 
 describe('scriptJson', () => {
-  it.each([
-    ['</script><script>alert(1)</script>'],
-    ['<!-- <script>'],
-    ['a\u2028b\u2029c'],
-    ['&amp; > <'],
-  ])('%j cannot end or confuse a <script> data block and parses back', (text) => {
-    const out = scriptJson({ text });
-    expect(out).not.toMatch(/[<>&\u2028\u2029]/);
-    expect(JSON.parse(out)).toEqual({ text });
-  });
+  it.each([['</script><script>alert(1)</script>'], ['<!-- <script>'], ['a\u2028b\u2029c'], ['&amp; > <']])(
+    '%j cannot end or confuse a <script> data block and parses back',
+    (text) => {
+      const out = scriptJson({ text });
+      expect(out).not.toMatch(/[<>&\u2028\u2029]/);
+      expect(JSON.parse(out)).toEqual({ text });
+    },
+  );
 });
 
 describe('SLA recommendation', () => {
-  const st = (index: number, concurrency: number, verdict: StageJson['verdict'], requests = 10): StageJson => ({ ...fixtureSummary().stages[0]!, index, concurrency, verdict, requests });
+  const st = (index: number, concurrency: number, verdict: StageJson['verdict'], requests = 10): StageJson => ({
+    ...fixtureSummary().stages[0]!,
+    index,
+    concurrency,
+    verdict,
+    requests,
+  });
 
   it.each([
     ['exact concurrency', [st(0, 4, 'PASS'), st(1, 8, 'PASS')], 8, 1],

@@ -43,14 +43,22 @@ function filesUnder(dir: string): string[] {
 
 /** Fails naming the place and the secret, for every secret (and its tell-tale core) found in any output. */
 function expectNoSecrets(expect: ExpectStatic, s: Secrets, outputs: { name: string; text: string }[]): void {
-  const needles = Object.entries(s).flatMap(([what, v]) => [[what, v] as const, [`${what} (core)`, v.slice(-16)] as const]);
+  const needles = Object.entries(s).flatMap(([what, v]) => [
+    [what, v] as const,
+    [`${what} (core)`, v.slice(-16)] as const,
+  ]);
   const found: string[] = [];
-  for (const { name, text } of outputs) for (const [what, v] of needles) if (text.includes(v)) found.push(`${what} in ${name}`);
+  for (const { name, text } of outputs)
+    for (const [what, v] of needles) if (text.includes(v)) found.push(`${what} in ${name}`);
   expect(found).toEqual([]);
 }
 
 function runOutputs(out: string, r: CliResult): { name: string; text: string }[] {
-  return [...filesUnder(out).map((f) => ({ name: f, text: readFileSync(f, 'latin1') })), { name: 'stdout', text: r.stdout }, { name: 'stderr', text: r.stderr }];
+  return [
+    ...filesUnder(out).map((f) => ({ name: f, text: readFileSync(f, 'latin1') })),
+    { name: 'stdout', text: r.stdout },
+    { name: 'stderr', text: r.stderr },
+  ];
 }
 
 // Concurrent: each test is mostly the CLI's start-up, which overlaps well.
@@ -61,7 +69,20 @@ describe.concurrent('secrets never leak', () => {
     const sim = await startSimulator({
       preset: 'tiny',
       mode: 'process',
-      overrides: { slots: 8, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0, seed: 2, error_message: echo, http_500: 0.1, http_503: 0.05, http_429: 0.05, error_event: 0.1, reset_mid_stream: 0.05, malformed_chunk: 0.05 },
+      overrides: {
+        slots: 8,
+        step_base_ms: 5,
+        step_per_seq_ms: 0,
+        jitter: 0,
+        seed: 2,
+        error_message: echo,
+        http_500: 0.1,
+        http_503: 0.05,
+        http_429: 0.05,
+        error_event: 0.1,
+        reset_mid_stream: 0.05,
+        malformed_chunk: 0.05,
+      },
     });
     const dir = tempDir('fc-secrets-');
     // A non-secret query parameter (Azure's api-version) must survive; a secret one is refused (next test).
@@ -101,7 +122,9 @@ stop: {max_error_rate: 100%}
     expectNoSecrets(expect, s, runOutputs(out, r));
   });
 
-  it('SDK error messages (401/400 from a server that dumps the request headers) are redacted too', async ({ expect }) => {
+  it('SDK error messages (401/400 from a server that dumps the request headers) are redacted too', async ({
+    expect,
+  }) => {
     const s = secretsFor(randomBytes(8).toString('hex'));
     let n = 0;
     const server = await loopbackServer((req, res) => {
@@ -153,11 +176,17 @@ verdict: {confirm_failures: false, max_event_loop_delay: 10s, min_achieved_concu
     expectNoSecrets(expect, s, runOutputs(out, r));
   });
 
-  it('a key in the base_url query string is refused before anything is sent, without echoing it', async ({ expect }) => {
+  it('a key in the base_url query string is refused before anything is sent, without echoing it', async ({
+    expect,
+  }) => {
     const s = secretsFor(randomBytes(8).toString('hex'));
     const server = await loopbackServer();
     const dir = tempDir('fc-secretsq-');
-    const file = writeProfile(dir, 'p.yaml', `target:\n  base_url: "${server.url}?api_key=${s.key}&api-version=1"\n  model: m\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: ["success_rate >= 90%"]\n`);
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      `target:\n  base_url: "${server.url}?api_key=${s.key}&api-version=1"\n  model: m\nrequest:\n  messages: [{role: user, content: hi}]\nramp: {concurrency: [1]}\nslo: ["success_rate >= 90%"]\n`,
+    );
     const out = join(dir, 'out');
     let r: CliResult;
     try {
@@ -197,4 +226,3 @@ verdict: {confirm_failures: false, max_event_loop_delay: 10s, min_achieved_concu
     expect(readFileSync(join(result.runDir, 'report.html'), 'utf8')).toContain('<script type="application/json"');
   });
 });
-

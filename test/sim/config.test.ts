@@ -44,7 +44,13 @@ describe('resolveSimConfig', () => {
     expect(a.faults.http_500).toBe(0.1);
     expect(a.queue_limit).toBeNull();
     expect(a.model).toBe('my-model');
-    const b = resolveSimConfig('demo', { slots: 4, queueLimit: 2, faults: { truncated: 0.5 }, 'faults.http_429': '0.25', preset: 'ignored' });
+    const b = resolveSimConfig('demo', {
+      slots: 4,
+      queueLimit: 2,
+      faults: { truncated: 0.5 },
+      'faults.http_429': '0.25',
+      preset: 'ignored',
+    });
     expect(b.slots).toBe(4);
     expect(b.queue_limit).toBe(2);
     expect(b.faults.truncated).toBe(0.5);
@@ -58,7 +64,14 @@ describe('resolveSimConfig', () => {
 
   it('reports every bad value at once, with did-you-mean for unknown keys', () => {
     const problems = problemsOf(() =>
-      resolveSimConfig('demo', { slotz: 3, slots: 'four', jitter: 2, http_500: -0.1, queue_limit: 1.5, step_base_ms: 0 }),
+      resolveSimConfig('demo', {
+        slotz: 3,
+        slots: 'four',
+        jitter: 2,
+        http_500: -0.1,
+        queue_limit: 1.5,
+        step_base_ms: 0,
+      }),
     );
     const byKey = Object.fromEntries(problems.map((p) => [p.key, p.message]));
     expect(byKey.slotz).toMatch(/did you mean "slots"/);
@@ -71,7 +84,9 @@ describe('resolveSimConfig', () => {
 
   it('rejects an unknown preset and fault rates that sum above 1', () => {
     expect(problemsOf(() => resolveSimConfig('demi'))[0]!.message).toMatch(/did you mean "demo"/);
-    expect(problemsOf(() => resolveSimConfig('demo', { http_500: 0.6, http_503: 0.6 }))[0]!.message).toMatch(/sum to <= 1/);
+    expect(problemsOf(() => resolveSimConfig('demo', { http_500: 0.6, http_503: 0.6 }))[0]!.message).toMatch(
+      /sum to <= 1/,
+    );
   });
 
   it('checkSimConfig returns problems instead of throwing', () => {
@@ -103,15 +118,25 @@ describe('first_token_delay_ms', () => {
   });
 
   it('rejects bad values in the same style as the other fields, all at once', () => {
-    const byKey = (over: Record<string, unknown>) => Object.fromEntries(problemsOf(() => resolveSimConfig('demo', over)).map((p) => [p.key, p.message]));
+    const byKey = (over: Record<string, unknown>) =>
+      Object.fromEntries(problemsOf(() => resolveSimConfig('demo', over)).map((p) => [p.key, p.message]));
     expect(byKey({ first_token_delay_ms: -1 })).toEqual({ first_token_delay_ms: 'must be >= 0, got -1' });
     expect(byKey({ first_token_delay_ms: '100ms' })).toEqual({ first_token_delay_ms: 'must be a number, got "100ms"' });
     expect(byKey({ first_token_delay_ms: null })).toEqual({ first_token_delay_ms: 'must be a number, got null' });
-    expect(byKey({ first_token_delay_ms: 'Infinity' })).toEqual({ first_token_delay_ms: 'must be a number, got "Infinity"' });
+    expect(byKey({ first_token_delay_ms: 'Infinity' })).toEqual({
+      first_token_delay_ms: 'must be a number, got "Infinity"',
+    });
     expect(byKey({ first_token_delay_ms: 600_001 })).toEqual({ first_token_delay_ms: 'must be <= 600000, got 600001' });
-    expect(byKey({ first_token_delay: 100, slots: 0 })).toEqual({ first_token_delay: 'unknown setting (did you mean "first_token_delay_ms"?)', slots: 'must be >= 1, got 0' });
-    expect(problemsOf(() => parseOverrides(['first_token_delay=5']))[0]!.message).toMatch(/did you mean "first_token_delay_ms"/);
-    expect(checkSimConfig('tiny', ['first_token_delay_ms=-5']).problems).toEqual([{ key: 'first_token_delay_ms', message: 'must be >= 0, got -5' }]);
+    expect(byKey({ first_token_delay: 100, slots: 0 })).toEqual({
+      first_token_delay: 'unknown setting (did you mean "first_token_delay_ms"?)',
+      slots: 'must be >= 1, got 0',
+    });
+    expect(problemsOf(() => parseOverrides(['first_token_delay=5']))[0]!.message).toMatch(
+      /did you mean "first_token_delay_ms"/,
+    );
+    expect(checkSimConfig('tiny', ['first_token_delay_ms=-5']).problems).toEqual([
+      { key: 'first_token_delay_ms', message: 'must be >= 0, got -5' },
+    ]);
   });
 
   it('predictions: the delay adds to TTFT below the knee, and moves the knee; describeSimConfig says so', () => {
@@ -127,14 +152,20 @@ describe('first_token_delay_ms', () => {
     expect(above.queued).toBe(true);
     expect(above.ttftMeanMs).toBeCloseTo(14 * (1 + (64 * 8) / 16));
     expect(above.qps).toBeCloseTo((16 / (64 * 14)) * 1000);
-    expect(describeSimConfig(config)).toMatch(/first-token delay 100 ms.*knee at concurrency 19 \(clients in their first-token delay hold no slot\)/);
+    expect(describeSimConfig(config)).toMatch(
+      /first-token delay 100 ms.*knee at concurrency 19 \(clients in their first-token delay hold no slot\)/,
+    );
     expect(describeSimConfig(resolveSimConfig('demo'))).not.toMatch(/first-token/);
   });
 });
 
 describe('parseOverrides', () => {
   it('parses key=value and keeps values as strings', () => {
-    expect(parseOverrides(['slots=8', 'faults.truncated=0.2', 'error_message=a=b'])).toEqual({ slots: '8', truncated: '0.2', error_message: 'a=b' });
+    expect(parseOverrides(['slots=8', 'faults.truncated=0.2', 'error_message=a=b'])).toEqual({
+      slots: '8',
+      truncated: '0.2',
+      error_message: 'a=b',
+    });
   });
 
   it('rejects malformed arguments and unknown keys', () => {
@@ -157,11 +188,11 @@ describe('predictClosedLoop', () => {
     expect(predictClosedLoop(config, 16, { outputTokens: 64, promptTokens: 1000 }).ttftMeanMs).toBe(28 + 16 * 10);
   });
 
-  it('above the knee: Little\'s law', () => {
+  it("above the knee: Little's law", () => {
     const p = predictClosedLoop(config, 20, { outputTokens: 64 });
     expect(p.queued).toBe(true);
     expect(p.ttftMeanMs).toBeCloseTo(14 * (1 + (64 * 4) / 16));
-    expect(p.qps).toBeCloseTo(16 / (64 * 14) * 1000);
+    expect(p.qps).toBeCloseTo((16 / (64 * 14)) * 1000);
     expect(p.ttftHighMs).toBeGreaterThan(64 * 14);
   });
 
@@ -173,6 +204,12 @@ describe('predictClosedLoop', () => {
 describe('estimatePromptTokens', () => {
   it('is 4 per message plus ceil(characters / 4)', () => {
     expect(estimatePromptTokens([{ content: 'abcde' }])).toBe(4 + 2);
-    expect(estimatePromptTokens([{ content: 'abcd' }, { content: [{ type: 'text', text: 'abcd' }, { type: 'image_url' }] }, { content: null }])).toBe(12 + 2);
+    expect(
+      estimatePromptTokens([
+        { content: 'abcd' },
+        { content: [{ type: 'text', text: 'abcd' }, { type: 'image_url' }] },
+        { content: null },
+      ]),
+    ).toBe(12 + 2);
   });
 });

@@ -12,7 +12,12 @@ interface Trace {
   done: number | null;
 }
 
-function seq(clock: FakeClock, tokens: number, promptTokens = 0, onDone?: () => void): { seq: EngineSequence; trace: Trace } {
+function seq(
+  clock: FakeClock,
+  tokens: number,
+  promptTokens = 0,
+  onDone?: () => void,
+): { seq: EngineSequence; trace: Trace } {
   const trace: Trace = { arrival: clock.now(), admitted: null, tokens: [], done: null };
   return {
     trace,
@@ -33,7 +38,10 @@ function seq(clock: FakeClock, tokens: number, promptTokens = 0, onDone?: () => 
   };
 }
 
-const model = (over: Partial<SimConfig> = {}): SimConfig => ({ ...resolveSimConfig('tiny', { jitter: 0, prefill_ms_per_1k_tokens: 0 }), ...over });
+const model = (over: Partial<SimConfig> = {}): SimConfig => ({
+  ...resolveSimConfig('tiny', { jitter: 0, prefill_ms_per_1k_tokens: 0 }),
+  ...over,
+});
 
 // Closed loop: each client sends again 0.2..1.7 ms after its previous request ended (network time).
 // Requests that arrive after the first quarter count (steady state); qps over the last three quarters.
@@ -147,21 +155,25 @@ describe('Engine', () => {
     expect(Math.max(...a)).toBeLessThanOrEqual(12);
   });
 
-  it.each([1, 8, 16, 17, 18, 20, 24, 32])('demo preset, closed loop at C=%i: mean TTFT matches predictClosedLoop', (c) => {
-    const config = resolveSimConfig('demo');
-    const r = closedLoop(config, c, 64, 14, 40_000);
-    const p = predictClosedLoop(config, c, { outputTokens: 64, promptTokens: 14 });
-    expect(r.meanMs).toBeGreaterThan(p.ttftMeanMs * 0.85 - 2);
-    expect(r.meanMs).toBeLessThan(p.ttftMeanMs * 1.15 + 2);
-    expect(r.maxMs).toBeLessThanOrEqual(p.ttftHighMs * 1.1 + 2);
-    if (c <= config.slots) expect(r.maxMs).toBeLessThan(40);
-    else expect(r.maxMs).toBeGreaterThan(500);
-  });
+  it.each([1, 8, 16, 17, 18, 20, 24, 32])(
+    'demo preset, closed loop at C=%i: mean TTFT matches predictClosedLoop',
+    (c) => {
+      const config = resolveSimConfig('demo');
+      const r = closedLoop(config, c, 64, 14, 40_000);
+      const p = predictClosedLoop(config, c, { outputTokens: 64, promptTokens: 14 });
+      expect(r.meanMs).toBeGreaterThan(p.ttftMeanMs * 0.85 - 2);
+      expect(r.meanMs).toBeLessThan(p.ttftMeanMs * 1.15 + 2);
+      expect(r.maxMs).toBeLessThanOrEqual(p.ttftHighMs * 1.1 + 2);
+      if (c <= config.slots) expect(r.maxMs).toBeLessThan(40);
+      else expect(r.maxMs).toBeGreaterThan(500);
+    },
+  );
 });
 
 describe('Engine: first_token_delay_ms (prefill done elsewhere)', () => {
   const DELAY = 100;
-  const delayed = (over: Partial<SimConfig> = {}) => model({ step_base_ms: 10, step_per_seq_ms: 0, first_token_delay_ms: DELAY, ...over });
+  const delayed = (over: Partial<SimConfig> = {}) =>
+    model({ step_base_ms: 10, step_per_seq_ms: 0, first_token_delay_ms: DELAY, ...over });
 
   it('a request joins the queue after the delay: TTFT = delay + one step on an idle engine, one to two on a busy one; ITL = step', () => {
     const clock = new FakeClock();
@@ -208,15 +220,22 @@ describe('Engine: first_token_delay_ms (prefill done elsewhere)', () => {
       });
       const late: Trace[] = [];
       for (let i = 0; i < 10; i++) {
-        clock.setTimer(() => {
-          const s = seq(clock, 20, promptTokens);
-          engine.submit(s.seq);
-          late.push(s.trace);
-        }, 200 + 10 * i + 3);
+        clock.setTimer(
+          () => {
+            const s = seq(clock, 20, promptTokens);
+            engine.submit(s.seq);
+            late.push(s.trace);
+          },
+          200 + 10 * i + 3,
+        );
       }
       clock.runUntil(5000);
       const gapsOf = (t: Trace) => t.tokens.slice(1).map((x, i) => x - t.tokens[i]!);
-      return { gaps: old.flatMap(gapsOf), maxGaps: old.map((t) => Math.max(...gapsOf(t))), ttfts: late.map((t) => t.tokens[0]! - t.arrival) };
+      return {
+        gaps: old.flatMap(gapsOf),
+        maxGaps: old.map((t) => Math.max(...gapsOf(t))),
+        ttfts: late.map((t) => t.tokens[0]! - t.arrival),
+      };
     };
     const withDelay = run({ first_token_delay_ms: DELAY }, 0);
     expect(new Set(withDelay.gaps)).toEqual(new Set([10]));
@@ -315,20 +334,23 @@ describe('Engine: first_token_delay_ms (prefill done elsewhere)', () => {
     expect(kneeConcurrency(d100, { promptTokens: 14 })).toBe(19);
   });
 
-  it.each([1, 8, 16, 17, 18, 20, 24, 32])('demo preset + 100 ms delay, closed loop at C=%i: mean TTFT and QPS match predictClosedLoop', (c) => {
-    const config = resolveSimConfig('demo', { first_token_delay_ms: DELAY });
-    const r = closedLoop(config, c, 64, 14, 40_000);
-    const p = predictClosedLoop(config, c, { outputTokens: 64, promptTokens: 14 });
-    expect(r.meanMs).toBeGreaterThan(p.ttftMeanMs * 0.85 - 2);
-    expect(r.meanMs).toBeLessThan(p.ttftMeanMs * 1.15 + 2);
-    expect(r.minMs).toBeGreaterThanOrEqual(DELAY);
-    expect(r.maxMs).toBeLessThanOrEqual(p.ttftHighMs * 1.1 + 2);
-    expect(r.qps).toBeGreaterThan(p.qps * 0.93);
-    expect(r.qps).toBeLessThan(p.qps * 1.05);
-    const knee = kneeConcurrency(config, { promptTokens: 14 });
-    // Up to the knee nobody waits for a slot: delay + at most two steps (+ prefill and jitter).
-    if (c < knee) expect(r.maxMs).toBeLessThan(DELAY + 40 + 20 * (c > config.slots ? 1 : 0));
-    if (c >= knee + 4) expect(r.maxMs).toBeGreaterThan(500);
-    expect(p.queued).toBe(c >= knee);
-  });
+  it.each([1, 8, 16, 17, 18, 20, 24, 32])(
+    'demo preset + 100 ms delay, closed loop at C=%i: mean TTFT and QPS match predictClosedLoop',
+    (c) => {
+      const config = resolveSimConfig('demo', { first_token_delay_ms: DELAY });
+      const r = closedLoop(config, c, 64, 14, 40_000);
+      const p = predictClosedLoop(config, c, { outputTokens: 64, promptTokens: 14 });
+      expect(r.meanMs).toBeGreaterThan(p.ttftMeanMs * 0.85 - 2);
+      expect(r.meanMs).toBeLessThan(p.ttftMeanMs * 1.15 + 2);
+      expect(r.minMs).toBeGreaterThanOrEqual(DELAY);
+      expect(r.maxMs).toBeLessThanOrEqual(p.ttftHighMs * 1.1 + 2);
+      expect(r.qps).toBeGreaterThan(p.qps * 0.93);
+      expect(r.qps).toBeLessThan(p.qps * 1.05);
+      const knee = kneeConcurrency(config, { promptTokens: 14 });
+      // Up to the knee nobody waits for a slot: delay + at most two steps (+ prefill and jitter).
+      if (c < knee) expect(r.maxMs).toBeLessThan(DELAY + 40 + 20 * (c > config.slots ? 1 : 0));
+      if (c >= knee + 4) expect(r.maxMs).toBeGreaterThan(500);
+      expect(p.queued).toBe(c >= knee);
+    },
+  );
 });

@@ -29,37 +29,44 @@ function tally(kinds: (FaultType | null | 'unexplained')[]): Record<string, numb
 }
 
 describe('fault injection', () => {
-  it.each([true, false])('each fault appears at its configured rate (binomial tolerance), stream=%s', async (stream) => {
-    const sim = await startSimulator({ preset: 'tiny', overrides: allFaults(11) });
-    const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-    const n = 400;
-    try {
-      const results = await pool(n, 25, () => rawChat(sim.baseUrl, { messages, stream, max_tokens: 4 }, { agent, idleTimeoutMs: IDLE_MS }));
-      const counts = tally(results.map(classify));
-      expect(counts.unexplained).toBeUndefined();
-      // 4.5 standard deviations either side: a false alarm about once in 10^5 runs (and the schedule is seeded anyway).
-      const sd = Math.sqrt(n * EACH * (1 - EACH));
-      for (const f of FAULT_TYPES) {
-        expect(counts[f] ?? 0, f).toBeGreaterThanOrEqual(Math.floor(n * EACH - 4.5 * sd));
-        expect(counts[f] ?? 0, f).toBeLessThanOrEqual(Math.ceil(n * EACH + 4.5 * sd));
+  it.each([true, false])(
+    'each fault appears at its configured rate (binomial tolerance), stream=%s',
+    async (stream) => {
+      const sim = await startSimulator({ preset: 'tiny', overrides: allFaults(11) });
+      const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+      const n = 400;
+      try {
+        const results = await pool(n, 25, () =>
+          rawChat(sim.baseUrl, { messages, stream, max_tokens: 4 }, { agent, idleTimeoutMs: IDLE_MS }),
+        );
+        const counts = tally(results.map(classify));
+        expect(counts.unexplained).toBeUndefined();
+        // 4.5 standard deviations either side: a false alarm about once in 10^5 runs (and the schedule is seeded anyway).
+        const sd = Math.sqrt(n * EACH * (1 - EACH));
+        for (const f of FAULT_TYPES) {
+          expect(counts[f] ?? 0, f).toBeGreaterThanOrEqual(Math.floor(n * EACH - 4.5 * sd));
+          expect(counts[f] ?? 0, f).toBeLessThanOrEqual(Math.ceil(n * EACH + 4.5 * sd));
+        }
+        const normal = results.filter((r) => classify(r) === null);
+        expect(normal.length).toBe(counts.null);
+        for (const r of normal) {
+          expect(r.contentTokens).toBe(4);
+          expect(r.finishReason).toBe('length');
+          if (stream) expect(r.sawDone).toBe(true);
+        }
+      } finally {
+        agent.destroy();
+        await sim.stop();
       }
-      const normal = results.filter((r) => classify(r) === null);
-      expect(normal.length).toBe(counts.null);
-      for (const r of normal) {
-        expect(r.contentTokens).toBe(4);
-        expect(r.finishReason).toBe('length');
-        if (stream) expect(r.sawDone).toBe(true);
-      }
-    } finally {
-      agent.destroy();
-      await sim.stop();
-    }
-  });
+    },
+  );
 
   it('each fault looks as documented on the wire', async () => {
     const sim = await startSimulator({ preset: 'tiny', overrides: allFaults(5) });
     try {
-      const results = await pool(300, 25, () => rawChat(sim.baseUrl, { messages, stream: true, max_tokens: 6 }, { idleTimeoutMs: IDLE_MS }));
+      const results = await pool(300, 25, () =>
+        rawChat(sim.baseUrl, { messages, stream: true, max_tokens: 6 }, { idleTimeoutMs: IDLE_MS }),
+      );
       const byKind = new Map<string, RawResult[]>();
       for (const r of results) byKind.set(String(classify(r)), [...(byKind.get(String(classify(r))) ?? []), r]);
       for (const r of byKind.get('http_429') ?? []) expect(r.headers['retry-after']).toBe('1');
@@ -106,12 +113,19 @@ describe('fault injection', () => {
       const sim = await startSimulator({ preset: 'tiny', groundTruthPath: path, overrides: allFaults(seed) });
       try {
         for (let i = 0; i < 80; i++) {
-          await rawChat(sim.baseUrl, { messages, stream: i % 2 === 0, max_tokens: 3 }, { idleTimeoutMs: 200, requestId: `r${i}` });
+          await rawChat(
+            sim.baseUrl,
+            { messages, stream: i % 2 === 0, max_tokens: 3 },
+            { idleTimeoutMs: 200, requestId: `r${i}` },
+          );
         }
       } finally {
         await sim.stop();
       }
-      const records = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as GroundTruthRecord);
+      const records = readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as GroundTruthRecord);
       records.sort((x, y) => Number(x.id.slice(1)) - Number(y.id.slice(1)));
       expect(records.map((r) => r.id)).toEqual(Array.from({ length: 80 }, (_, i) => `r${i}`));
       return records.map((r) => r.fault);

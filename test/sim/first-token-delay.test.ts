@@ -64,11 +64,20 @@ describe('first_token_delay_ms over HTTP', () => {
     const sim = await startSimulator({
       preset: 'tiny',
       groundTruthPath: path,
-      overrides: { slots: 8, step_base_ms: STEP, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, first_token_delay_ms: DELAY },
+      overrides: {
+        slots: 8,
+        step_base_ms: STEP,
+        step_per_seq_ms: 0,
+        prefill_ms_per_1k_tokens: 0,
+        jitter: 0,
+        first_token_delay_ms: DELAY,
+      },
     });
     let results: RawResult[];
     try {
-      results = await pool(12, 4, (i) => rawChat(sim.baseUrl, { messages, stream: true, max_tokens: TOKENS }, { requestId: `t-${i}` }));
+      results = await pool(12, 4, (i) =>
+        rawChat(sim.baseUrl, { messages, stream: true, max_tokens: TOKENS }, { requestId: `t-${i}` }),
+      );
     } finally {
       await sim.stop();
     }
@@ -102,7 +111,14 @@ describe('first_token_delay_ms over HTTP', () => {
     const TOKENS = 60;
     const sim = await startSimulator({
       preset: 'tiny',
-      overrides: { slots: 200, step_base_ms: STEP, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, first_token_delay_ms: DELAY },
+      overrides: {
+        slots: 200,
+        step_base_ms: STEP,
+        step_per_seq_ms: 0,
+        prefill_ms_per_1k_tokens: 0,
+        jitter: 0,
+        first_token_delay_ms: DELAY,
+      },
     });
     try {
       const body = { messages, stream: true, max_tokens: TOKENS };
@@ -139,19 +155,33 @@ describe('first_token_delay_ms over HTTP', () => {
     const sim = await startSimulator({
       preset: 'tiny',
       groundTruthPath: path,
-      overrides: { slots: 1, queue_limit: 0, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0, first_token_delay_ms: DELAY },
+      overrides: {
+        slots: 1,
+        queue_limit: 0,
+        step_base_ms: 5,
+        step_per_seq_ms: 0,
+        jitter: 0,
+        first_token_delay_ms: DELAY,
+      },
     });
     try {
       // A: a stream whose client leaves as soon as the headers (sent on arrival) arrive, inside its delay.
       const abortA = new AbortController();
-      const a = rawChat(sim.baseUrl, { messages, stream: true, max_tokens: 5 }, { requestId: 'a', signal: abortA.signal, onHeaders: () => headersA() });
+      const a = rawChat(
+        sim.baseUrl,
+        { messages, stream: true, max_tokens: 5 },
+        { requestId: 'a', signal: abortA.signal, onHeaders: () => headersA() },
+      );
       let headersA!: () => void;
       await new Promise<void>((r) => (headersA = r));
       expect((await health(sim)).delayed).toBe(1);
       // B: 1 slot + queue_limit 0, and A holds the place during its delay: a 429 at once.
       const b = await rawChat(sim.baseUrl, { messages, max_tokens: 1 }, { requestId: 'b' });
       expect(b.status).toBe(429);
-      expect(JSON.parse(b.body).error).toMatchObject({ code: 'queue_full', message: expect.stringMatching(/first-token delay/) });
+      expect(JSON.parse(b.body).error).toMatchObject({
+        code: 'queue_full',
+        message: expect.stringMatching(/first-token delay/),
+      });
       abortA.abort();
       expect((await a).failure).toBe('reset');
       await waitForHealth(sim, (h) => h.delayed === 0);
@@ -173,12 +203,27 @@ describe('first_token_delay_ms over HTTP', () => {
       await sim.stop();
     }
     const log = readLog(path);
-    expect(log.get('a')).toMatchObject({ outcome: 'client_closed', status: 200, stream: true, admitted_ms: null, first_token_ms: null, output_tokens: 0, fault: null });
+    expect(log.get('a')).toMatchObject({
+      outcome: 'client_closed',
+      status: 200,
+      stream: true,
+      admitted_ms: null,
+      first_token_ms: null,
+      output_tokens: 0,
+      fault: null,
+    });
     expect(log.get('a')!.headers_ms).not.toBeNull();
     expect(log.get('b')).toMatchObject({ outcome: 'rejected', status: 429, admitted_ms: null });
     expect(log.get('c')).toMatchObject({ outcome: 'completed', status: 200, output_tokens: 2 });
     expect(log.get('c')!.admitted_ms! - log.get('c')!.arrival_ms).toBeGreaterThanOrEqual(DELAY - ROUNDING);
-    expect(log.get('d')).toMatchObject({ outcome: 'client_closed', status: null, stream: false, headers_ms: null, admitted_ms: null, output_tokens: 0 });
+    expect(log.get('d')).toMatchObject({
+      outcome: 'client_closed',
+      status: null,
+      stream: false,
+      headers_ms: null,
+      admitted_ms: null,
+      output_tokens: 0,
+    });
   });
 
   it('faults: refusals, resets before headers and stalls happen at once; the others after the delay', async () => {
@@ -201,12 +246,24 @@ describe('first_token_delay_ms over HTTP', () => {
     let results: RawResult[];
     try {
       // The idle timeout that recognizes a stall must exceed the delay, or every delayed request would look stalled.
-      results = await pool(150, 30, (i) => rawChat(sim.baseUrl, { messages, stream: true, max_tokens: 4 }, { requestId: `f-${i}`, idleTimeoutMs: DELAY + 2000 }));
+      results = await pool(150, 30, (i) =>
+        rawChat(
+          sim.baseUrl,
+          { messages, stream: true, max_tokens: 4 },
+          { requestId: `f-${i}`, idleTimeoutMs: DELAY + 2000 },
+        ),
+      );
     } finally {
       await sim.stop();
     }
     const log = readLog(path);
-    const atOnce: readonly (FaultType | null)[] = ['http_500', 'http_503', 'http_429', 'reset_before_headers', 'stall_after_headers'];
+    const atOnce: readonly (FaultType | null)[] = [
+      'http_500',
+      'http_503',
+      'http_429',
+      'reset_before_headers',
+      'stall_after_headers',
+    ];
     const seen = new Set<FaultType | null>();
     results.forEach((client, i) => {
       const server = log.get(`f-${i}`)!;
@@ -217,7 +274,8 @@ describe('first_token_delay_ms over HTTP', () => {
         if (server.headers_ms !== null) expect(server.headers_ms - server.arrival_ms).toBeLessThan(DELAY);
       } else {
         expect(server.admitted_ms! - server.arrival_ms, `f-${i}`).toBeGreaterThanOrEqual(DELAY - ROUNDING);
-        if (server.first_token_ms !== null) expect(server.first_token_ms - server.arrival_ms).toBeGreaterThanOrEqual(minServerTtft(DELAY, STEP));
+        if (server.first_token_ms !== null)
+          expect(server.first_token_ms - server.arrival_ms).toBeGreaterThanOrEqual(minServerTtft(DELAY, STEP));
         expect(server.end_ms - server.arrival_ms).toBeGreaterThanOrEqual(DELAY);
       }
     });
@@ -225,7 +283,11 @@ describe('first_token_delay_ms over HTTP', () => {
   });
 
   it('rejects a bad value before starting anything, in the usual style', async () => {
-    await expect(startSimulator({ preset: 'tiny', overrides: ['first_token_delay_ms=-1'] })).rejects.toThrow(/first_token_delay_ms: must be >= 0, got -1/);
-    await expect(startSimulator({ preset: 'tiny', overrides: { first_token_delay: 100 } })).rejects.toThrow(/did you mean "first_token_delay_ms"/);
+    await expect(startSimulator({ preset: 'tiny', overrides: ['first_token_delay_ms=-1'] })).rejects.toThrow(
+      /first_token_delay_ms: must be >= 0, got -1/,
+    );
+    await expect(startSimulator({ preset: 'tiny', overrides: { first_token_delay: 100 } })).rejects.toThrow(
+      /did you mean "first_token_delay_ms"/,
+    );
   });
 });

@@ -22,11 +22,20 @@ describe('ground truth', () => {
     const sim = await startSimulator({
       preset: 'tiny',
       groundTruthPath: path,
-      overrides: { ...Object.fromEntries(FAULT_TYPES.map((f) => [f, 0.04])), step_base_ms: 3, step_per_seq_ms: 0.5, seed: 9 },
+      overrides: {
+        ...Object.fromEntries(FAULT_TYPES.map((f) => [f, 0.04])),
+        step_base_ms: 3,
+        step_per_seq_ms: 0.5,
+        seed: 9,
+      },
     });
     const n = 120;
     const results = await pool(n, 8, (i) =>
-      rawChat(sim.baseUrl, { messages: [{ role: 'user', content: `request ${i}` }], stream: i % 3 !== 0, max_tokens: 6 }, { requestId: `gt-${i}`, idleTimeoutMs: 1000 }),
+      rawChat(
+        sim.baseUrl,
+        { messages: [{ role: 'user', content: `request ${i}` }], stream: i % 3 !== 0, max_tokens: 6 },
+        { requestId: `gt-${i}`, idleTimeoutMs: 1000 },
+      ),
     );
     await sim.stop();
     const log = readLog(path);
@@ -45,7 +54,8 @@ describe('ground truth', () => {
         expect(server.output_tokens, `gt-${i}`).toBe(client.contentTokens);
       }
       expect(server.arrival_ms).toBeLessThanOrEqual(server.end_ms);
-      if (server.headers_ms !== null) expect(client.headersAtMs!).toBeGreaterThanOrEqual(server.headers_ms - server.arrival_ms);
+      if (server.headers_ms !== null)
+        expect(client.headersAtMs!).toBeGreaterThanOrEqual(server.headers_ms - server.arrival_ms);
       if (server.stream && server.first_token_ms !== null && client.firstContentAtMs !== null) {
         // The client's clock starts before the request is sent, the server's when it arrives.
         expect(client.firstContentAtMs).toBeGreaterThanOrEqual(server.first_token_ms - server.arrival_ms);
@@ -60,13 +70,23 @@ describe('ground truth', () => {
 
   it('the openai SDK client: TTFT ≥ server first token − arrival, tokens match usage', async () => {
     const path = join(dir, 'sdk.jsonl');
-    const sim = await startSimulator({ preset: 'tiny', groundTruthPath: path, overrides: { queue_limit: 0, slots: 2 } });
+    const sim = await startSimulator({
+      preset: 'tiny',
+      groundTruthPath: path,
+      overrides: { queue_limit: 0, slots: 2 },
+    });
     const openai = new OpenAI({ baseURL: sim.baseUrl, apiKey: 'test', maxRetries: 0 });
     const seen = await pool(6, 3, async (i) => {
       const t0 = performance.now();
       try {
         const stream = await openai.chat.completions.create(
-          { model: 'm', messages: [{ role: 'user', content: 'hello' }], stream: true, max_tokens: 5, stream_options: { include_usage: true } },
+          {
+            model: 'm',
+            messages: [{ role: 'user', content: 'hello' }],
+            stream: true,
+            max_tokens: 5,
+            stream_options: { include_usage: true },
+          },
           { headers: { 'x-request-id': `sdk-${i}` } },
         );
         let ttft: number | null = null;
@@ -98,12 +118,22 @@ describe('ground truth', () => {
   it('a stalled request is logged when stop() closes it', async () => {
     const path = join(dir, 'stall.jsonl');
     const sim = await startSimulator({ preset: 'tiny', groundTruthPath: path, overrides: { stall_after_headers: 1 } });
-    const pending = rawChat(sim.baseUrl, { messages: [{ role: 'user', content: 'x' }], stream: true }, { requestId: 'stalled', idleTimeoutMs: 20_000 });
+    const pending = rawChat(
+      sim.baseUrl,
+      { messages: [{ role: 'user', content: 'x' }], stream: true },
+      { requestId: 'stalled', idleTimeoutMs: 20_000 },
+    );
     await new Promise((r) => setTimeout(r, 150));
     await sim.stop();
     await pending;
     const r = readLog(path).get('stalled')!;
-    expect(r).toMatchObject({ fault: 'stall_after_headers', status: 200, output_tokens: 0, admitted_ms: null, outcome: 'fault' });
+    expect(r).toMatchObject({
+      fault: 'stall_after_headers',
+      status: 200,
+      output_tokens: 0,
+      admitted_ms: null,
+      outcome: 'fault',
+    });
     expect(r.end_ms - r.arrival_ms).toBeGreaterThanOrEqual(100);
   });
 });

@@ -18,15 +18,27 @@ function client(baseURL: string): OpenAI {
   return new OpenAI({ baseURL, apiKey: 'test', maxRetries: 0 });
 }
 
-function post(baseUrl: string, body: string | Buffer, path = '/chat/completions'): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+function post(
+  baseUrl: string,
+  body: string | Buffer,
+  path = '/chat/completions',
+): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
   const url = path === '/chat/completions' ? chatUrl(baseUrl) : new URL(baseUrl.replace('/v1', '') + path);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (t: string) => (text += t));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (t: string) => (text += t));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -37,7 +49,10 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
   let openai: OpenAI;
 
   beforeAll(async () => {
-    sim = await startSimulator({ preset: 'tiny', overrides: { step_base_ms: 2, step_per_seq_ms: 0, max_body_bytes: 4096 } });
+    sim = await startSimulator({
+      preset: 'tiny',
+      overrides: { step_base_ms: 2, step_per_seq_ms: 0, max_body_bytes: 4096 },
+    });
     openai = client(sim.baseUrl);
   });
   afterAll(() => sim.stop());
@@ -47,8 +62,12 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
     expect(sim.config.slots).toBe(4);
   });
 
-  it('runs in a worker thread, not on the caller\'s thread', async () => {
-    const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as { status: string; main_thread: boolean; pid: number };
+  it("runs in a worker thread, not on the caller's thread", async () => {
+    const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as {
+      status: string;
+      main_thread: boolean;
+      pid: number;
+    };
     expect(health).toMatchObject({ status: 'ok', main_thread: false, pid: process.pid });
   });
 
@@ -116,17 +135,54 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
     ['a message that is not an object', '{"messages": [3]}', 'invalid_type', 'messages[0]'],
     ['a message without a role', '{"messages": [{"content": "hi"}]}', 'missing_required_parameter', 'messages[0].role'],
     ['an unknown role', '{"messages": [{"role": "robot", "content": "hi"}]}', 'invalid_value', 'messages[0].role'],
-    ['content of the wrong type', '{"messages": [{"role": "user", "content": 5}]}', 'invalid_type', 'messages[0].content'],
-    ['a user message without content', '{"messages": [{"role": "user"}]}', 'missing_required_parameter', 'messages[0].content'],
-    ['stream of the wrong type', '{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}', 'invalid_type', 'stream'],
-    ['max_tokens of the wrong type', '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": "10"}', 'invalid_type', 'max_tokens'],
-    ['max_tokens below 1', '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}', 'integer_below_min_value', 'max_tokens'],
-    ['stream_options without stream', '{"messages": [{"role": "user", "content": "hi"}], "stream_options": {"include_usage": true}}', 'invalid_value', 'stream_options'],
-    ['model of the wrong type', '{"model": 3, "messages": [{"role": "user", "content": "hi"}]}', 'invalid_type', 'model'],
+    [
+      'content of the wrong type',
+      '{"messages": [{"role": "user", "content": 5}]}',
+      'invalid_type',
+      'messages[0].content',
+    ],
+    [
+      'a user message without content',
+      '{"messages": [{"role": "user"}]}',
+      'missing_required_parameter',
+      'messages[0].content',
+    ],
+    [
+      'stream of the wrong type',
+      '{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}',
+      'invalid_type',
+      'stream',
+    ],
+    [
+      'max_tokens of the wrong type',
+      '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": "10"}',
+      'invalid_type',
+      'max_tokens',
+    ],
+    [
+      'max_tokens below 1',
+      '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}',
+      'integer_below_min_value',
+      'max_tokens',
+    ],
+    [
+      'stream_options without stream',
+      '{"messages": [{"role": "user", "content": "hi"}], "stream_options": {"include_usage": true}}',
+      'invalid_value',
+      'stream_options',
+    ],
+    [
+      'model of the wrong type',
+      '{"model": 3, "messages": [{"role": "user", "content": "hi"}]}',
+      'invalid_type',
+      'model',
+    ],
   ])('400 for %s, with an OpenAI-style error body', async (_name, body, code, param) => {
     const r = await post(sim.baseUrl, body);
     expect(r.status).toBe(400);
-    const parsed = JSON.parse(r.text) as { error: { message: string; type: string; param: string | null; code: string | null } };
+    const parsed = JSON.parse(r.text) as {
+      error: { message: string; type: string; param: string | null; code: string | null };
+    };
     expect(parsed.error).toMatchObject({ type: 'invalid_request_error', code, param });
     expect(parsed.error.message.length).toBeGreaterThan(10);
   });
@@ -162,7 +218,9 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
       socket.on('data', (t: string) => (data += t));
       socket.on('end', () => resolve(data));
       socket.on('error', reject);
-      socket.write(`POST /v1/chat/completions HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
     });
     const [head, payload] = text.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200/);
@@ -199,7 +257,10 @@ describe('queue_limit', () => {
       expect([a.status, b.status]).toEqual([200, 200]);
       const rejected = await client(sim.baseUrl)
         .chat.completions.create({ model: 'm', messages, max_tokens: 1 })
-        .then(() => null, (err: unknown) => err as { status: number; headers: Headers });
+        .then(
+          () => null,
+          (err: unknown) => err as { status: number; headers: Headers },
+        );
       expect(rejected?.status).toBe(429);
       expect(rejected?.headers.get('retry-after')).toBe('3');
       const raw = await rawChat(sim.baseUrl, { messages, max_tokens: 1 });
@@ -255,7 +316,9 @@ const sim = await startSimulator({ preset: 'tiny', mode: 'process' });
 process.stdout.write(sim.baseUrl + '\\n', () => process.exit(0));`;
     const file = join(mkdtempSync(join(tmpdir(), 'fc-sim-parent-')), 'parent.mts');
     writeFileSync(file, script);
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../../bin/run-ts.mjs', import.meta.url)), file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -293,6 +356,8 @@ process.stdout.write(sim.baseUrl + '\\n', () => process.exit(0));`;
   });
 
   it('rejects when the ground-truth file cannot be opened', async () => {
-    await expect(startSimulator({ preset: 'tiny', groundTruthPath: '/nonexistent-dir/gt.jsonl' })).rejects.toThrow(/failed to start.*ENOENT/);
+    await expect(startSimulator({ preset: 'tiny', groundTruthPath: '/nonexistent-dir/gt.jsonl' })).rejects.toThrow(
+      /failed to start.*ENOENT/,
+    );
   });
 });

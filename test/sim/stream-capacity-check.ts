@@ -30,13 +30,25 @@ const external = process.env.SIM_URL;
 const sim = external
   ? { baseUrl: external, stop: async () => {} }
   : await startSimulator({
-  preset: 'large',
-  mode,
-  overrides: { slots: streams, step_base_ms: stepMs, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 0, jitter: 0, default_max_tokens: tokens },
-});
+      preset: 'large',
+      mode,
+      overrides: {
+        slots: streams,
+        step_base_ms: stepMs,
+        step_per_seq_ms: 0,
+        prefill_ms_per_1k_tokens: 0,
+        jitter: 0,
+        default_max_tokens: tokens,
+      },
+    });
 const port = Number(new URL(sim.baseUrl).port);
 const healthUrl = sim.baseUrl.replace(/\/v1$/, '/health');
-const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: tokens });
+const body = JSON.stringify({
+  model: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  stream: true,
+  max_tokens: tokens,
+});
 const head =
   `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n` +
   `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
@@ -47,7 +59,14 @@ let peakOpen = 0;
 
 function openStream(): Promise<StreamStat> {
   return new Promise((resolve) => {
-    const stat: StreamStat = { events: 0, done: false, ok: false, openedAt: performance.now(), firstTokenAt: 0, endedAt: 0 };
+    const stat: StreamStat = {
+      events: 0,
+      done: false,
+      ok: false,
+      openedAt: performance.now(),
+      firstTokenAt: 0,
+      endedAt: 0,
+    };
     const socket = connect(port, '127.0.0.1');
     socket.setNoDelay(true);
     let counted = false;
@@ -113,7 +132,12 @@ console.log(
       requestsSentInMs: Math.round(opened),
       peakConcurrentStreams: peakOpen,
       completeAndWellFormed: complete,
-      decodeMs: { model: modelDecodeMs, p50: Math.round(pct(decode, 0.5)), p99: Math.round(pct(decode, 0.99)), max: Math.round(decode.at(-1)!) },
+      decodeMs: {
+        model: modelDecodeMs,
+        p50: Math.round(pct(decode, 0.5)),
+        p99: Math.round(pct(decode, 0.99)),
+        max: Math.round(decode.at(-1)!),
+      },
       e2eMsFromConnect: { p50: Math.round(pct(e2e, 0.5)), p99: Math.round(pct(e2e, 0.99)) },
       wallMs: Math.round(wall),
       tokensPerSecond: {

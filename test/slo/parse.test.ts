@@ -22,8 +22,14 @@ const VALID: Valid[] = [
   ['success_rate > 99.9 %', { kind: 'rate', metric: 'success_rate', errorClass: null, op: '>', threshold: 0.999 }],
   ['error_rate < 1%', { kind: 'rate', metric: 'error_rate', errorClass: null, op: '<', threshold: 0.01 }],
   ['error_rate <= 0.5%', { kind: 'rate', metric: 'error_rate', errorClass: null, op: '<=', threshold: 0.005 }],
-  ['error_rate(http_429) < 1%', { kind: 'rate', metric: 'error_rate', errorClass: 'http_429', op: '<', threshold: 0.01 }],
-  ['error_rate( timeout_first_token ) <= 0', { kind: 'rate', metric: 'error_rate', errorClass: 'timeout_first_token', op: '<=', threshold: 0 }],
+  [
+    'error_rate(http_429) < 1%',
+    { kind: 'rate', metric: 'error_rate', errorClass: 'http_429', op: '<', threshold: 0.01 },
+  ],
+  [
+    'error_rate( timeout_first_token ) <= 0',
+    { kind: 'rate', metric: 'error_rate', errorClass: 'timeout_first_token', op: '<=', threshold: 0 },
+  ],
   ['qps >= 10', { kind: 'throughput', metric: 'qps', op: '>=', threshold: 10 }],
   ['qps > 2.5/s', { kind: 'throughput', metric: 'qps', op: '>', threshold: 2.5 }],
   ['output_tps >= 1500', { kind: 'throughput', metric: 'output_tps', op: '>=', threshold: 1500 }],
@@ -87,6 +93,8 @@ describe('parseRule', () => {
   });
 
   it('lists the valid choices when it cannot suggest one', () => {
-    expect(() => parseRule('zzz(ttft) < 1s')).toThrow(/expected <stat>\(<metric>\) with stat avg, p50, p90, p95, p99, max/);
+    expect(() => parseRule('zzz(ttft) < 1s')).toThrow(
+      /expected <stat>\(<metric>\) with stat avg, p50, p90, p95, p99, max/,
+    );
   });
 });
