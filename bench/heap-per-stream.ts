@@ -2,6 +2,7 @@
 // as long as a stream is promoted by the GC and marked again and again, so this is a cost per stream, not only memory.
 //
 //   node --expose-gc bin/run-ts.mjs bench/heap-per-stream.ts [fast|sdk|ref] [streams=200]
+import { transportConfig } from '../src/controller/transport-config.ts';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createTransport } from '../src/load/transport.ts';
@@ -32,9 +33,7 @@ const transport =
   client === 'ref'
     ? null
     : createTransport({
-        profile,
-        baseUrl: sim.baseUrl,
-        apiKey: 'x',
+        config: transportConfig(profile, sim.baseUrl, 'x'),
         now: () => performance.now(),
         redact: (s) => s,
         path: client,

@@ -2,13 +2,14 @@
 // stage runner + transport + JSONL writer, or the reference client, at one concurrency against a running
 // simulator. Measures CPU and chunks over the measurement window, event-loop delay, peak RSS and the heap
 // held per record; writes per-request timings (epoch ms) for the parent to join with the ground truth.
+import { transportConfig } from '../src/controller/transport-config.ts';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { judgeStage } from '../src/controller/judge.ts';
 import { GroundTruthReader, measureTtftOverhead, summarizeOverhead } from '../src/controller/ttft-overhead.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
-import type { RequestRecord } from '../src/load/record.ts';
+import type { RequestRecord } from '../src/model/record.ts';
 import { runStage, type StagePlan, type StageRunResult } from '../src/load/stage-runner.ts';
 import { startWorkerPool } from '../src/load/worker-pool.ts';
 import { createTransport } from '../src/load/transport.ts';
@@ -169,9 +170,8 @@ let closeTool = async (): Promise<void> => {};
 if (args.client === 'tool' && args.workers > 1) {
   const pool = await startWorkerPool({
     workers: args.workers,
-    profile,
-    baseUrl: args.baseUrl,
-    apiKey: 'EMPTY',
+    transport: transportConfig(profile, args.baseUrl, 'EMPTY'),
+    seed: profile.request.seed,
     secrets: [],
     originEpochMs: originEpoch,
     path,
@@ -190,9 +190,7 @@ if (args.client === 'tool' && args.workers > 1) {
   closeTool = () => pool.close();
 } else if (args.client === 'tool') {
   const transport = createTransport({
-    profile,
-    baseUrl: args.baseUrl,
-    apiKey: 'EMPTY',
+    config: transportConfig(profile, args.baseUrl, 'EMPTY'),
     now,
     redact: (x: string) => x,
     path,

@@ -6,6 +6,7 @@
 //   for m in floor transport stage floor transport stage; do node bin/run-ts.mjs bench/transport-only.ts $m; done
 //
 // Args: mode (floor | transport | stage), first-token delay ms (default 100), concurrency (default 100).
+import { transportConfig } from '../src/controller/transport-config.ts';
 import http from 'node:http';
 import { runStage } from '../src/load/stage-runner.ts';
 import { floorLines } from './ref-client.ts';
@@ -44,7 +45,7 @@ ramp: {concurrency: [1]}
 slo: ["success_rate >= 10%"]
 `;
 const { profile } = await loadProfile('transport-only.yaml', { text, env: {} });
-const transport = createTransport({ profile, baseUrl: sim.baseUrl, apiKey: 'EMPTY', now, redact: (s) => s });
+const transport = createTransport({ config: transportConfig(profile, sim.baseUrl, 'EMPTY'), now, redact: (s) => s });
 
 // The window's CPU, and its content chunks (floor: counted as they arrive; tool: from the records' timestamps).
 let cpu0 = process.cpuUsage();

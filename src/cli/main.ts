@@ -6,11 +6,11 @@ import { MAX_WORKERS } from '../profile/keys.ts';
 import { loadProfile } from '../profile/load.ts';
 import { describePlan } from '../profile/plan.ts';
 import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
-import type { Capacity } from '../controller/types.ts';
+import type { Capacity } from '../model/verdict.ts';
 import { finalReport } from '../report/terminal.ts';
-import { rebuildSummary, writeRebuilt } from '../report/rebuild.ts';
+import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
 import { formatMs } from '../slo/evaluate.ts';
-import { makeRedactor } from '../load/secrets.ts';
+import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */

@@ -2,7 +2,7 @@
 // Ramp through the planned levels; confirm a FAIL before it ends the ramp; bisect the bracket
 // [last PASS, first confirmed FAIL] down to the resolution; stop with the capacity and why.
 import type { Profile } from '../profile/types.ts';
-import type { Capacity, StageResult } from './types.ts';
+import type { Capacity, StageResult } from '../model/verdict.ts';
 
 export type NextStep =
   { kind: 'run'; concurrency: number; why: StageResult['kind'] } | { kind: 'stop'; capacity: Capacity };

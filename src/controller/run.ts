@@ -6,11 +6,12 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ToolError } from '../errors.ts';
 import { JsonlWriter, writeFileAtomicSync } from '../io/jsonl.ts';
-import type { RequestRecord } from '../load/record.ts';
-import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../load/secrets.ts';
+import type { RequestRecord } from '../model/record.ts';
+import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../util/secrets.ts';
 import { runStage, type StageProgress } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
+import { transportConfig } from './transport-config.ts';
 import type { Profile } from '../profile/types.ts';
 import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
 import {
@@ -25,10 +26,11 @@ import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { mulberry32 } from '../util/prng.ts';
 import { decide, levelStatuses } from './decide.ts';
-import { judgeStage, type StageMeta } from './judge.ts';
+import { judgeStage } from './judge.ts';
+import type { StageMeta } from '../model/verdict.ts';
 import { GROUND_TRUTH_FILE, GroundTruthReader, measureTtftOverhead, summarizeOverhead } from './ttft-overhead.ts';
-import type { Capacity, StageResult } from './types.ts';
-import type { StageWindow } from '../stats/types.ts';
+import type { Capacity, StageResult } from '../model/verdict.ts';
+import type { StageWindow } from '../model/summary.ts';
 
 export type RunEvent =
   | { type: 'target'; baseUrl: string; simulator: string | null }
@@ -181,15 +183,14 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       profile.workers > 1
         ? await startWorkerPool({
             workers: profile.workers,
-            profile,
-            baseUrl,
-            apiKey,
+            transport: transportConfig(profile, baseUrl, apiKey),
+            seed: profile.request.seed,
             secrets,
             originEpochMs: clockOriginEpochMs,
             path: 'fast',
           })
         : null;
-    const transport = pool ? null : createTransport({ profile, baseUrl, apiKey, now, redact });
+    const transport = pool ? null : createTransport({ config: transportConfig(profile, baseUrl, apiKey), now, redact });
     const levels = planLevels(profile.ramp.concurrency);
     const history: StageResult[] = [];
     const staged: StageWithWindow[] = [];

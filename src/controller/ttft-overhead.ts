@@ -5,9 +5,9 @@
 // path, loopback, the server's header parsing) plus between the server's write of the first token and the
 // client's timestamp of it (loopback, the client's read path and event loop): a late client shows up here.
 import { open, type FileHandle } from 'node:fs/promises';
-import type { RequestRecord } from '../load/record.ts';
+import type { RequestRecord } from '../model/record.ts';
 import { distribution } from '../stats/summarize.ts';
-import type { TtftOverhead } from './types.ts';
+import type { TtftOverhead } from '../model/verdict.ts';
 
 /** The simulator's ground-truth log in the run directory (one GroundTruthRecord per line). */
 export const GROUND_TRUTH_FILE = 'simulator-ground-truth.jsonl';

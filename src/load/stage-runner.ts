@@ -1,9 +1,9 @@
 // Runs one closed-loop stage: C workers, each sending its next request as soon as its previous
 // one ends, starts staggered over the first half of the warm-up. Knows nothing of SLOs.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ErrorClass, RequestRecord } from './record.ts';
+import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import type { PlannedRequest } from './transport.ts';
-import type { StageWindow } from '../stats/types.ts';
+import type { StageWindow } from '../model/summary.ts';
 
 export interface StagePlan {
   index: number;

@@ -15,11 +15,10 @@ import {
   responseHasBody,
   type AbortLink,
 } from './http-fetch.ts';
-import type { ErrorClass, RequestRecord } from './record.ts';
+import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
 import { capture, capturingFetch, createPreparedSender, type PreparedRequest } from './prepared.ts';
 import type { Readable } from 'node:stream';
-import type { Profile } from '../profile/types.ts';
 
 /** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
 export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
@@ -32,10 +31,19 @@ export interface Transport {
   close(): void;
 }
 
-export interface TransportOptions {
-  profile: Profile;
+/** What the transport needs to know of the target and the requests: plain data, so worker threads can receive it. */
+export interface TransportConfig {
   baseUrl: string;
   apiKey: string;
+  headers: Record<string, string>;
+  /** Payload i is sent as `{ ...body.base, ...body.payloads[i] }`. */
+  body: { base: Record<string, unknown>; payloads: readonly Record<string, unknown>[] };
+  stream: boolean;
+  timeouts: { firstTokenMs: number; idleMs: number; totalMs: number };
+}
+
+export interface TransportOptions {
+  config: TransportConfig;
   now: () => number;
   /** Removes secrets from any text before it is stored. */
   redact: (text: string) => string;
@@ -179,20 +187,19 @@ async function readText(reply: Reply): Promise<string> {
 }
 
 export function createTransport(opts: TransportOptions): Transport {
-  const { profile, now, redact } = opts;
-  const req = profile.request;
-  const { baseURL, defaultQuery } = splitBaseUrl(opts.baseUrl);
+  const { config: req, now, redact } = opts;
+  const { baseURL, defaultQuery } = splitBaseUrl(req.baseUrl);
   const fast = (opts.path ?? 'fast') === 'fast';
   const httpFetch = fast && !opts.fetch ? createHttpFetch() : null;
   const fetchImpl = opts.fetch ?? httpFetch?.fetch;
   const sdkOptions = {
     baseURL,
     defaultQuery,
-    apiKey: opts.apiKey,
+    apiKey: req.apiKey,
     // Our own timers decide; the SDK's retries would hide errors and distort latency.
     maxRetries: 0,
     timeout: req.timeouts.totalMs + 60_000,
-    defaultHeaders: profile.target.headers,
+    defaultHeaders: req.headers,
     logLevel: 'off' as const,
   };
   const client = new OpenAI({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...sdkOptions });
@@ -230,13 +237,8 @@ export function createTransport(opts: TransportOptions): Transport {
     else l.controller?.abort();
   }
 
-  const payloads = req.payloads;
-  const baseBody: Record<string, unknown> = { ...req.extraBody, model: profile.target.model, stream: req.stream };
-  if (req.maxTokens !== null) baseBody.max_tokens = req.maxTokens;
-  if (req.temperature !== null) baseBody.temperature = req.temperature;
-  if (req.stream) baseBody.stream_options = { include_usage: true };
-
-  const bodyOf = (payload: number) => ({ ...baseBody, messages: (payloads[payload] ?? payloads[0]!).messages });
+  const { base, payloads } = req.body;
+  const bodyOf = (payload: number) => ({ ...base, ...(payloads[payload] ?? payloads[0]) });
 
   /** The response through the SDK: its own fetch (path 'sdk', tests' fetch) or the node:http one. */
   async function sdkReply(p: PlannedRequest, l: Live): Promise<Reply> {

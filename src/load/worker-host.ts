@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '../util/prng.ts';
-import type { RequestRecord } from './record.ts';
-import { makeRedactor } from './secrets.ts';
+import type { RequestRecord } from '../model/record.ts';
+import { makeRedactor } from '../util/secrets.ts';
 import { runStage } from './stage-runner.ts';
 import { createTransport } from './transport.ts';
 import { SHARED, type FromWorker, type StageMessage, type ToWorker, type WorkerInit } from './worker-messages.ts';
@@ -19,15 +19,13 @@ const shift = performance.timeOrigin - init.originEpochMs;
 const now = () => performance.now() + shift;
 
 const transport = createTransport({
-  profile: init.profile,
-  baseUrl: init.baseUrl,
-  apiKey: init.apiKey,
+  config: init.transport,
   now,
   redact: makeRedactor(init.secrets),
   path: init.path,
 });
-const nPayloads = init.profile.request.payloads.length;
-const rng = mulberry32((init.profile.request.seed + 7919 * (init.index + 1)) >>> 0);
+const nPayloads = init.transport.body.payloads.length;
+const rng = mulberry32((init.seed + 7919 * (init.index + 1)) >>> 0);
 const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
 
 /** This thread's CPU time (ms) on Linux; null elsewhere (the stage runner's process-wide figure is used then). */

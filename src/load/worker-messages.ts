@@ -1,15 +1,15 @@
 // Messages between the controller and the load-generator worker threads (src/load/worker-pool.ts, worker-host.ts).
-import type { Profile } from '../profile/types.ts';
-import type { RequestRecord } from './record.ts';
+import type { RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageRunResult } from './stage-runner.ts';
-import type { StageWindow } from '../stats/types.ts';
+import type { TransportConfig } from './transport.ts';
+import type { StageWindow } from '../model/summary.ts';
 
 export interface WorkerInit {
   /** 0-based thread index: part of every request id it sends, and of its payload sampling seed. */
   index: number;
-  profile: Profile;
-  baseUrl: string;
-  apiKey: string;
+  transport: TransportConfig;
+  /** The run's payload sampling seed (request.seed); each thread derives its own from it. */
+  seed: number;
   /** Secret values for the worker's redactor (the same as the controller's). */
   secrets: (string | null)[];
   /** The run clock's origin as epoch ms: every thread reads `performance.timeOrigin + performance.now() - origin`. */

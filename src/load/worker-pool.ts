@@ -9,7 +9,7 @@
 //   - the breaker and the run-wide budgets are judged here, over every thread's records, and stop all threads.
 import { Worker } from 'node:worker_threads';
 import { ToolError } from '../errors.ts';
-import type { RequestRecord } from './record.ts';
+import type { RequestRecord } from '../model/record.ts';
 import { progressSnapshot, type StageRunOptions, type StageRunResult } from './stage-runner.ts';
 import { SHARED, type FromWorker, type ToWorker, type WorkerInit, type WorkerStageDone } from './worker-messages.ts';
 

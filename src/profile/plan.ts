@@ -1,6 +1,6 @@
 // The coarse ramp a profile describes, and the dry-run text `find-capacity validate` prints.
 import type { ConcurrencyPlan, Profile } from './types.ts';
-import { formatDuration, formatPercent } from './units.ts';
+import { formatDuration, formatPercent } from '../util/units.ts';
 
 /**
  * The concurrency levels of the coarse ramp, strictly increasing.

@@ -33,7 +33,7 @@ import type {
   TargetConfig,
   VerdictConfig,
 } from './types.ts';
-import { closest, describeValue, didYouMean, formatDuration, parseDuration, parsePercent } from './units.ts';
+import { closest, describeValue, didYouMean, formatDuration, parseDuration, parsePercent } from '../util/units.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
 // (`tip`) and bound to `description`, which Vega writes as the mark's aria-label, so a pre-rendered SVG
 // can carry it as a native <title> tooltip with no script (see render-svg.ts).
 import type { TopLevelSpec } from 'vega-lite';
-import { ERROR_CLASSES } from '../load/record.ts';
+import { ERROR_CLASSES } from '../model/record.ts';
 import type { SloRule } from '../slo/types.ts';
 import { formatPct } from '../slo/evaluate.ts';
 import type { StageJson, SummaryJson } from './summary.ts';

@@ -5,7 +5,7 @@
 // Every string that can come from the server, the profile or the environment goes through `esc`;
 // JSON embedded in <script type="application/json"> goes through `scriptJson`.
 import type { TopLevelSpec } from 'vega-lite';
-import { MIN_TTFT_OVERHEAD_SAMPLES } from '../controller/judge.ts';
+import { MIN_TTFT_OVERHEAD_SAMPLES } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { reportCharts, VERDICT_COLORS, type ReportChart } from './charts.ts';

@@ -1,9 +1,9 @@
 // summary.json: the run's answer and every stage's evidence (schema documented in the README).
 import os from 'node:os';
-import type { Capacity, StageResult } from '../controller/types.ts';
+import type { Capacity, StageResult } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
-import { REDACTED, redactHeaders, redactUrl } from '../load/secrets.ts';
-import type { Dist, StageWindow } from '../stats/types.ts';
+import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
+import type { Dist, StageWindow } from '../model/summary.ts';
 
 export const SCHEMA_VERSION = 1;
 

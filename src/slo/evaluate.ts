@@ -1,9 +1,9 @@
 // Pure: judge one stage against the SLO rules. Each rule gets a point estimate, a confidence
 // interval and one of pass / fail / undecided (the interval straddles the threshold).
-import type { RequestRecord } from '../load/record.ts';
+import type { RequestRecord } from '../model/record.ts';
 import { metricSamples } from '../stats/summarize.ts';
 import { meanInterval, proportionInterval, quantileInterval } from '../stats/confidence.ts';
-import type { StageSummary } from '../stats/types.ts';
+import type { StageSummary } from '../model/summary.ts';
 import type { Comparator, SloRule } from './types.ts';
 
 export type RuleOutcome = 'pass' | 'fail' | 'undecided';

@@ -3,8 +3,8 @@
 //   success_rate <op> <percent>              success_rate >= 99%
 //   error_rate[(<class>)] <op> <percent>     error_rate(http_429) < 0.5%
 //   qps <op> <number> | output_tps <op> <number>
-import { ERROR_CLASSES } from '../load/record.ts';
-import { closest, describeValue, parseDuration, parsePercent } from '../profile/units.ts';
+import { ERROR_CLASSES } from '../model/record.ts';
+import { closest, describeValue, parseDuration, parsePercent } from '../util/units.ts';
 import type { Comparator, LatencyMetric, LatencyStat, SloRule } from './types.ts';
 
 export const LATENCY_STATS: readonly LatencyStat[] = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'];

@@ -1,8 +1,8 @@
 // Pure: request records + a stage window → StageSummary, exactly as defined in DESIGN.md §3.
 // Percentiles use simple-statistics' quantileSorted (linear interpolation, R/numpy type 7).
 import { quantileSorted } from 'simple-statistics';
-import type { ErrorClass, RequestRecord } from '../load/record.ts';
-import type { Dist, StageSummary, StageWindow } from './types.ts';
+import type { ErrorClass, RequestRecord } from '../model/record.ts';
+import type { Dist, StageSummary, StageWindow } from '../model/summary.ts';
 
 const EMPTY_DIST: Dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
 

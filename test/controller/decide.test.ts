@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, autoResolution } from '../../src/controller/decide.ts';
-import type { StageResult, Verdict } from '../../src/controller/types.ts';
-import type { StageSummary } from '../../src/stats/types.ts';
+import type { StageResult, Verdict } from '../../src/model/verdict.ts';
+import type { StageSummary } from '../../src/model/summary.ts';
 
 const dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
 

@@ -1,10 +1,11 @@
 // judgeStage on synthetic histories: confidence-interval verdicts, extension by pooling,
 // the point-estimate fallback, and generator health.
 import { describe, expect, it } from 'vitest';
-import { MIN_TTFT_OVERHEAD_SAMPLES, judgeStage, type StageMeta } from '../../src/controller/judge.ts';
-import type { RequestRecord } from '../../src/load/record.ts';
+import { judgeStage } from '../../src/controller/judge.ts';
+import { MIN_TTFT_OVERHEAD_SAMPLES, type StageMeta } from '../../src/model/verdict.ts';
+import type { RequestRecord } from '../../src/model/record.ts';
 import { parseRule } from '../../src/slo/parse.ts';
-import type { StageWindow } from '../../src/stats/types.ts';
+import type { StageWindow } from '../../src/model/summary.ts';
 
 function rec(stage: number, t0: number, ttft: number, ok = true): RequestRecord {
   return {

@@ -10,7 +10,7 @@ import {
   overheadSamples,
   summarizeOverhead,
 } from '../../src/controller/ttft-overhead.ts';
-import type { RequestRecord } from '../../src/load/record.ts';
+import type { RequestRecord } from '../../src/model/record.ts';
 import { tempDir } from '../helpers.ts';
 
 function rec(id: string, t0: number, firstContentAt: number | null, o: Partial<RequestRecord> = {}): RequestRecord {

@@ -2,6 +2,7 @@
 // its own x-request-id. What reaches the server must be exactly what the SDK builds for that payload: the same
 // method, path and query (Azure's api-version), every header with the same value (auth, default headers, the SDK's
 // own), the same body bytes; and a redirect is still followed.
+import { transportConfig } from '../../src/controller/transport-config.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -113,7 +114,12 @@ slo: ["success_rate >= 10%"]
   const now = () => performance.now() - origin;
   return {
     profile,
-    transport: createTransport({ profile, baseUrl, apiKey: 'sk-prepared-test', now, redact: (s) => s, path: 'fast' }),
+    transport: createTransport({
+      config: transportConfig(profile, baseUrl, 'sk-prepared-test'),
+      now,
+      redact: (s) => s,
+      path: 'fast',
+    }),
   };
 }
 

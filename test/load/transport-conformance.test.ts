@@ -1,13 +1,14 @@
 // The transport's fast path (node:http fetch, Node-stream body, chunk shapes) against the plain SDK path (the SDK's
 // own fetch and web streams): for the same recorded streams, byte for byte and split the same way, both must give
 // identical RequestRecords apart from timestamps, and the expected ones; every fault type must be classified the same.
+import { transportConfig } from '../../src/controller/transport-config.ts';
 import { gzipSync } from 'node:zlib';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestRecord } from '../../src/load/record.ts';
+import type { RequestRecord } from '../../src/model/record.ts';
 import { createTransport, type Transport } from '../../src/load/transport.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { FAULT_TYPES, startSimulator } from '../../src/sim/index.ts';
@@ -369,8 +370,8 @@ slo: ["success_rate >= 10%"]
   const redact = (s: string) => s;
   return {
     now,
-    fast: createTransport({ profile, baseUrl, apiKey: 'EMPTY', now, redact, path: 'fast' }),
-    sdk: createTransport({ profile, baseUrl, apiKey: 'EMPTY', now, redact, path: 'sdk' }),
+    fast: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), now, redact, path: 'fast' }),
+    sdk: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), now, redact, path: 'sdk' }),
   };
 }
 
@@ -491,8 +492,10 @@ describe('transport conformance: simulator faults', () => {
       const a = untimed(fast);
       const b = untimed(sdk);
       if (cut)
-        for (const k of ['contentChunks', 'gapsMs', 'outputTokens', 'firstContentAt', 'lastContentAt'] as const)
-          (delete a[k], delete b[k]);
+        for (const k of ['contentChunks', 'gapsMs', 'outputTokens', 'firstContentAt', 'lastContentAt'] as const) {
+          delete a[k];
+          delete b[k];
+        }
       expect(
         a,
         `request ${i}: ${records

@@ -1,16 +1,17 @@
 // `workers`: the stage runner on worker threads, merged by the controller. One clock (checked against the
 // simulator's ground truth), one window, unique ids, the stage's slots split without gaps, a request limit and a
 // breaker that hold across threads, and a whole run whose summary is exactly what its records give.
+import { transportConfig } from '../../src/controller/transport-config.ts';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import { readJsonl } from '../../src/io/jsonl.ts';
-import type { RequestRecord } from '../../src/load/record.ts';
+import type { RequestRecord } from '../../src/model/record.ts';
 import { shares, startWorkerPool, type WorkerPool, type WorkerPoolStageOptions } from '../../src/load/worker-pool.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import type { Profile } from '../../src/profile/types.ts';
-import { rebuildSummary } from '../../src/report/rebuild.ts';
+import { rebuildSummary } from '../../src/controller/rebuild.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { summarizeStage } from '../../src/stats/summarize.ts';
 import { readGroundTruth } from '../reliability/helpers.ts';
@@ -91,9 +92,8 @@ describe('worker pool', () => {
     try {
       pool = await startWorkerPool({
         workers: 2,
-        profile: await profileFor(sim.baseUrl, dir),
-        baseUrl: sim.baseUrl,
-        apiKey: 'EMPTY',
+        transport: transportConfig(await profileFor(sim.baseUrl, dir), sim.baseUrl, 'EMPTY'),
+        seed: 1,
         secrets: [],
         originEpochMs,
         path: 'fast',
@@ -148,9 +148,8 @@ describe('worker pool', () => {
     try {
       pool = await startWorkerPool({
         workers: 3,
-        profile: await profileFor(sim.baseUrl, dir),
-        baseUrl: sim.baseUrl,
-        apiKey: 'EMPTY',
+        transport: transportConfig(await profileFor(sim.baseUrl, dir), sim.baseUrl, 'EMPTY'),
+        seed: 1,
         secrets: [],
         originEpochMs: performance.timeOrigin + origin,
         path: 'fast',
@@ -186,9 +185,8 @@ describe('worker pool', () => {
     try {
       pool = await startWorkerPool({
         workers: 2,
-        profile: await profileFor(failing.baseUrl, dir),
-        baseUrl: failing.baseUrl,
-        apiKey: 'EMPTY',
+        transport: transportConfig(await profileFor(failing.baseUrl, dir), failing.baseUrl, 'EMPTY'),
+        seed: 1,
         secrets: [],
         originEpochMs: performance.timeOrigin + origin,
         path: 'fast',

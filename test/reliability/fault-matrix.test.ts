@@ -2,13 +2,14 @@
 // against the simulator's ground truth (joined on x-request-id): first through the real transport, then
 // through a whole run, where each failure must also be counted in its own stage and kept out of the
 // latency distributions of the successful requests.
+import { transportConfig } from '../../src/controller/transport-config.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
-import type { RequestRecord } from '../../src/load/record.ts';
-import { makeRedactor } from '../../src/load/secrets.ts';
+import type { RequestRecord } from '../../src/model/record.ts';
+import { makeRedactor } from '../../src/util/secrets.ts';
 import { createTransport } from '../../src/load/transport.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { FAULT_TYPES, startSimulator, type FaultType, type GroundTruthRecord } from '../../src/sim/index.ts';
@@ -165,9 +166,7 @@ slo: ["success_rate >= 10%"]
         const origin = performance.now();
         const now = () => performance.now() - origin;
         const transport = createTransport({
-          profile,
-          baseUrl: sim.baseUrl,
-          apiKey: 'EMPTY',
+          config: transportConfig(profile, sim.baseUrl, 'EMPTY'),
           now,
           redact: makeRedactor([]),
         });
@@ -316,12 +315,14 @@ slo: ["success_rate >= 10%"]
     const { profile } = await loadProfile(join(dir, 'p.yaml'), { text, env: {} });
     const origin = performance.now();
     const now = () => performance.now() - origin;
-    const transport = createTransport({ profile, baseUrl: server.url, apiKey: 'EMPTY', now, redact: makeRedactor([]) });
+    const transport = createTransport({
+      config: transportConfig(profile, server.url, 'EMPTY'),
+      now,
+      redact: makeRedactor([]),
+    });
     // abortAll ends every request of its transport: the interrupt case gets one of its own.
     const interruptible = createTransport({
-      profile,
-      baseUrl: server.url,
-      apiKey: 'EMPTY',
+      config: transportConfig(profile, server.url, 'EMPTY'),
       now,
       redact: makeRedactor([]),
     });
@@ -363,7 +364,11 @@ slo: ["success_rate >= 10%"]
     // A port nothing listens on (and no pooled keep-alive socket leads to): refused, before headers.
     const unused = await loopbackServer();
     await unused.close();
-    const t2 = createTransport({ profile, baseUrl: unused.url, apiKey: 'EMPTY', now, redact: makeRedactor([]) });
+    const t2 = createTransport({
+      config: transportConfig(profile, unused.url, 'EMPTY'),
+      now,
+      redact: makeRedactor([]),
+    });
     try {
       const refused = await t2.send({ id: 'refused-1', stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() });
       expect([refused.errorClass, refused.headersAt, refused.status]).toEqual(['connection_refused', null, null]);

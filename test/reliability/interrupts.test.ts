@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rebuildSummary, writeRebuilt } from '../../src/report/rebuild.ts';
+import { rebuildSummary, writeRebuilt } from '../../src/controller/rebuild.ts';
 import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 import {
   alive,

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rebuildSummary } from '../../src/report/rebuild.ts';
+import { rebuildSummary } from '../../src/controller/rebuild.ts';
 import { reportCharts } from '../../src/report/charts.ts';
 import { FIXTURE_RUN, GOLDEN_DIR, fixtureSummary } from './helpers.ts';
 

@@ -8,7 +8,7 @@ import {
   redactHeaders,
   redactUrl,
   secretHeaderValues,
-} from '../../src/load/secrets.ts';
+} from '../../src/util/secrets.ts';
 import { splitBaseUrl } from '../../src/load/transport.ts';
 
 describe('makeRedactor', () => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type ExpectStatic } from 'vitest';
-import { REDACTED } from '../../src/load/secrets.ts';
+import { REDACTED } from '../../src/util/secrets.ts';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { startSimulator } from '../../src/sim/index.ts';

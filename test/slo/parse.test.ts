@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CLASSES } from '../../src/load/record.ts';
+import { ERROR_CLASSES } from '../../src/model/record.ts';
 import { parseRule } from '../../src/slo/parse.ts';
 import type { SloRule } from '../../src/slo/types.ts';
 

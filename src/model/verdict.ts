@@ -1,4 +1,4 @@
-import type { StageSummary } from '../stats/types.ts';
+import type { StageSummary, StageWindow } from './summary.ts';
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'INVALID';
 
@@ -74,3 +74,30 @@ export interface Capacity {
   /** [last PASS, first FAIL] when a knee was bracketed. */
   bracket: [number, number] | null;
 }
+
+/** What the stage runner observed about itself and the stage; saved in stages.jsonl. */
+export interface StageMeta {
+  /** The first window; `windows` lists it and every extension pooled with it. */
+  window: StageWindow;
+  windows: StageWindow[];
+  kind: StageResult['kind'];
+  /** Judged with no extension left: an undecided rule falls back to its point estimate. */
+  final: boolean;
+  stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
+  eventLoopDelayP99Ms: number;
+  cpuPercent: number;
+  /**
+   * Against the simulator's ground truth, over every pooled window; null without ground truth. Absent from
+   * stages.jsonl written before the check existed (read as null).
+   */
+  ttftOverhead?: TtftOverhead | null;
+}
+
+/**
+ * The TTFT-overhead check needs this many joined requests. Its p99 is type 7, interpolated at rank 0.99 × (n − 1):
+ * below 101 samples that rank lies between the two largest, and the largest weighs 1.01 − n/100 in it (81 % at
+ * n = 20, 51 % at 50), so one late read (a GC pause, the thread preempted on a shared machine) would invalidate
+ * the stage by itself. From 100 samples on it weighs at most 1 %: the p99 then says that requests were late,
+ * not that one was. Smaller stages still report the overhead; they are not judged on it.
+ */
+export const MIN_TTFT_OVERHEAD_SAMPLES = 100;

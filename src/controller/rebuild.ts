@@ -4,15 +4,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl, writeFileAtomicSync } from '../io/jsonl.ts';
-import type { RequestRecord } from '../load/record.ts';
+import type { RequestRecord } from '../model/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { planLevels } from '../profile/plan.ts';
-import { decide } from '../controller/decide.ts';
-import { judgeStage, type StageMeta } from '../controller/judge.ts';
-import { provisionalCapacity } from '../controller/run.ts';
-import type { Capacity, StageResult } from '../controller/types.ts';
-import { buildSummary, environmentMeta, type StageWithWindow, type SummaryJson } from './summary.ts';
-import { renderReportHtml } from './html.ts';
+import { decide } from './decide.ts';
+import { judgeStage } from './judge.ts';
+import type { StageMeta } from '../model/verdict.ts';
+import { provisionalCapacity } from './run.ts';
+import type { Capacity, StageResult } from '../model/verdict.ts';
+import { buildSummary, environmentMeta, type StageWithWindow, type SummaryJson } from '../report/summary.ts';
+import { renderReportHtml } from '../report/html.ts';
 import { TOOL_VERSION } from '../version.ts';
 
 const DECIDED: readonly string[] = [

@@ -1,4 +1,4 @@
-import type { ErrorClass } from '../load/record.ts';
+import type { ErrorClass } from './record.ts';
 
 /** A latency distribution in ms. Null statistics when there are no samples. */
 export interface Dist {

@@ -1,0 +1,43 @@
+// What a stage executor is handed and what it hands back: plain data shared by load, controller and report.
+import type { RequestRecord } from './record.ts';
+import type { StageWindow } from './summary.ts';
+
+/** How requests arrive in a stage. Closed loop: `concurrency` slots, each sending when its last request ends. */
+export type LoadSpec = { kind: 'closed'; concurrency: number };
+
+export interface StagePlan {
+  /** Stage (attempt) index in the run: part of every request id and record. */
+  index: number;
+  load: LoadSpec;
+  warmupMs: number;
+  /** Measurement window length; null when the window ends at `requestLimit`. */
+  durationMs: number | null;
+  requestLimit: number | null;
+  /** How long in-flight requests may run after the window before they are aborted. */
+  drainMs: number;
+}
+
+export type StoppedBy = 'breaker' | 'interrupted' | 'budget';
+
+export interface StageProgress {
+  stage: number;
+  concurrency: number;
+  elapsedMs: number;
+  inWindow: boolean;
+  done: number;
+  failed: number;
+  okPerS: number;
+  ttftP99Ms: number | null;
+}
+
+export interface ExecutorHealth {
+  eventLoopDelayP99Ms: number;
+  cpuPercent: number;
+}
+
+export interface StageRunResult {
+  window: StageWindow;
+  records: RequestRecord[];
+  stoppedBy: StoppedBy | null;
+  health: ExecutorHealth;
+}
