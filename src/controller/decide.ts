@@ -4,8 +4,10 @@
 import type { Profile } from '../profile/types.ts';
 import type { Capacity, StageResult } from '../model/verdict.ts';
 
-export type NextStep =
-  { kind: 'run'; concurrency: number; why: StageResult['kind'] } | { kind: 'stop'; capacity: Capacity };
+/** Why a stage runs: a new level (ramp, confirm, bisect), or another window of the stage in progress. */
+export type RunWhy = StageResult['kind'] | 'extend';
+
+export type NextStep = { kind: 'run'; concurrency: number; why: RunWhy } | { kind: 'stop'; capacity: Capacity };
 
 export interface DecideInput {
   profile: {
@@ -14,6 +16,8 @@ export interface DecideInput {
   };
   levels: readonly number[];
   history: readonly StageResult[];
+  /** The stage in progress as last judged, when it was not decided yet (INCONCLUSIVE). */
+  open?: StageResult | null;
 }
 
 type LevelStatus = 'PASS' | 'FAIL' | 'UNCONFIRMED_FAIL' | 'INVALID' | 'UNCONFIRMED_INVALID';
@@ -41,7 +45,7 @@ export function levelStatuses(history: readonly StageResult[], confirmFailures: 
       const confirmed = !confirmFailures || last.aborted || prev?.verdict === 'FAIL';
       out.set(level, confirmed ? 'FAIL' : 'UNCONFIRMED_FAIL');
     }
-    // INCONCLUSIVE never reaches decide: the runner extends the stage or falls back to the point estimate.
+    // INCONCLUSIVE never enters the history: decide extends it (`open`) until the judge decides.
   }
   return out;
 }
@@ -62,108 +66,124 @@ function dominantlyUnreachable(s: StageResult): boolean {
   return (s.summary.errors.connection_refused ?? 0) / s.summary.failed > 0.5;
 }
 
-export function decide({ profile, levels, history }: DecideInput): NextStep {
+export function decide({ profile, levels, history, open }: DecideInput): NextStep {
   const first = levels[0];
   if (first === undefined) throw new Error('no concurrency levels planned');
+  // An undecided stage is extended: another window at the same level, pooled with the first.
+  if (open?.verdict === 'INCONCLUSIVE') return { kind: 'run', concurrency: open.summary.concurrency, why: 'extend' };
   if (history.length === 0) return { kind: 'run', concurrency: first, why: 'ramp' };
-  const { confirmFailures } = profile.verdict;
   const last = history[history.length - 1]!;
-  const status = levelStatuses(history, confirmFailures);
+  const status = levelStatuses(history, profile.verdict.confirmFailures);
   const lastStatus = status.get(last.summary.concurrency);
   if (lastStatus === 'UNCONFIRMED_FAIL' || lastStatus === 'UNCONFIRMED_INVALID')
     return { kind: 'run', concurrency: last.summary.concurrency, why: 'confirm' };
+  const b = bounds(status);
+  return (
+    stopForGenerator(b) ??
+    stopForBreaker(last, lastStatus, b.bestPass) ??
+    nextRampOrMax(profile, levels, history, b) ??
+    bisectOrStop(profile, history, status, b)
+  );
+}
 
-  const passes = [...status].filter(([, s]) => s === 'PASS').map(([c]) => c);
-  const fails = [...status].filter(([, s]) => s === 'FAIL').map(([c]) => c);
-  const invalid = [...status].filter(([, s]) => s === 'INVALID').map(([c]) => c);
-  const minFail = fails.length > 0 ? Math.min(...fails) : null;
-  const minInvalid = invalid.length > 0 ? Math.min(...invalid) : null;
+interface Bounds {
+  bestPass: number | null;
+  minFail: number | null;
+  minInvalid: number | null;
+}
+
+/** The highest PASS below every FAIL and INVALID level, and those lowest failing levels. */
+function bounds(status: ReadonlyMap<number, LevelStatus>): Bounds {
+  const levelsWith = (st: LevelStatus) => [...status].filter(([, s]) => s === st).map(([c]) => c);
+  const lowest = (xs: number[]) => (xs.length > 0 ? Math.min(...xs) : null);
+  const minFail = lowest(levelsWith('FAIL'));
+  const minInvalid = lowest(levelsWith('INVALID'));
   const ceiling = Math.min(minFail ?? Infinity, minInvalid ?? Infinity);
-  const below = passes.filter((c) => c < ceiling);
-  const bestPass = below.length > 0 ? Math.max(...below) : null;
+  const below = levelsWith('PASS').filter((c) => c < ceiling);
+  return { bestPass: below.length > 0 ? Math.max(...below) : null, minFail, minInvalid };
+}
 
-  if (minInvalid !== null && (minFail === null || minInvalid < minFail)) {
-    return stop(
-      bestPass,
-      'generator_limit',
-      `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`,
-      null,
-    );
-  }
-  if (last.aborted && lastStatus === 'FAIL') {
-    if (dominantlyRateLimited(last)) {
-      return stop(
-        bestPass,
-        'rate_limited',
-        `at concurrency ${last.summary.concurrency} most failures were HTTP 429 (the stage was stopped early): the capacity found is the endpoint's rate limit, not the engine's`,
-        bestPass === null ? null : [bestPass, last.summary.concurrency],
-      );
-    }
-    if (dominantlyUnreachable(last)) {
-      return stop(
-        bestPass,
-        'target_unreachable',
-        `the target stopped accepting connections during the stage at concurrency ${last.summary.concurrency}`,
-        null,
-      );
-    }
-    return stop(
-      bestPass,
-      'error_rate_breaker',
-      `stage at concurrency ${last.summary.concurrency} exceeded the max error rate and was stopped early`,
-      bestPass === null ? null : [bestPass, last.summary.concurrency],
-    );
-  }
+function stopForGenerator({ bestPass, minFail, minInvalid }: Bounds): NextStep | null {
+  if (minInvalid === null || (minFail !== null && minInvalid >= minFail)) return null;
+  const detail = `the load generator could not hold ${minInvalid} concurrent requests (twice), so higher levels were not tested: run with more workers (workers: N), on a bigger or less busy machine, or closer to the target`;
+  return stop(bestPass, 'generator_limit', detail, null);
+}
 
+function stopForBreaker(last: StageResult, lastStatus: LevelStatus | undefined, bestPass: number | null) {
+  if (!last.aborted || lastStatus !== 'FAIL') return null;
+  const level = last.summary.concurrency;
+  const bracket: [number, number] | null = bestPass === null ? null : [bestPass, level];
+  if (dominantlyRateLimited(last)) {
+    const detail = `at concurrency ${level} most failures were HTTP 429 (the stage was stopped early): the capacity found is the endpoint's rate limit, not the engine's`;
+    return stop(bestPass, 'rate_limited', detail, bracket);
+  }
+  if (dominantlyUnreachable(last)) {
+    const detail = `the target stopped accepting connections during the stage at concurrency ${level}`;
+    return stop(bestPass, 'target_unreachable', detail, null);
+  }
+  const detail = `stage at concurrency ${level} exceeded the max error rate and was stopped early`;
+  return stop(bestPass, 'error_rate_breaker', detail, bracket);
+}
+
+function nextRampOrMax(
+  profile: DecideInput['profile'],
+  levels: readonly number[],
+  history: readonly StageResult[],
+  { bestPass, minFail }: Bounds,
+): NextStep | null {
+  if (minFail !== null && profile.stop.onBreach) return null;
   const tested = new Set(history.map((s) => s.summary.concurrency));
   const maxTested = Math.max(...tested);
   const nextRamp = levels.find((c) => c > maxTested && !tested.has(c));
-  if (minFail === null || !profile.stop.onBreach) {
-    if (nextRamp !== undefined) return { kind: 'run', concurrency: nextRamp, why: 'ramp' };
-    if (minFail === null) {
-      return stop(
-        bestPass,
-        'max_reached',
-        `every level up to the maximum ${maxTested} passed: capacity is at least ${maxTested}`,
-        null,
-      );
-    }
-  }
-  // A confirmed FAIL exists: bisect the bracket, then stop at the knee.
-  const failStage = [...history].reverse().find((s) => s.summary.concurrency === minFail);
+  if (nextRamp !== undefined) return { kind: 'run', concurrency: nextRamp, why: 'ramp' };
+  if (minFail !== null) return null;
+  const detail = `every level up to the maximum ${maxTested} passed: capacity is at least ${maxTested}`;
+  return stop(bestPass, 'max_reached', detail, null);
+}
+
+/** A confirmed FAIL exists: bisect the bracket, then stop at the knee. */
+function bisectOrStop(
+  profile: DecideInput['profile'],
+  history: readonly StageResult[],
+  status: ReadonlyMap<number, LevelStatus>,
+  { bestPass, minFail }: Bounds,
+): NextStep {
+  const fail = minFail!;
+  const failStage = [...history].reverse().find((s) => s.summary.concurrency === fail);
   const rateLimited = dominantlyRateLimited(failStage);
   if (bestPass === null) {
-    return stop(
-      null,
-      rateLimited ? 'rate_limited' : 'failed_at_first_stage',
-      `the SLO already failed at concurrency ${minFail}, the lowest level tested`,
-      null,
-    );
+    const detail = `the SLO already failed at concurrency ${fail}, the lowest level tested`;
+    return stop(null, rateLimited ? 'rate_limited' : 'failed_at_first_stage', detail, null);
   }
-  if (profile.verdict.bisect) {
-    // The resolution comes from the coarse bracket the ramp found, not from the shrinking bisection bracket.
-    const rampFails = history
-      .filter((s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'FAIL')
-      .map((s) => s.summary.concurrency);
-    const coarseHigh = rampFails.length > 0 ? Math.min(...rampFails) : minFail!;
-    const rampPasses = history.filter(
-      (s) => s.kind === 'ramp' && status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < coarseHigh,
-    );
-    const coarseLow = rampPasses.length > 0 ? Math.max(...rampPasses.map((s) => s.summary.concurrency)) : bestPass;
-    const resolution = profile.verdict.bisectResolution ?? autoResolution(coarseHigh - coarseLow);
-    if (minFail! - bestPass > resolution) {
-      const mid = Math.floor((bestPass + minFail!) / 2);
-      if (!tested.has(mid) && mid > bestPass && mid < minFail!) return { kind: 'run', concurrency: mid, why: 'bisect' };
-    }
-  }
-  return stop(
-    bestPass,
-    rateLimited ? 'rate_limited' : 'knee_found',
-    rateLimited
-      ? `at concurrency ${minFail} most failures were HTTP 429: the capacity found is the endpoint's rate limit, not the engine's`
-      : `the SLO held at ${bestPass} and failed (confirmed) at ${minFail}`,
-    [bestPass, minFail!],
-  );
+  const mid = bisectionPoint(profile, history, status, bestPass, fail);
+  if (mid !== null) return { kind: 'run', concurrency: mid, why: 'bisect' };
+  const detail = rateLimited
+    ? `at concurrency ${fail} most failures were HTTP 429: the capacity found is the endpoint's rate limit, not the engine's`
+    : `the SLO held at ${bestPass} and failed (confirmed) at ${fail}`;
+  return stop(bestPass, rateLimited ? 'rate_limited' : 'knee_found', detail, [bestPass, fail]);
+}
+
+function bisectionPoint(
+  profile: DecideInput['profile'],
+  history: readonly StageResult[],
+  status: ReadonlyMap<number, LevelStatus>,
+  bestPass: number,
+  minFail: number,
+): number | null {
+  if (!profile.verdict.bisect) return null;
+  // The resolution comes from the coarse bracket the ramp found, not from the shrinking bisection bracket.
+  const ramp = history.filter((s) => s.kind === 'ramp');
+  const rampFails = ramp.filter((s) => status.get(s.summary.concurrency) === 'FAIL').map((s) => s.summary.concurrency);
+  const coarseHigh = rampFails.length > 0 ? Math.min(...rampFails) : minFail;
+  const rampPasses = ramp
+    .filter((s) => status.get(s.summary.concurrency) === 'PASS' && s.summary.concurrency < coarseHigh)
+    .map((s) => s.summary.concurrency);
+  const coarseLow = rampPasses.length > 0 ? Math.max(...rampPasses) : bestPass;
+  const resolution = profile.verdict.bisectResolution ?? autoResolution(coarseHigh - coarseLow);
+  if (minFail - bestPass <= resolution) return null;
+  const mid = Math.floor((bestPass + minFail) / 2);
+  const tested = new Set(history.map((s) => s.summary.concurrency));
+  return !tested.has(mid) && mid > bestPass && mid < minFail ? mid : null;
 }
 
 function stop(

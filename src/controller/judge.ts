@@ -4,6 +4,7 @@ import type { RequestRecord } from '../model/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { evaluateRules } from '../slo/evaluate.ts';
 import { summarizeStage } from '../stats/summarize.ts';
+import type { StageSummary } from '../model/summary.ts';
 import {
   MIN_TTFT_OVERHEAD_SAMPLES,
   type GeneratorHealth,
@@ -28,126 +29,27 @@ export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): {
   return { eventLoopDelayP99Ms: Math.max(30, Number.isFinite(tightest) ? tightest * 0.05 : 30), minAchievedRatio };
 }
 
+type RuleEvaluation = ReturnType<typeof evaluateRules>[number];
+type JudgeProfile = Pick<Profile, 'slo' | 'verdict'>;
+
 /**
  * A stage's verdict: FAIL when a rule's confidence interval lies beyond its threshold, PASS when
  * every interval lies on the right side, else INCONCLUSIVE — unless `final` (no extension left):
  * then the point estimates decide and the verdict is marked low confidence.
  */
 export function judgeStage(
-  profile: Pick<Profile, 'slo' | 'verdict'>,
+  profile: JudgeProfile,
   records: readonly RequestRecord[],
   meta: StageMeta,
   final = true,
 ): StageResult {
   const windows = meta.windows.length > 0 ? meta.windows : [meta.window];
   const summary = summarizeStage(records, windows);
-  const rules = evaluateRules(
-    profile.slo,
-    summary,
-    records,
-    profile.verdict.confidence,
-    new Set(windows.map((w) => w.index)),
-  );
-  const limits = healthLimits(profile);
-  const problems: string[] = [];
-  if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
-    problems.push(
-      `event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator's timestamps are late`,
-    );
-  }
-  // A late event loop that the delay histogram misses (a few long stalls are under 1 % of its samples) still
-  // shows here: the client reads the first token later than the simulator wrote it. Same limit, same reason.
-  const overhead = meta.ttftOverhead ?? null;
-  if (
-    overhead !== null &&
-    overhead.p99Ms !== null &&
-    overhead.n >= MIN_TTFT_OVERHEAD_SAMPLES &&
-    overhead.p99Ms > limits.eventLoopDelayP99Ms
-  ) {
-    problems.push(
-      `TTFT overhead p99 ${overhead.p99Ms.toFixed(1)} ms > ${limits.eventLoopDelayP99Ms.toFixed(0)} ms: the load generator sees first tokens later than the simulator sent them (${overhead.n} requests)`,
-    );
-  }
-  const achievedRatio = summary.concurrency > 0 ? summary.achievedConcurrency / summary.concurrency : null;
-  // Only meaningful when the window ran its course: a stage stopped early has a partial window.
-  if (
-    achievedRatio !== null &&
-    meta.stoppedBy === null &&
-    summary.requests > 0 &&
-    achievedRatio < limits.minAchievedRatio
-  ) {
-    problems.push(
-      `achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`,
-    );
-  }
-  const health: GeneratorHealth = {
-    eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms,
-    cpuPercent: meta.cpuPercent,
-    achievedRatio,
-    ttftOverhead: overhead,
-    problems,
-  };
-  // Warnings, not verdicts: they explain numbers without proving the generator wrong.
-  const warnings: string[] = [];
-  const ratio = summary.littleLaw.ratio;
-  if (ratio !== null && summary.completedInWindow >= 20 && (ratio < 0.7 || ratio > 1.3)) {
-    warnings.push(
-      `Little's law: achieved concurrency ${summary.achievedConcurrency.toFixed(1)} vs completions/s × mean E2E = ${summary.littleLaw.predicted!.toFixed(1)}: not steady state (window short compared with E2E?)`,
-    );
-  }
-  if (meta.cpuPercent > 90)
-    warnings.push(
-      `load generator CPU at ${meta.cpuPercent.toFixed(0)}% of one core: close to its limit (use workers, or a bigger machine)`,
-    );
-
-  const reasons: string[] = [];
-  let verdict: Verdict;
-  let lowConfidence = false;
-  if (problems.length > 0) {
-    verdict = 'INVALID';
-    reasons.push(...problems.map((p) => `generator: ${p}`));
-  } else if (summary.requests === 0) {
-    // Every worker was still busy with its warm-up request when the window closed: the server is that slow.
-    verdict = 'FAIL';
-    reasons.push(
-      'FAIL no request started in the measurement window: requests take longer than warm-up + window; lengthen ramp.stage.duration to measure this level',
-    );
-  } else if (meta.stoppedBy === 'breaker') {
-    verdict = 'FAIL';
-    for (const r of rules) reasons.push(`${r.outcome === 'fail' || r.pointPass === false ? 'FAIL' : 'ok'} ${r.reason}`);
-    reasons.push(`FAIL error rate ${((summary.errorRate ?? 0) * 100).toFixed(0)}% exceeded stop.max_error_rate`);
-  } else {
-    const undecided = rules.some((r) => r.outcome === 'undecided');
-    if (rules.some((r) => r.outcome === 'fail')) verdict = 'FAIL';
-    else if (!undecided) verdict = 'PASS';
-    else if (!final) verdict = 'INCONCLUSIVE';
-    else {
-      verdict = rules.some((r) => r.pointPass === false) ? 'FAIL' : 'PASS';
-      lowConfidence = true;
-    }
-    for (const r of rules) {
-      const mark =
-        r.outcome === 'fail'
-          ? 'FAIL'
-          : r.outcome === 'pass'
-            ? 'ok'
-            : r.pointPass === false
-              ? 'FAIL?'
-              : r.pointPass
-                ? 'ok?'
-                : '?';
-      reasons.push(`${mark} ${r.reason}`);
-    }
-    if (lowConfidence)
-      reasons.push(
-        `low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`,
-      );
-    if (windows.length > 1)
-      reasons.push(
-        `extended ${windows.length - 1} time${windows.length > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows.length} windows`,
-      );
-  }
-  for (const w of warnings) reasons.push(`warning: ${w}`);
+  const windowIndexes = new Set(windows.map((w) => w.index));
+  const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence, windowIndexes);
+  const health = generatorHealth(profile, summary, meta);
+  const { verdict, lowConfidence, reasons } = verdictOf(profile, summary, meta, rules, health, final);
+  for (const w of warningsOf(summary, meta)) reasons.push(`warning: ${w}`);
   if (meta.stoppedBy === 'breaker') reasons.push('stopped early by the error-rate breaker');
   if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');
   if (meta.stoppedBy === 'budget') reasons.push('a run-wide safety limit was reached: the window was cut short');
@@ -169,4 +71,116 @@ export function judgeStage(
     partial: meta.stoppedBy === 'interrupted' || meta.stoppedBy === 'budget',
     health,
   };
+}
+
+/** Problems that make a stage INVALID: the load generator, not the server, limited what was measured. */
+function generatorHealth(profile: JudgeProfile, summary: StageSummary, meta: StageMeta): GeneratorHealth {
+  const limits = healthLimits(profile);
+  const limit = limits.eventLoopDelayP99Ms.toFixed(0);
+  const problems: string[] = [];
+  if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
+    problems.push(
+      `event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limit} ms: the load generator's timestamps are late`,
+    );
+  }
+  // A few long stalls escape the delay histogram but still show as first tokens read later than the simulator sent them.
+  const overhead = meta.ttftOverhead ?? null;
+  const overheadP99 = overhead?.p99Ms ?? null;
+  if (overheadP99 !== null && overhead!.n >= MIN_TTFT_OVERHEAD_SAMPLES && overheadP99 > limits.eventLoopDelayP99Ms) {
+    problems.push(
+      `TTFT overhead p99 ${overheadP99.toFixed(1)} ms > ${limit} ms: the load generator sees first tokens later than the simulator sent them (${overhead!.n} requests)`,
+    );
+  }
+  const achievedRatio = summary.concurrency > 0 ? summary.achievedConcurrency / summary.concurrency : null;
+  // Only meaningful when the window ran its course: a stage stopped early has a partial window.
+  const ranItsCourse = meta.stoppedBy === null && summary.requests > 0;
+  if (achievedRatio !== null && ranItsCourse && achievedRatio < limits.minAchievedRatio) {
+    problems.push(
+      `achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`,
+    );
+  }
+  return {
+    eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms,
+    cpuPercent: meta.cpuPercent,
+    achievedRatio,
+    ttftOverhead: overhead,
+    problems,
+  };
+}
+
+/** Warnings explain numbers without proving the generator wrong. */
+function warningsOf(summary: StageSummary, meta: StageMeta): string[] {
+  const warnings: string[] = [];
+  const ratio = summary.littleLaw.ratio;
+  if (ratio !== null && summary.completedInWindow >= 20 && (ratio < 0.7 || ratio > 1.3)) {
+    warnings.push(
+      `Little's law: achieved concurrency ${summary.achievedConcurrency.toFixed(1)} vs completions/s × mean E2E = ${summary.littleLaw.predicted!.toFixed(1)}: not steady state (window short compared with E2E?)`,
+    );
+  }
+  if (meta.cpuPercent > 90)
+    warnings.push(
+      `load generator CPU at ${meta.cpuPercent.toFixed(0)}% of one core: close to its limit (use workers, or a bigger machine)`,
+    );
+  return warnings;
+}
+
+function verdictOf(
+  profile: JudgeProfile,
+  summary: StageSummary,
+  meta: StageMeta,
+  rules: readonly RuleEvaluation[],
+  health: GeneratorHealth,
+  final: boolean,
+): { verdict: Verdict; lowConfidence: boolean; reasons: string[] } {
+  if (health.problems.length > 0)
+    return { verdict: 'INVALID', lowConfidence: false, reasons: health.problems.map((p) => `generator: ${p}`) };
+  if (summary.requests === 0) {
+    // Every worker was still busy with its warm-up request when the window closed: the server is that slow.
+    const reason =
+      'FAIL no request started in the measurement window: requests take longer than warm-up + window; lengthen ramp.stage.duration to measure this level';
+    return { verdict: 'FAIL', lowConfidence: false, reasons: [reason] };
+  }
+  if (meta.stoppedBy === 'breaker') {
+    const reasons = rules.map((r) => `${r.outcome === 'fail' || r.pointPass === false ? 'FAIL' : 'ok'} ${r.reason}`);
+    reasons.push(`FAIL error rate ${((summary.errorRate ?? 0) * 100).toFixed(0)}% exceeded stop.max_error_rate`);
+    return { verdict: 'FAIL', lowConfidence: false, reasons };
+  }
+  return verdictFromRules(profile, summary, meta, rules, final);
+}
+
+function verdictFromRules(
+  profile: JudgeProfile,
+  summary: StageSummary,
+  meta: StageMeta,
+  rules: readonly RuleEvaluation[],
+  final: boolean,
+): { verdict: Verdict; lowConfidence: boolean; reasons: string[] } {
+  const undecided = rules.some((r) => r.outcome === 'undecided');
+  let verdict: Verdict;
+  let lowConfidence = false;
+  if (rules.some((r) => r.outcome === 'fail')) verdict = 'FAIL';
+  else if (!undecided) verdict = 'PASS';
+  else if (!final) verdict = 'INCONCLUSIVE';
+  else {
+    verdict = rules.some((r) => r.pointPass === false) ? 'FAIL' : 'PASS';
+    lowConfidence = true;
+  }
+  const reasons = rules.map((r) => `${ruleMark(r)} ${r.reason}`);
+  if (lowConfidence)
+    reasons.push(
+      `low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`,
+    );
+  const windows = meta.windows.length > 0 ? meta.windows.length : 1;
+  if (windows > 1)
+    reasons.push(
+      `extended ${windows - 1} time${windows > 2 ? 's' : ''}: ${summary.requests} requests pooled over ${windows} windows`,
+    );
+  return { verdict, lowConfidence, reasons };
+}
+
+function ruleMark(r: RuleEvaluation): string {
+  if (r.outcome === 'fail') return 'FAIL';
+  if (r.outcome === 'pass') return 'ok';
+  if (r.pointPass === false) return 'FAIL?';
+  return r.pointPass ? 'ok?' : '?';
 }

@@ -15,9 +15,15 @@ export interface Clock {
   clear(timer: Timer | null | undefined): void;
 }
 
+/** A run's clock: also says where its zero lies in epoch ms, so threads and files can share it. */
+export interface RunClock extends Clock {
+  originEpochMs: number;
+}
+
 /** The real clock: performance.now() from `originMs`, Node's timers. */
-export function systemClock(originMs = performance.now()): Clock {
+export function systemClock(originMs = performance.now()): RunClock {
   return {
+    originEpochMs: performance.timeOrigin + originMs,
     now: () => performance.now() - originMs,
     setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
     setInterval: (fn, ms) => setInterval(fn, ms),
