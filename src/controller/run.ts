@@ -10,6 +10,7 @@ import type { RequestRecord } from '../model/record.ts';
 import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../util/secrets.ts';
 import { runStage, type StageProgress } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
+import { systemClock } from '../util/clock.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
 import { transportConfig } from './transport-config.ts';
 import type { Profile } from '../profile/types.ts';
@@ -190,7 +191,9 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
             path: 'fast',
           })
         : null;
-    const transport = pool ? null : createTransport({ config: transportConfig(profile, baseUrl, apiKey), now, redact });
+    const transport = pool
+      ? null
+      : createTransport({ config: transportConfig(profile, baseUrl, apiKey), clock: systemClock(origin), redact });
     const levels = planLevels(profile.ramp.concurrency);
     const history: StageResult[] = [];
     const staged: StageWithWindow[] = [];
