@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
 import { startSimulator } from '../src/sim/index.ts';
+import { systemClock } from '../src/util/clock.ts';
 
 const client = (process.argv[2] ?? 'fast') as 'fast' | 'sdk' | 'ref';
 const C = Number(process.argv[3] ?? 200);
@@ -34,7 +35,7 @@ const transport =
     ? null
     : createTransport({
         config: transportConfig(profile, sim.baseUrl, 'x'),
-        now: () => performance.now(),
+        clock: systemClock(0),
         redact: (s) => s,
         path: client,
       });

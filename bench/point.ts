@@ -10,6 +10,7 @@ import { judgeStage } from '../src/controller/judge.ts';
 import { GroundTruthReader, measureTtftOverhead, summarizeOverhead } from '../src/controller/ttft-overhead.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
 import type { RequestRecord } from '../src/model/record.ts';
+import { systemClock } from '../src/util/clock.ts';
 import { runStage, type StagePlan, type StageRunResult } from '../src/load/stage-runner.ts';
 import { startWorkerPool } from '../src/load/worker-pool.ts';
 import { createTransport } from '../src/load/transport.ts';
@@ -191,7 +192,7 @@ if (args.client === 'tool' && args.workers > 1) {
 } else if (args.client === 'tool') {
   const transport = createTransport({
     config: transportConfig(profile, args.baseUrl, 'EMPTY'),
-    now,
+    clock: systemClock(origin),
     redact: (x: string) => x,
     path,
   });

@@ -13,6 +13,7 @@ import { floorLines } from './ref-client.ts';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
 import { startSimulator } from '../src/sim/index.ts';
+import { systemClock } from '../src/util/clock.ts';
 
 const mode = process.argv[2] ?? 'floor';
 const delayMs = Number(process.argv[3] ?? 100);
@@ -45,7 +46,11 @@ ramp: {concurrency: [1]}
 slo: ["success_rate >= 10%"]
 `;
 const { profile } = await loadProfile('transport-only.yaml', { text, env: {} });
-const transport = createTransport({ config: transportConfig(profile, sim.baseUrl, 'EMPTY'), now, redact: (s) => s });
+const transport = createTransport({
+  config: transportConfig(profile, sim.baseUrl, 'EMPTY'),
+  clock: systemClock(origin),
+  redact: (s) => s,
+});
 
 // The window's CPU, and its content chunks (floor: counted as they arrive; tool: from the records' timestamps).
 let cpu0 = process.cpuUsage();

@@ -46,7 +46,7 @@ export async function createExecutor(
       close: () => pool.close(),
     };
   }
-  const transport = createTransport({ config, now: clock.now, redact: target.redact });
+  const transport = createTransport({ config, clock, redact: target.redact });
   const rng = mulberry32(profile.request.seed);
   const nPayloads = config.body.payloads.length;
   const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '../util/prng.ts';
 import type { RequestRecord } from '../model/record.ts';
 import { makeRedactor } from '../util/secrets.ts';
+import { systemClock } from '../util/clock.ts';
 import { runStage } from './stage-runner.ts';
 import { createTransport } from './transport.ts';
 import { SHARED, type FromWorker, type StageMessage, type ToWorker, type WorkerInit } from './worker-messages.ts';
@@ -16,11 +17,12 @@ const post = (m: FromWorker) => port.postMessage(m);
 
 // One clock for all threads: this thread's monotonic clock, shifted to the run's origin (epoch ms).
 const shift = performance.timeOrigin - init.originEpochMs;
-const now = () => performance.now() + shift;
+const clock = systemClock(-shift);
+const now = () => clock.now();
 
 const transport = createTransport({
   config: init.transport,
-  now,
+  clock,
   redact: makeRedactor(init.secrets),
   path: init.path,
 });

@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTransport } from '../../src/load/transport.ts';
 import { loadProfile } from '../../src/profile/load.ts';
+import { systemClock } from '../../src/util/clock.ts';
 import { tempDir } from '../helpers.ts';
 
 interface Seen {
@@ -111,12 +112,11 @@ slo: ["success_rate >= 10%"]
 `;
   const { profile } = await loadProfile(join(dir, 'p.yaml'), { text, env: {} });
   const origin = performance.now();
-  const now = () => performance.now() - origin;
   return {
     profile,
     transport: createTransport({
       config: transportConfig(profile, baseUrl, 'sk-prepared-test'),
-      now,
+      clock: systemClock(origin),
       redact: (s) => s,
       path: 'fast',
     }),

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../../src/model/record.ts';
 import { createTransport, type Transport } from '../../src/load/transport.ts';
 import { loadProfile } from '../../src/profile/load.ts';
+import { systemClock } from '../../src/util/clock.ts';
 import { FAULT_TYPES, startSimulator } from '../../src/sim/index.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -367,11 +368,12 @@ slo: ["success_rate >= 10%"]
   const { profile } = await loadProfile(join(dir, `p-${stream}.yaml`), { text, env: {} });
   const origin = performance.now();
   const now = () => performance.now() - origin;
+  const clock = systemClock(origin);
   const redact = (s: string) => s;
   return {
     now,
-    fast: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), now, redact, path: 'fast' }),
-    sdk: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), now, redact, path: 'sdk' }),
+    fast: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), clock, redact, path: 'fast' }),
+    sdk: createTransport({ config: transportConfig(profile, baseUrl, 'EMPTY'), clock, redact, path: 'sdk' }),
   };
 }
 

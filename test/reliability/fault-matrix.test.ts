@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import type { RequestRecord } from '../../src/model/record.ts';
 import { makeRedactor } from '../../src/util/secrets.ts';
+import { systemClock } from '../../src/util/clock.ts';
 import { createTransport } from '../../src/load/transport.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { FAULT_TYPES, startSimulator, type FaultType, type GroundTruthRecord } from '../../src/sim/index.ts';
@@ -167,7 +168,7 @@ slo: ["success_rate >= 10%"]
         const now = () => performance.now() - origin;
         const transport = createTransport({
           config: transportConfig(profile, sim.baseUrl, 'EMPTY'),
-          now,
+          clock: systemClock(origin),
           redact: makeRedactor([]),
         });
         try {
@@ -317,13 +318,13 @@ slo: ["success_rate >= 10%"]
     const now = () => performance.now() - origin;
     const transport = createTransport({
       config: transportConfig(profile, server.url, 'EMPTY'),
-      now,
+      clock: systemClock(origin),
       redact: makeRedactor([]),
     });
     // abortAll ends every request of its transport: the interrupt case gets one of its own.
     const interruptible = createTransport({
       config: transportConfig(profile, server.url, 'EMPTY'),
-      now,
+      clock: systemClock(origin),
       redact: makeRedactor([]),
     });
     const send = (id: string, t = transport) =>
@@ -366,7 +367,7 @@ slo: ["success_rate >= 10%"]
     await unused.close();
     const t2 = createTransport({
       config: transportConfig(profile, unused.url, 'EMPTY'),
-      now,
+      clock: systemClock(origin),
       redact: makeRedactor([]),
     });
     try {

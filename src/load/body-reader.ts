@@ -1,0 +1,162 @@
+// Reading a response's body into the record fold: the whole text of a non-streaming response, or a streamed body
+// through the SSE scanner, from a Node stream (fast path, plain 'data' callbacks: no promise and no web-stream
+// machinery per chunk) or a web stream (the SDK's fetch); both give the fold the same timestamped events.
+import type { Readable } from 'node:stream';
+import type { Clock } from '../util/clock.ts';
+import type { RecordFold } from './record-fold.ts';
+import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
+
+/** A response as the transport reads it: the body as a Node stream (fast path), or a web stream (the SDK's fetch). */
+export interface Reply {
+  status: number;
+  node: Readable | null;
+  web: ReadableStream<Uint8Array> | null;
+}
+
+/** Stops trying to learn a stream's chunk shape after this many content chunks that could not be learned. */
+const SHAPE_TRIES = 8;
+/** After [DONE], how long the rest of the response (its end) may take before the connection is dropped. */
+const LINGER_MS = 2000;
+
+/** Turns one stream's `data:` payloads into fold events, at the time of the read that completed them. */
+class StreamEvents {
+  /** One clock reading per read of the body, shared by every event completed by that read. */
+  t = 0;
+  /** [DONE] was read. */
+  done = false;
+  private shapeTries = 0;
+  readonly scanner = new SseScanner((data) => this.onData(data));
+
+  constructor(
+    readonly fold: RecordFold,
+    /** Most content chunks skip JSON.parse once the shape is learned (fast path only). */
+    private readonly shape: ChunkShape | null,
+  ) {}
+
+  /** True to stop reading: [DONE], a malformed event or an error event. */
+  private onData(data: string): boolean {
+    const shape = this.shape;
+    if (shape !== null) {
+      const m = shape.match(data);
+      if (m === 1) {
+        this.fold.content(this.t);
+        return false;
+      }
+      if (m === 0) return false;
+    }
+    const ev = parseDataPayload(data);
+    if (ev.kind === 'done') {
+      this.done = true;
+      this.fold.done();
+      return true;
+    }
+    if (ev.kind === 'malformed') {
+      this.fold.malformed();
+      return true;
+    }
+    if (ev.kind === 'error') {
+      this.fold.errorEvent(ev.message);
+      return true;
+    }
+    if (ev.content) {
+      this.fold.content(this.t);
+      // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
+      if (
+        shape !== null &&
+        ev.finishReason === null &&
+        ev.usage === null &&
+        this.shapeTries < SHAPE_TRIES &&
+        !shape.learn(data)
+      )
+        this.shapeTries++;
+    }
+    if (ev.finishReason) this.fold.finishReason(ev.finishReason);
+    if (ev.usage) this.fold.usage(ev.usage);
+    return false;
+  }
+}
+
+/** The whole body as text. */
+export async function readText(reply: Reply): Promise<string> {
+  if (reply.web !== null) return new Response(reply.web).text();
+  const node = reply.node;
+  if (node === null) return '';
+  return new Promise((resolve, reject) => {
+    let text = '';
+    node.setEncoding('utf8');
+    node.on('data', (s: string) => (text += s));
+    node.on('end', () => resolve(text));
+    node.on('error', reject);
+    node.on('close', () => reject(Object.assign(new Error('terminated: other side closed'), { code: 'ECONNRESET' })));
+  });
+}
+
+/**
+ * Reads the body of `reply` into `fold` and ends it there; rejects with the error that cut the body short.
+ * `shapes`: match content chunks by their shape (ChunkShape) before parsing them.
+ */
+export function readBody(
+  reply: Reply,
+  fold: RecordFold,
+  clock: Clock,
+  stream: boolean,
+  shapes: boolean,
+): Promise<void> {
+  if (!stream) return readText(reply).then((text) => fold.completion(clock.now(), text));
+  // The reply itself is not kept while the stream lasts: what lives as long as a stream is promoted by the GC.
+  const { node, web } = reply;
+  if (node === null && web === null) {
+    fold.noBody(clock.now());
+    return Promise.resolve();
+  }
+  const events = new StreamEvents(fold, shapes ? new ChunkShape() : null);
+  const reading = node !== null ? readNodeStream(node, events, clock) : readWebStream(web!, events, clock);
+  return reading.then(() => fold.endOfBody(clock.now()));
+}
+
+function readNodeStream(node: Readable, events: StreamEvents, clock: Clock): Promise<void> {
+  let stop = false;
+  return new Promise<void>((resolve, reject) => {
+    node.setEncoding('utf8');
+    node.on('data', (text: string) => {
+      if (stop) return;
+      const t = (events.t = clock.now());
+      events.fold.activity(t);
+      if (!events.scanner.push(text)) return;
+      stop = true;
+      if (events.done) {
+        // After [DONE] the server ends the response: let it, so that the connection goes back to the pool.
+        const linger = clock.setTimeout(() => node.destroy(), LINGER_MS);
+        linger.unref();
+        node.once('close', () => clock.clear(linger));
+      } else node.destroy();
+      resolve();
+    });
+    node.on('end', () => {
+      if (!stop) {
+        events.t = clock.now();
+        stop = events.scanner.flush();
+      }
+      resolve();
+    });
+    node.on('error', (err) => (stop ? resolve() : reject(err)));
+    node.on('close', () => resolve());
+  });
+}
+
+async function readWebStream(web: ReadableStream<Uint8Array>, events: StreamEvents, clock: Clock): Promise<void> {
+  const reader = web.getReader();
+  const decoder = new TextDecoder();
+  let stop = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    const t = (events.t = clock.now());
+    if (done) {
+      stop = events.scanner.flush();
+      break;
+    }
+    events.fold.activity(t);
+    if ((stop = events.scanner.push(decoder.decode(value, { stream: true })))) break;
+  }
+  if (stop) reader.cancel().catch(() => {});
+}

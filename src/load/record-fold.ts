@@ -1,0 +1,253 @@
+// The pure part of the transport: the timestamped events of one request folded into its RequestRecord, with the
+// classification of DESIGN.md §3. No I/O, no clock, no timers: every event that has a time brings it. A small
+// mutable accumulator with a method per event kind, so that a content chunk costs no event object (BENCHMARKS.md).
+import type { ErrorClass, RequestRecord } from '../model/record.ts';
+import { classifyError } from './error-class.ts';
+import type { Usage } from './sse.ts';
+
+/** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+
+export interface Timeouts {
+  firstTokenMs: number;
+  idleMs: number;
+  totalMs: number;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Classes that happen at some point of a response, and say which (errorPhase). */
+const PHASED = new Set<ErrorClass>([
+  'connection_reset',
+  'aborted',
+  'timeout_headers',
+  'timeout_first_token',
+  'timeout_idle',
+  'timeout_total',
+]);
+
+interface CompletionBody {
+  error?: unknown;
+  choices?: {
+    message?: { content?: string | null; reasoning_content?: string | null };
+    finish_reason?: string | null;
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+}
+
+/** A non-streaming response body as a JSON object, or null when it is not one. */
+function parseCompletion(text: string): CompletionBody | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as CompletionBody) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The message of an error object (in a JSON body or an SSE event), whatever its shape. */
+function errorMessage(e: unknown): string {
+  const o = e as { message?: unknown } | string;
+  return typeof o === 'string' ? o : typeof o.message === 'string' ? o.message : JSON.stringify(o);
+}
+
+export class RecordFold {
+  readonly rec: RequestRecord;
+  /** The last time anything arrived (t0, the headers, a read of the body): where the idle timeout counts from. */
+  lastActivityAt: number;
+  /** Set when the request was aborted (a timeout, an interrupt): the class its failure gets. */
+  abortClass: ErrorClass | null = null;
+  private abortMessage: string | null = null;
+  /** [DONE], a finish_reason at the end of the body, or a whole non-streaming response. */
+  private ended = false;
+  private usageTokens: number | null = null;
+
+  constructor(
+    p: PlannedRequest,
+    /** Removes secrets from any text before it is stored. */
+    private readonly redact: (text: string) => string,
+  ) {
+    this.rec = {
+      id: p.id,
+      stage: p.stage,
+      phase: p.phase,
+      worker: p.worker,
+      payload: p.payload,
+      t0: p.t0,
+      headersAt: null,
+      firstContentAt: null,
+      lastContentAt: null,
+      end: 0,
+      gapsMs: [],
+      contentChunks: 0,
+      status: null,
+      ok: false,
+      errorClass: null,
+      error: null,
+      errorPhase: null,
+      finishReason: null,
+      promptTokens: null,
+      outputTokens: 0,
+      outputTokensEstimated: true,
+      retryAfterS: null,
+    };
+    this.lastActivityAt = p.t0;
+  }
+
+  /** The first failure is the one recorded. */
+  private fail(cls: ErrorClass, msg: string): void {
+    const rec = this.rec;
+    if (rec.errorClass !== null) return;
+    rec.errorClass = cls;
+    rec.error = this.redact(msg).slice(0, 500);
+  }
+
+  /** The response headers arrived at `t` with `status`. */
+  headers(t: number, status: number): void {
+    this.rec.headersAt = t;
+    this.lastActivityAt = t;
+    this.rec.status = status;
+  }
+
+  /** A read of the body at `t` (before its events). */
+  activity(t: number): void {
+    this.lastActivityAt = t;
+  }
+
+  /** A chunk with non-empty content (or reasoning content) at `t`. */
+  content(t: number): void {
+    const rec = this.rec;
+    rec.contentChunks++;
+    const last = rec.lastContentAt;
+    if (last === null) rec.firstContentAt = t;
+    else rec.gapsMs.push(round3(t - last));
+    rec.lastContentAt = t;
+  }
+
+  finishReason(reason: string): void {
+    this.rec.finishReason = reason;
+  }
+
+  usage(u: Usage): void {
+    if (u.completionTokens !== null) this.usageTokens = u.completionTokens;
+    if (u.promptTokens !== null) this.rec.promptTokens = u.promptTokens;
+  }
+
+  /** `data: [DONE]`. */
+  done(): void {
+    this.ended = true;
+  }
+
+  malformed(): void {
+    this.fail('malformed_chunk', 'malformed event in stream');
+  }
+
+  errorEvent(message: string): void {
+    this.fail('stream_error_event', `error event in stream: ${message}`);
+  }
+
+  /** The streamed body ended (or was left) at `t`: a stream that did not end properly is classified here. */
+  endOfBody(t: number): void {
+    const rec = this.rec;
+    rec.end = t;
+    if (!this.ended && rec.errorClass === null) {
+      if (rec.finishReason !== null) this.ended = true;
+      else if (this.abortClass !== null) this.fail(this.abortClass, this.abortMessage ?? 'aborted');
+      else this.fail('stream_truncated', 'stream ended without [DONE] or finish_reason');
+    }
+    if (this.usageTokens !== null) {
+      rec.outputTokens = this.usageTokens;
+      rec.outputTokensEstimated = false;
+    } else {
+      rec.outputTokens = rec.contentChunks;
+    }
+    if (this.ended && rec.errorClass === null && rec.contentChunks === 0)
+      this.fail('empty_response', 'stream had no content');
+  }
+
+  /** A streaming request's response had no body at all (read at `t`). */
+  noBody(t: number): void {
+    this.rec.end = t;
+    this.fail('empty_response', `HTTP ${this.rec.status} without a body`);
+  }
+
+  /** The whole body of a non-streaming response, read by `t`. */
+  completion(t: number, text: string): void {
+    const rec = this.rec;
+    rec.end = t;
+    const obj = parseCompletion(text);
+    if (obj === null) return this.fail('malformed_chunk', 'response body is not a JSON object');
+    // Some servers report failures as HTTP 200 with an error object: the non-streaming error event.
+    if (obj.error !== undefined && obj.error !== null)
+      return this.fail('stream_error_event', `error object in response: ${errorMessage(obj.error)}`);
+    const c0 = obj.choices?.[0];
+    rec.finishReason = c0?.finish_reason ?? null;
+    rec.promptTokens = obj.usage?.prompt_tokens ?? null;
+    const content = c0?.message?.content || c0?.message?.reasoning_content || '';
+    if (typeof obj.usage?.completion_tokens === 'number') {
+      rec.outputTokens = obj.usage.completion_tokens;
+      rec.outputTokensEstimated = false;
+    } else {
+      rec.outputTokens = content ? 1 : 0;
+    }
+    if (rec.finishReason === null) this.fail('stream_truncated', 'response without finish_reason');
+    else if (!content) this.fail('empty_response', 'response had no content');
+    this.ended = true;
+  }
+
+  /** Sending or reading threw `err` at `t` (wall time `epochMs`, for a Retry-After date); an abort explains it. */
+  transportError(t: number, err: unknown, epochMs: number): void {
+    const rec = this.rec;
+    rec.end = t;
+    if (this.abortClass !== null) {
+      this.fail(this.abortClass, this.abortMessage ?? 'aborted');
+    } else {
+      const f = classifyError(err, rec.headersAt !== null, epochMs);
+      if (f.status !== null) {
+        rec.status = f.status;
+        rec.retryAfterS = f.retryAfterS;
+      }
+      this.fail(f.cls, f.message);
+    }
+    if (rec.outputTokens === 0) rec.outputTokens = rec.contentChunks;
+  }
+
+  /** Marks the request aborted with `cls`; false when it already was (the first abort wins). */
+  abort(cls: ErrorClass, message: string): boolean {
+    if (this.abortClass !== null) return false;
+    this.abortClass = cls;
+    this.abortMessage = message;
+    return true;
+  }
+
+  /** The timeout that has run out at `t`, if any (none once aborted). */
+  overdue(t: number, timeouts: Timeouts): { cls: ErrorClass; message: string } | null {
+    if (this.abortClass !== null) return null;
+    const { firstTokenMs, idleMs, totalMs } = timeouts;
+    const rec = this.rec;
+    if (t - rec.t0 >= totalMs) return { cls: 'timeout_total', message: `no end of stream within ${totalMs} ms` };
+    if (rec.firstContentAt === null) {
+      if (t - rec.t0 < firstTokenMs) return null;
+      return rec.headersAt === null
+        ? { cls: 'timeout_headers', message: `no response headers within ${firstTokenMs} ms` }
+        : { cls: 'timeout_first_token', message: `no first token within ${firstTokenMs} ms` };
+    }
+    return t - this.lastActivityAt >= idleMs ? { cls: 'timeout_idle', message: `no chunk for ${idleMs} ms` } : null;
+  }
+
+  /** The finished record: ok, or its failure with the phase it happened in. */
+  finish(): RequestRecord {
+    const rec = this.rec;
+    if (rec.errorClass !== null) {
+      rec.ok = false;
+      if (PHASED.has(rec.errorClass)) {
+        rec.errorPhase =
+          rec.headersAt === null ? 'before_headers' : rec.firstContentAt === null ? 'before_first_token' : 'mid_stream';
+      }
+    } else {
+      rec.ok = rec.status === 200 && this.ended;
+      if (!rec.ok) this.fail('client_error', 'unexpected end of request');
+    }
+    return rec;
+  }
+}

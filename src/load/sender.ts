@@ -1,0 +1,140 @@
+// Sending: a planned request out, its response (status, and the body as a Node or a web stream) back. The official
+// `openai` SDK builds the request (auth, headers, Azure query, error types). Fast path: the SDK builds each payload's
+// request once and every request re-sends it over node:http with its own x-request-id (prepared.ts). The 'sdk' path
+// (the SDK per request, its own fetch and web streams) stays for comparison. Owns how a request in flight is aborted.
+import OpenAI from 'openai';
+import type { Reply } from './body-reader.ts';
+import {
+  ABORT_LINK,
+  abortViaLink,
+  claimNodeBody,
+  createHttpFetch,
+  responseHasBody,
+  type AbortLink,
+  type HttpFetch,
+} from './http-fetch.ts';
+import {
+  capture,
+  capturingFetch,
+  createPreparedSender,
+  type PreparedRequest,
+  type PreparedSender,
+} from './prepared.ts';
+import type { PlannedRequest } from './record-fold.ts';
+import type { TransportConfig } from './transport-config.ts';
+
+/** How one request is aborted: through the node:http fetch's link, or the SDK's signal. */
+export interface AbortHandle {
+  link: AbortLink | null;
+  controller: AbortController | null;
+}
+
+/**
+ * The SDK appends the path to baseURL as text, so a query in base_url (Azure's `?api-version=...`) would swallow
+ * the path; it goes into the SDK's defaultQuery instead, which it appends to every request URL.
+ */
+export function splitBaseUrl(baseUrl: string): { baseURL: string; defaultQuery: Record<string, string> | undefined } {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    return { baseURL: baseUrl, defaultQuery: undefined };
+  }
+  if (u.search === '' && u.hash === '') return { baseURL: baseUrl, defaultQuery: undefined };
+  const defaultQuery = Object.fromEntries(u.searchParams);
+  u.search = '';
+  u.hash = '';
+  return {
+    baseURL: u.toString().replace(/\/+$/, ''),
+    defaultQuery: Object.keys(defaultQuery).length > 0 ? defaultQuery : undefined,
+  };
+}
+
+function replyOf(response: Response): Reply {
+  const node = claimNodeBody(response);
+  return { status: response.status, node, web: node === null && responseHasBody(response) ? response.body : null };
+}
+
+export class RequestSender {
+  private readonly client: OpenAI;
+  /** The node:http fetch: on the fast path, unless a fetch was given. */
+  private readonly httpFetch: HttpFetch | null;
+  private readonly prepared: PreparedSender | null = null;
+  private readonly captureClient: OpenAI | null = null;
+  private readonly templates: Promise<PreparedRequest | null>[] = [];
+
+  /** `fetch`: one for the SDK instead of either path's (tests replaying recorded streams). */
+  constructor(
+    private readonly config: TransportConfig,
+    path: 'fast' | 'sdk',
+    fetch?: typeof globalThis.fetch,
+  ) {
+    const { baseURL, defaultQuery } = splitBaseUrl(config.baseUrl);
+    this.httpFetch = path === 'fast' && !fetch ? createHttpFetch() : null;
+    const fetchImpl = fetch ?? this.httpFetch?.fetch;
+    const sdkOptions = {
+      baseURL,
+      defaultQuery,
+      apiKey: config.apiKey,
+      // Our own timers decide; the SDK's retries would hide errors and distort latency.
+      maxRetries: 0,
+      timeout: config.timeouts.totalMs + 60_000,
+      defaultHeaders: config.headers,
+      logLevel: 'off' as const,
+    };
+    this.client = new OpenAI({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...sdkOptions });
+    if (this.httpFetch !== null) {
+      this.prepared = createPreparedSender();
+      this.captureClient = new OpenAI({ fetch: capturingFetch, ...sdkOptions });
+    }
+  }
+
+  abortHandle(): AbortHandle {
+    return this.httpFetch !== null
+      ? { link: { aborted: null, exchange: null }, controller: null }
+      : { link: null, controller: new AbortController() };
+  }
+
+  /** The response's status and body; rejects with the SDK's error for an error status, or the connection's. */
+  send(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
+    return this.prepared !== null ? this.fastReply(p, h) : this.sdkReply(p, h);
+  }
+
+  abort(h: AbortHandle, message: string): void {
+    if (h.link) abortViaLink(h.link, Object.assign(new Error(message), { name: 'AbortError' }));
+    else h.controller?.abort();
+  }
+
+  close(): void {
+    this.httpFetch?.close();
+    this.prepared?.close();
+  }
+
+  private bodyOf(payload: number): Record<string, unknown> {
+    const { base, payloads } = this.config.body;
+    return { ...base, ...(payloads[payload] ?? payloads[0]) };
+  }
+
+  /** The response through the SDK: its own fetch (path 'sdk', tests' fetch) or the node:http one. */
+  private async sdkReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
+    const response = await this.client.chat.completions
+      .create(this.bodyOf(p.payload) as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
+        ...(h.link
+          ? { fetchOptions: { [ABORT_LINK]: h.link } as unknown as OpenAI.RequestOptions['fetchOptions'] }
+          : { signal: h.controller!.signal }),
+        headers: { 'x-request-id': p.id },
+      })
+      .asResponse();
+    return replyOf(response);
+  }
+
+  // Built at a payload's first use and kept: one SDK build (~0.1 ms) in that first request's latency, as every request
+  // paid before. Not all up front: a prompts file of 10,000 payloads stalled the event loop for ~1.8 s that way, in
+  // the first stage. A refusal by the SDK is kept too and becomes each request's error for that payload.
+  private async fastReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
+    const template = await (this.templates[p.payload] ??= capture(this.captureClient!, this.bodyOf(p.payload)));
+    if (template === null) return this.sdkReply(p, h);
+    const r = await this.prepared!.send(template, p.id, h.link!);
+    return { status: r.status, node: r.body, web: null };
+  }
+}
