@@ -33,6 +33,12 @@ module.exports = {
       'util holds helpers with no knowledge of the product.',
     ),
     forbid(
+      'io-is-a-leaf',
+      room('io'),
+      rooms('cli', 'controller', 'load', 'slo', 'stats', 'report', 'profile', 'sim', 'model', 'util'),
+      'io writes and reads files; it knows nothing of what is in them.',
+    ),
+    forbid(
       'load-knows-no-profile',
       room('load'),
       rooms('cli', 'controller', 'slo', 'stats', 'report', 'profile', 'sim'),
