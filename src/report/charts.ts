@@ -533,10 +533,9 @@ export function errorThresholds(s: SummaryJson): Threshold[] {
   });
 }
 
-export function errorChart(s: SummaryJson): ReportChart {
-  const bars = errorBars(s);
-  const thresholds = errorThresholds(s);
-  const points = s.stages
+/** Each judged stage's total error rate, with its tooltip. */
+function errorRatePoints(s: SummaryJson) {
+  return s.stages
     .filter((st) => st.error_rate !== null)
     .map((st) => ({
       stage: st.index,
@@ -553,6 +552,44 @@ export function errorChart(s: SummaryJson): ReportChart {
               .join(', ')}`
           : ''),
     }));
+}
+
+/** Stacked bars of error rate per class; no layer when no request failed. */
+function errorBarLayers(s: SummaryJson, bars: ReturnType<typeof errorBars>, y: Layer): Layer[] {
+  if (bars.length === 0) return [];
+  const classes = [...new Set(bars.map((b) => b.error_class))].sort();
+  return [
+    {
+      data: { values: bars },
+      mark: { type: 'bar', width: 9 },
+      encoding: {
+        x: xEncoding(s),
+        y: { ...y, field: 'rate', stack: 'zero' },
+        // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
+        color: {
+          field: 'error_class',
+          type: 'nominal',
+          title: 'Error class',
+          scale: { domain: classes, range: classes.map(errorClassColor) },
+          legend: { orient: 'right', direction: 'vertical' },
+        },
+        description: { field: 'tip' },
+        tooltip: [
+          { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+          { field: 'error_class', type: 'nominal', title: 'error class' },
+          { field: 'count', type: 'quantitative', title: 'errors' },
+          { field: 'requests', type: 'quantitative', title: 'requests' },
+          { field: 'rate', type: 'quantitative', title: 'rate', format: '.2%' },
+        ],
+      },
+    },
+  ];
+}
+
+export function errorChart(s: SummaryJson): ReportChart {
+  const bars = errorBars(s);
+  const thresholds = errorThresholds(s);
+  const points = errorRatePoints(s);
   const stacked = new Map<number, number>();
   for (const b of bars) stacked.set(b.concurrency, (stacked.get(b.concurrency) ?? 0) + b.rate);
   const yMax = Math.min(
@@ -565,7 +602,6 @@ export function errorChart(s: SummaryJson): ReportChart {
     scale: { domain: [0, yMax], nice: false },
     axis: { format: '.1~%' },
   };
-  const classes = [...new Set(bars.map((b) => b.error_class))].sort();
   const m = markers(s, false);
   return {
     id: 'errors',
@@ -578,34 +614,7 @@ export function errorChart(s: SummaryJson): ReportChart {
       layer: [
         ...markerLayers(s, m, WIDTH),
         ...thresholdLayers(thresholds),
-        ...(bars.length > 0
-          ? [
-              {
-                data: { values: bars },
-                mark: { type: 'bar', width: 9 },
-                encoding: {
-                  x: xEncoding(s),
-                  y: { ...y, field: 'rate', stack: 'zero' },
-                  // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
-                  color: {
-                    field: 'error_class',
-                    type: 'nominal',
-                    title: 'Error class',
-                    scale: { domain: classes, range: classes.map(errorClassColor) },
-                    legend: { orient: 'right', direction: 'vertical' },
-                  },
-                  description: { field: 'tip' },
-                  tooltip: [
-                    { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
-                    { field: 'error_class', type: 'nominal', title: 'error class' },
-                    { field: 'count', type: 'quantitative', title: 'errors' },
-                    { field: 'requests', type: 'quantitative', title: 'requests' },
-                    { field: 'rate', type: 'quantitative', title: 'rate', format: '.2%' },
-                  ],
-                },
-              },
-            ]
-          : []),
+        ...errorBarLayers(s, bars, y),
         {
           data: { values: points },
           mark: { type: 'point', filled: true, size: 55, opacity: 1, stroke: '#333333', strokeWidth: 1 },
