@@ -2,13 +2,7 @@
 import type { ConcurrencyPlan, Profile } from './types.ts';
 import { formatDuration, formatPercent } from '../util/units.ts';
 
-/**
- * The concurrency levels of the coarse ramp, strictly increasing.
- * - step:   start, start+step, start+2·step, ... while ≤ max; then max itself if it was not hit,
- *           so that "no knee up to max" always means max was tested.
- * - factor: start, ⌈start·factor⌉, ⌈⌈start·factor⌉·factor⌉, ... while ≤ max; then max if not hit.
- * - list:   the levels as given.
- */
+/** The concurrency levels of the coarse ramp, strictly increasing (docs/profile.md, "Concurrency levels"). */
 export function planLevels(plan: ConcurrencyPlan): number[] {
   if (plan.kind === 'list') return [...plan.levels];
   const levels: number[] = [];

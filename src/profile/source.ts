@@ -63,9 +63,8 @@ export class SourceMap {
   }
 
   /**
-   * Where to point for `path`: its value (or its key, for `at: 'key'` and block collections).
-   * A path with no recorded position (a default, or a node reached through an alias or merge)
-   * falls back to its nearest recorded ancestor.
+   * Where to point for `path`: its value (or its key, for `at: 'key'` and block collections); a path with
+   * no position (a default, or reached through an alias or merge) falls back to its nearest recorded ancestor.
    */
   locate(path: string, at: 'key' | 'value' = 'value'): LineCol {
     let p = path;
@@ -111,8 +110,8 @@ function toSyntaxError(err: unknown): YamlSyntaxError {
 }
 
 /**
- * Walks the events once: records positions by path, and counts nodes with aliases expanded so
- * that a document that would explode in size ("billion laughs") is rejected before construction.
+ * Walks the events once: records positions by path, and counts nodes with aliases expanded so that
+ * a document that would explode in size ("billion laughs") is rejected before construction.
  */
 function indexEvents(events: Event[], source: SourceMap): void {
   const indexer = new EventIndexer(events, source);

@@ -1,8 +1,4 @@
-// Pure: the report's Vega-Lite specs, built from summary.json alone (x = the concurrency of each stage).
-// Every stage is a point whose fill colour and shape show its verdict, confirm/bisect probes included;
-// lines join the mean of the stages judged at each concurrency. Tooltip text is precomputed per point
-// (`tip`) and bound to `description`, which Vega writes as the mark's aria-label, so a pre-rendered SVG
-// can carry it as a native <title> tooltip with no script (see render-svg.ts).
+// Pure: the report's Vega-Lite specs, built from summary.json alone (docs/design-notes.md, "Report charts").
 import type { TopLevelSpec } from 'vega-lite';
 import { ERROR_CLASSES } from '../model/record.ts';
 import type { SloRule } from '../slo/types.ts';
@@ -84,9 +80,9 @@ interface Marker {
   label: string;
   color: string;
   dash: number[];
-  /** Side of the rule the label prefers: the capacity reads to the left, the knee (a higher concurrency) to the right. */
+  /** Side of the rule the label prefers: the capacity reads to the left, the knee (higher) to the right. */
   side: 'left' | 'right';
-  /** Label row above the plot (0 = the lowest concurrency, drawn highest), so labels of nearby markers never overlap. */
+  /** Label row above the plot (0 = the lowest concurrency, drawn highest): nearby markers' labels never overlap. */
   row: number;
 }
 
@@ -186,7 +182,7 @@ function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record
   ];
 }
 
-/** Vertical marker rules, labelled above the plot (off the data) beside the rule, on the side that keeps the label inside the plot's width. */
+/** Vertical marker rules, labelled above the plot (off the data), on the side that keeps the label inside the plot. */
 function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): Layer[] {
   const [lo, hi] = concurrencyDomain(s);
   const layers: Layer[] = [];
@@ -395,8 +391,8 @@ const STAT_LABEL: Record<Stat, string> = { avg: 'Mean', p50: 'P50', p90: 'P90', 
 const SLO_SERIES_COLORS = ['#e45756', '#ff9da6', '#9e2a2b'];
 
 /**
- * The usual percentiles of one latency metric, plus every statistic a latency SLO rule on that metric uses
- * (a `p95(ttft) < 1s` rule gets a P95 line, so its threshold has a line to be read against).
+ * The usual percentiles of one latency metric plus every statistic its SLO rules use, so each threshold
+ * has a line to be read against (a `p95(ttft) < 1s` rule gets a P95 line).
  */
 export function latencySeries(
   s: SummaryJson,

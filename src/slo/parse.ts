@@ -1,8 +1,4 @@
-// Parses one SLO rule from its text. Grammar (docs/profile.md, "SLO rules"):
-//   <stat>(<metric>) <op> <duration>         p99(ttft) < 1s
-//   success_rate <op> <percent>              success_rate >= 99%
-//   error_rate[(<class>)] <op> <percent>     error_rate(http_429) < 0.5%
-//   qps <op> <number> | output_tps <op> <number>
+// Parses one SLO rule from its text; the grammar is in docs/profile.md, "SLO rules".
 import { ERROR_CLASSES } from '../model/record.ts';
 import { closest, describeValue, parseDuration, parsePercent } from '../util/units.ts';
 import type { Comparator, LatencyMetric, LatencyStat, SloRule } from './types.ts';

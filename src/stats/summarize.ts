@@ -113,11 +113,8 @@ function tallyJudged(t: StageTally, r: RequestRecord): void {
 }
 
 /**
- * Summarize one stage: one measurement window, or several pooled at the same concurrency when an
- * INCONCLUSIVE stage was extended. `records` may contain other stages' records: only those whose
- * `stage` is one of the windows' indexes are used, each against its own window. Requests that START
- * in a window are judged (success rate, latency distributions of the successful ones); requests
- * COMPLETED in a window give QPS and tokens/s (over the summed window length).
+ * One stage's summary over one window or several pooled ones (docs/design-notes.md, "Stage summary"):
+ * requests started in a window are judged, those completed in it give QPS and tokens/s.
  */
 export function summarizeStage(
   records: readonly RequestRecord[],
