@@ -1,5 +1,5 @@
 // The only module that touches `process`: argv, env, stdout/stderr, signals and exit codes.
-import yargs from 'yargs';
+import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
 import { MAX_WORKERS } from '../profile/keys.ts';
@@ -167,93 +167,118 @@ async function runCommand(
   }
 }
 
+/** Sends nothing: recomputes summary.json and report.html from requests.jsonl. */
+function reportCommand(dir: string): number {
+  const rebuilt = rebuildSummary(dir);
+  writeRebuilt(dir, rebuilt);
+  if (rebuilt.skippedLines > 0) err(`warning: skipped ${rebuilt.skippedLines} unreadable line(s)`);
+  out(finalReport(rebuilt.summary, dir));
+  return EXIT.ok;
+}
+
+async function simulateCommand(opts: {
+  preset: string;
+  port: number;
+  set: string[];
+  groundTruthPath: string | undefined;
+}): Promise<number> {
+  const { serveStandalone, describeSimConfig } = await import('../sim/index.ts');
+  const sim = await serveStandalone({ ...opts, set: opts.set.map(String) });
+  out(`simulator listening: ${sim.baseUrl}`);
+  out(describeSimConfig(sim.config));
+  out('press Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await sim.stop();
+  return EXIT.ok;
+}
+
+/** One subcommand: its yargs usage and options, and what it does, returning the exit code. */
+interface Command<A> {
+  usage: string;
+  describe: string;
+  options: (y: Argv) => Argv<A>;
+  run: (a: ArgumentsCamelCase<A>) => Promise<number> | number;
+}
+
+/** Registers a command on a parser; `done` receives the exit code it returns. */
+type Registration = (y: Argv, done: (code: number) => void) => Argv;
+
+function command<A>(c: Command<A>): Registration {
+  return (y, done) => y.command(c.usage, c.describe, c.options, async (a) => done(await c.run(a)));
+}
+
+const COMMANDS: readonly Registration[] = [
+  command({
+    usage: '$0 <profile>',
+    describe: 'run the capacity search described by a YAML profile',
+    options: (y) =>
+      y
+        .positional('profile', { type: 'string', demandOption: true, describe: 'the YAML step profile' })
+        .option('out', { type: 'string', describe: 'directory for run directories (overrides report.dir)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' })
+        .option('workers', {
+          type: 'string',
+          describe: "load-generator worker threads (overrides the profile's workers)",
+        }),
+    run: (a) => runCommand(a.profile, a.out, a['dry-run'], parseWorkers(a.workers)),
+  }),
+  command({
+    usage: 'validate <profile>',
+    describe: 'validate a profile and print the planned stages and bounds; sends nothing',
+    options: (y) => y.positional('profile', { type: 'string', demandOption: true }),
+    run: (a) => runCommand(a.profile, undefined, true),
+  }),
+  command({
+    usage: 'report <run-dir>',
+    describe: 'rebuild summary.json and report.html of a run directory from its requests.jsonl; sends nothing',
+    options: (y) => y.positional('run-dir', { type: 'string', demandOption: true }),
+    run: (a) => reportCommand(a['run-dir']),
+  }),
+  command({
+    usage: 'simulate',
+    describe: 'serve the built-in simulated LLM endpoint until Ctrl-C',
+    options: (y) =>
+      y
+        .option('preset', { type: 'string', default: 'demo', describe: 'demo | tiny | large | flaky' })
+        .option('port', { type: 'number', default: 0, describe: '0 = an ephemeral port' })
+        .option('set', {
+          type: 'string',
+          array: true,
+          default: [] as string[],
+          describe: 'override a parameter: --set slots=8',
+        })
+        .option('ground-truth', {
+          type: 'string',
+          describe: 'write the server-side view of every request to this JSONL file',
+        }),
+    run: (a) => simulateCommand({ preset: a.preset, port: a.port, set: a.set, groundTruthPath: a['ground-truth'] }),
+  }),
+];
+
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
-  const parser = yargs(argv)
-    .scriptName('find-capacity')
-    .usage('$0 <profile.yaml>  — find the capacity of an OpenAI-compatible LLM endpoint')
-    .command(
-      '$0 <profile>',
-      'run the capacity search described by a YAML profile',
-      (y) =>
-        y
-          .positional('profile', { type: 'string', demandOption: true, describe: 'the YAML step profile' })
-          .option('out', { type: 'string', describe: 'directory for run directories (overrides report.dir)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'validate and print the plan; send nothing' })
-          .option('workers', {
-            type: 'string',
-            describe: "load-generator worker threads (overrides the profile's workers)",
-          }),
-      async (a) => {
-        code = await runCommand(a.profile as string, a.out, a['dry-run'], parseWorkers(a.workers));
-      },
-    )
-    .command(
-      'validate <profile>',
-      'validate a profile and print the planned stages and bounds; sends nothing',
-      (y) => y.positional('profile', { type: 'string', demandOption: true }),
-      async (a) => {
-        code = await runCommand(a.profile as string, undefined, true);
-      },
-    )
-    .command(
-      'report <run-dir>',
-      'rebuild summary.json and report.html of a run directory from its requests.jsonl; sends nothing',
-      (y) => y.positional('run-dir', { type: 'string', demandOption: true }),
-      async (a) => {
-        const dir = a['run-dir'] as string;
-        const rebuilt = rebuildSummary(dir);
-        writeRebuilt(dir, rebuilt);
-        if (rebuilt.skippedLines > 0) err(`warning: skipped ${rebuilt.skippedLines} unreadable line(s)`);
-        out(finalReport(rebuilt.summary, dir));
-        code = EXIT.ok;
-      },
-    )
-    .command(
-      'simulate',
-      'serve the built-in simulated LLM endpoint until Ctrl-C',
-      (y) =>
-        y
-          .option('preset', { type: 'string', default: 'demo', describe: 'demo | tiny | large | flaky' })
-          .option('port', { type: 'number', default: 0, describe: '0 = an ephemeral port' })
-          .option('set', {
-            type: 'string',
-            array: true,
-            default: [] as string[],
-            describe: 'override a parameter: --set slots=8',
-          })
-          .option('ground-truth', {
-            type: 'string',
-            describe: 'write the server-side view of every request to this JSONL file',
-          }),
-      async (a) => {
-        const { serveStandalone, describeSimConfig } = await import('../sim/index.ts');
-        const sim = await serveStandalone({
-          preset: a.preset,
-          port: a.port,
-          set: a.set.map(String),
-          groundTruthPath: a['ground-truth'],
-        });
-        out(`simulator listening: ${sim.baseUrl}`);
-        out(describeSimConfig(sim.config));
-        out('press Ctrl-C to stop');
-        await new Promise<void>((resolve) => {
-          const stop = () => resolve();
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        await sim.stop();
-        code = EXIT.ok;
-      },
-    )
+  const done = (c: number) => {
+    code = c;
+  };
+  const parser = COMMANDS.reduce(
+    (y, register) => register(y, done),
+    yargs(argv)
+      .scriptName('find-capacity')
+      .usage('$0 <profile.yaml>  — find the capacity of an OpenAI-compatible LLM endpoint'),
+  );
+  await parser
     .version(TOOL_VERSION)
     .strict()
     .help()
     .fail((msg, e) => {
       if (e) throw e;
       throw new ToolError('invalid_arguments', msg ?? 'invalid arguments', 'see find-capacity --help');
-    });
-  await parser.parseAsync();
+    })
+    .parseAsync();
   return code;
 }
 

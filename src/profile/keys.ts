@@ -2,9 +2,8 @@
 // profiles/profile.schema.json must describe exactly these keys (test/profile/schema.test.ts checks it).
 
 /**
- * A node of the key tree: a nested object lists the keys allowed in that mapping; `'value'` is a
- * leaf whose value the validator checks in code (scalar, list, or mapping-or-list); `'map'` is a
- * mapping with free-form keys (headers, extra_body, simulator overrides).
+ * A node of the key tree: an object lists a mapping's allowed keys; `'value'` is a leaf checked in code
+ * (scalar, list, or mapping-or-list); `'map'` a mapping with free-form keys (headers, extra_body, overrides).
  */
 export type KeySpec = { readonly [key: string]: KeySpec | 'value' | 'map' };
 

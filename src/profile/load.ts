@@ -1,6 +1,5 @@
-// Loads a profile file: size check, YAML parse with source positions, full validation.
-// Throws ONE ProfileError listing every problem (file:line:col path: message), or returns the
-// normalized Profile with any warnings.
+// Loads a profile file: size check, YAML parse with source positions, full validation. Throws ONE
+// ProfileError listing every problem (file:line:col path: message), or returns the Profile and its warnings.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ProfileError, ToolError, type ProfileProblem } from '../errors.ts';
@@ -35,8 +34,8 @@ function tooBig(file: string, bytes: number): ProfileProblem {
 }
 
 /**
- * Validates profile text without throwing for profile problems. `file` is the path as the user
- * gave it (used in messages); relative paths inside the profile resolve against its directory.
+ * Validates profile text without throwing for profile problems. `file` is the path as the user gave it
+ * (used in messages); relative paths inside the profile resolve against its directory.
  */
 export async function validateProfileText(
   text: string,

@@ -2,13 +2,7 @@
 import type { ConcurrencyPlan, Profile } from './types.ts';
 import { formatDuration, formatPercent } from '../util/units.ts';
 
-/**
- * The concurrency levels of the coarse ramp, strictly increasing.
- * - step:   start, start+step, start+2·step, ... while ≤ max; then max itself if it was not hit,
- *           so that "no knee up to max" always means max was tested.
- * - factor: start, ⌈start·factor⌉, ⌈⌈start·factor⌉·factor⌉, ... while ≤ max; then max if not hit.
- * - list:   the levels as given.
- */
+/** The concurrency levels of the coarse ramp, strictly increasing (docs/profile.md, "Concurrency levels"). */
 export function planLevels(plan: ConcurrencyPlan): number[] {
   if (plan.kind === 'list') return [...plan.levels];
   const levels: number[] = [];
@@ -39,54 +33,32 @@ function describeConcurrency(plan: ConcurrencyPlan): string {
   }
 }
 
-/** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
 /** The drain bound a run uses: never shorter than the total timeout, so no request is cut before its own timeout. */
 export function effectiveDrainMs(profile: Pick<Profile, 'ramp' | 'request'>): number {
   return Math.max(profile.ramp.drainMs, profile.request.timeouts.totalMs + 1000);
 }
 
-export function describePlan(profile: Profile): string {
-  const { target, request, ramp, verdict, limits, stop } = profile;
-  const levels = planLevels(ramp.concurrency);
-  const n = levels.length;
-  const lines: string[] = [];
-
-  lines.push(`Profile ${profile.name} (${profile.file})`);
+function describeTarget(target: Profile['target']): string {
   if (target.simulator) {
     const overrides = Object.keys(target.simulator.overrides);
-    lines.push(
-      `Target: built-in simulator, preset ${target.simulator.preset}${overrides.length ? ` with overrides ${overrides.join(', ')}` : ''}; model ${target.model}`,
-    );
-  } else {
-    lines.push(
-      `Target: ${target.baseUrl ?? '?'}, model ${target.model}${target.apiKeyEnv ? `, API key from $${target.apiKeyEnv}` : ', no API key'}`,
-    );
+    return `Target: built-in simulator, preset ${target.simulator.preset}${overrides.length ? ` with overrides ${overrides.join(', ')}` : ''}; model ${target.model}`;
   }
+  return `Target: ${target.baseUrl ?? '?'}, model ${target.model}${target.apiKeyEnv ? `, API key from $${target.apiKeyEnv}` : ', no API key'}`;
+}
+
+function describeRequest(request: Profile['request']): string {
   const payloads =
     request.source === 'inline'
       ? 'inline messages'
       : `${request.payloads.length} payload${request.payloads.length === 1 ? '' : 's'} from ${request.source} (sampled with seed ${request.seed})`;
   const tokens = request.maxTokens === null ? 'max_tokens not sent' : `max_tokens ${request.maxTokens}`;
-  lines.push(`Request: ${payloads}; ${tokens}; ${request.stream ? 'streaming' : 'not streaming (TTFT not measured)'}`);
-  lines.push(
-    `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
-  );
-  lines.push(
-    `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
-  );
+  return `Request: ${payloads}; ${tokens}; ${request.stream ? 'streaming' : 'not streaming (TTFT not measured)'}`;
+}
 
-  const window: string[] = [];
-  if (ramp.stage.durationMs !== null) window.push(formatDuration(ramp.stage.durationMs));
-  if (ramp.stage.requests !== null) window.push(`${ramp.stage.requests} requests`);
-  lines.push(
-    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
-  );
-  lines.push(
-    profile.slo.length
-      ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`
-      : 'SLO: none (every stage passes; only the efficiency knee is reported)',
-  );
-
+/** Upper bounds of the coarse ramp of n stages: its time, then its requests. */
+function describeBounds(profile: Profile, n: number): string[] {
+  const { ramp, limits } = profile;
+  const lines: string[] = [];
   if (ramp.stage.durationMs !== null) {
     const perStage = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
     const total = n * perStage;
@@ -111,7 +83,11 @@ export function describePlan(profile: Profile): string {
       `Requests: bounded by duration (closed loop: depends on latency); at most limits.max_requests ${limits.maxRequests}`,
     );
   }
+  return lines;
+}
 
+/** The stages a run may add beyond the coarse ramp, or no line when it adds none. */
+function describeExtraStages(verdict: Profile['verdict']): string[] {
   const extra: string[] = [];
   if (verdict.confirmFailures) extra.push('a failing stage is confirmed by a re-run');
   if (verdict.maxExtensions > 0)
@@ -119,13 +95,31 @@ export function describePlan(profile: Profile): string {
       `an inconclusive stage is extended up to ${verdict.maxExtensions} time${verdict.maxExtensions === 1 ? '' : 's'}`,
     );
   if (verdict.bisect) extra.push(`the knee is bisected to a resolution of ${verdict.bisectResolution ?? 'auto'}`);
-  if (extra.length)
-    lines.push(`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`);
-  lines.push(
+  if (!extra.length) return [];
+  return [`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`];
+}
+
+/** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
+export function describePlan(profile: Profile): string {
+  const { request, ramp, verdict, limits, stop } = profile;
+  const levels = planLevels(ramp.concurrency);
+  const n = levels.length;
+  const window: string[] = [];
+  if (ramp.stage.durationMs !== null) window.push(formatDuration(ramp.stage.durationMs));
+  if (ramp.stage.requests !== null) window.push(`${ramp.stage.requests} requests`);
+  return [
+    `Profile ${profile.name} (${profile.file})`,
+    describeTarget(profile.target),
+    describeRequest(request),
+    `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
+    `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
+    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
+    profile.slo.length
+      ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`
+      : 'SLO: none (every stage passes; only the efficiency knee is reported)',
+    ...describeBounds(profile, n),
+    ...describeExtraStages(verdict),
     `Verdicts: ${formatPercent(verdict.confidence)} confidence; ${stop.onBreach ? 'stop at the first confirmed breach' : 'keep ramping after a breach'}; abort a stage above ${formatPercent(stop.maxErrorRate)} errors`,
-  );
-  lines.push(
     `Safety limits: max_duration ${formatDuration(limits.maxDurationMs)}, max_requests ${limits.maxRequests}, max_output_tokens ${limits.maxOutputTokens} (the run stops at whichever comes first)`,
-  );
-  return lines.join('\n');
+  ].join('\n');
 }

@@ -63,9 +63,8 @@ export class SourceMap {
   }
 
   /**
-   * Where to point for `path`: its value (or its key, for `at: 'key'` and block collections).
-   * A path with no recorded position (a default, or a node reached through an alias or merge)
-   * falls back to its nearest recorded ancestor.
+   * Where to point for `path`: its value (or its key, for `at: 'key'` and block collections); a path with
+   * no position (a default, or reached through an alias or merge) falls back to its nearest recorded ancestor.
    */
   locate(path: string, at: 'key' | 'value' = 'value'): LineCol {
     let p = path;
@@ -111,97 +110,112 @@ function toSyntaxError(err: unknown): YamlSyntaxError {
 }
 
 /**
- * Walks the events once: records positions by path, and counts nodes with aliases expanded so
- * that a document that would explode in size ("billion laughs") is rejected before construction.
+ * Walks the events once: records positions by path, and counts nodes with aliases expanded so that
+ * a document that would explode in size ("billion laughs") is rejected before construction.
  */
 function indexEvents(events: Event[], source: SourceMap): void {
-  const anchorSizes = new Map<string, number>();
-  let expanded = 0;
-  const text = source.text;
+  const indexer = new EventIndexer(events, source);
+  let i = 0;
+  while (i < events.length) {
+    const ev = events[i] as Event;
+    if (ev.type === EVENT_ID.DOCUMENT) {
+      i = indexer.walk(i + 1, '', null, 0);
+      // Skip the document's POP.
+      i++;
+    } else {
+      i++;
+    }
+  }
+}
 
-  const count = (n: number, offset: number): void => {
-    expanded += n;
-    if (expanded > MAX_EXPANDED_NODES) {
-      const { line, col } = source.lineCol(offset);
+/** Where a scalar's value starts; quoted scalars point at the opening quote, where the user sees it start. */
+function scalarOffset(ev: Extract<Event, { type: typeof EVENT_ID.SCALAR }>, fallback: number): number {
+  const quoted = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED;
+  return ev.valueStart >= 0 ? ev.valueStart - (quoted ? 1 : 0) : fallback;
+}
+
+class EventIndexer {
+  /** Anchor name → the number of nodes an alias to it expands to. */
+  private readonly anchorSizes = new Map<string, number>();
+  private expanded = 0;
+  private readonly text: string;
+
+  constructor(
+    private readonly events: Event[],
+    private readonly source: SourceMap,
+  ) {
+    this.text = source.text;
+  }
+
+  private count(n: number, offset: number): void {
+    this.expanded += n;
+    if (this.expanded > MAX_EXPANDED_NODES) {
+      const { line, col } = this.source.lineCol(offset);
       throw new YamlSyntaxError(
         `the document expands to more than ${MAX_EXPANDED_NODES} nodes through aliases (an alias bomb?); a profile needs far fewer`,
         line,
         col,
       );
     }
-  };
+  }
 
-  const walk = (i: number, path: string, keyOffset: number | null, fallbackOffset: number): number => {
-    const ev = events[i];
+  /** Indexes the node starting at event i under `path`; returns the index of the event after it. */
+  walk(i: number, path: string, keyOffset: number | null, fallbackOffset: number): number {
+    const ev = this.events[i];
     if (!ev) throw new YamlSyntaxError('YAML syntax error: unexpected end of events', 1, 1);
-    const before = expanded;
+    const before = this.expanded;
     let next: number;
-    let anchorStart = -1;
-    let anchorEnd = -1;
     switch (ev.type) {
       case EVENT_ID.SCALAR: {
-        // Quoted scalars: point at the opening quote, where the user sees the value start.
-        const quoted = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED;
-        const offset = ev.valueStart >= 0 ? ev.valueStart - (quoted ? 1 : 0) : (keyOffset ?? fallbackOffset);
-        source.record(path, { keyOffset, valueOffset: offset, blockCollection: false });
-        count(1, offset);
-        anchorStart = ev.anchorStart;
-        anchorEnd = ev.anchorEnd;
+        const offset = scalarOffset(ev, keyOffset ?? fallbackOffset);
+        this.source.record(path, { keyOffset, valueOffset: offset, blockCollection: false });
+        this.count(1, offset);
         next = i + 1;
         break;
       }
       case EVENT_ID.ALIAS: {
         const offset = Math.max(0, ev.anchorStart - 1);
-        source.record(path, { keyOffset, valueOffset: offset, blockCollection: false });
-        count(anchorSizes.get(text.slice(ev.anchorStart, ev.anchorEnd)) ?? 1, offset);
+        this.source.record(path, { keyOffset, valueOffset: offset, blockCollection: false });
+        this.count(this.anchorSizes.get(this.text.slice(ev.anchorStart, ev.anchorEnd)) ?? 1, offset);
         return i + 1;
       }
       case EVENT_ID.SEQUENCE:
       case EVENT_ID.MAPPING: {
         const offset = ev.start >= 0 ? ev.start : (keyOffset ?? fallbackOffset);
-        source.record(path, { keyOffset, valueOffset: offset, blockCollection: ev.style === COLLECTION_STYLE.BLOCK });
-        count(1, offset);
-        anchorStart = ev.anchorStart;
-        anchorEnd = ev.anchorEnd;
-        let j = i + 1;
-        let index = 0;
-        while (events[j] && events[j]?.type !== EVENT_ID.POP) {
-          if (ev.type === EVENT_ID.SEQUENCE) {
-            j = walk(j, joinPath(path, index++), null, offset);
-          } else {
-            const keyEv = events[j] as Event;
-            let key = `?${index++}`;
-            let kOffset = offset;
-            if (keyEv.type === EVENT_ID.SCALAR) {
-              key = getScalarValue(text, keyEv);
-              const quoted = keyEv.style === SCALAR_STYLE.SINGLE_QUOTED || keyEv.style === SCALAR_STYLE.DOUBLE_QUOTED;
-              kOffset = keyEv.valueStart >= 0 ? keyEv.valueStart - (quoted ? 1 : 0) : offset;
-            }
-            // Complex keys are walked under a synthetic path so their nodes are still counted.
-            j = walk(j, joinPath(path, `?key:${key}`), null, offset);
-            j = walk(j, joinPath(path, key), kOffset, kOffset);
-          }
-        }
-        next = j + 1;
+        const blockCollection = ev.style === COLLECTION_STYLE.BLOCK;
+        this.source.record(path, { keyOffset, valueOffset: offset, blockCollection });
+        this.count(1, offset);
+        next = this.walkChildren(i + 1, path, ev.type === EVENT_ID.SEQUENCE, offset) + 1;
         break;
       }
       default:
         return i + 1;
     }
-    if (anchorStart >= 0) anchorSizes.set(text.slice(anchorStart, anchorEnd), expanded - before);
+    if (ev.anchorStart >= 0)
+      this.anchorSizes.set(this.text.slice(ev.anchorStart, ev.anchorEnd), this.expanded - before);
     return next;
-  };
+  }
 
-  let i = 0;
-  while (i < events.length) {
-    const ev = events[i] as Event;
-    if (ev.type === EVENT_ID.DOCUMENT) {
-      i = walk(i + 1, '', null, 0);
-      // Skip the document's POP.
-      i++;
-    } else {
-      i++;
+  /** Indexes a collection's entries from event j up to its POP; returns the POP's index. */
+  private walkChildren(j: number, path: string, sequence: boolean, offset: number): number {
+    let index = 0;
+    while (this.events[j] && this.events[j]?.type !== EVENT_ID.POP) {
+      if (sequence) {
+        j = this.walk(j, joinPath(path, index++), null, offset);
+        continue;
+      }
+      const keyEv = this.events[j] as Event;
+      let key = `?${index++}`;
+      let kOffset = offset;
+      if (keyEv.type === EVENT_ID.SCALAR) {
+        key = getScalarValue(this.text, keyEv);
+        kOffset = scalarOffset(keyEv, offset);
+      }
+      // Complex keys are walked under a synthetic path so their nodes are still counted.
+      j = this.walk(j, joinPath(path, `?key:${key}`), null, offset);
+      j = this.walk(j, joinPath(path, key), kOffset, kOffset);
     }
+    return j;
   }
 }
 

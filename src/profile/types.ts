@@ -55,7 +55,7 @@ export interface RampConfig {
   concurrency: ConcurrencyPlan;
   warmupMs: number;
   stage: StageLimits;
-  /** Bound on waiting for in-flight requests after a window closes (beyond the request timeout they would hit anyway). */
+  /** Bound on waiting for in-flight requests after a window closes (beyond the request timeout they would hit). */
   drainMs: number;
 }
 
@@ -69,7 +69,10 @@ export interface VerdictConfig {
   /** Bisect between last PASS and first FAIL down to this width (null = automatic). */
   bisectResolution: number | null;
   bisect: boolean;
-  /** Generator health: a stage whose event-loop delay p99 exceeds this is INVALID (null = automatic: max(30 ms, 5 % of the tightest latency SLO)). */
+  /**
+   * Generator health: a stage whose event-loop delay p99 exceeds this is INVALID
+   * (null = automatic: max(30 ms, 5 % of the tightest latency SLO)).
+   */
   maxEventLoopDelayMs: number | null;
   /** Generator health: a stage whose achieved concurrency is below this fraction of the target is INVALID. */
   minAchievedConcurrency: number;

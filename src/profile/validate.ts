@@ -29,6 +29,7 @@ import type {
   ReportConfig,
   RequestConfig,
   RequestPayload,
+  SimulatorTarget,
   StopConfig,
   TargetConfig,
   VerdictConfig,
@@ -288,54 +289,12 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
 
   const rawUrl = c.string(t, 'base_url', 'target', { secret: true });
   if (rawUrl !== undefined) {
-    let url: URL | null = null;
-    try {
-      url = new URL(rawUrl.trim());
-    } catch {
-      c.error('target.base_url', 'must be an absolute http(s) URL such as https://api.openai.com/v1');
-    }
-    if (url) {
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        c.error('target.base_url', `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
-      } else if (url.username || url.password) {
-        c.error(
-          'target.base_url',
-          'must not contain credentials (user:password@); name the key variable in target.api_key_env',
-        );
-      } else if ([...url.searchParams.keys()].some((k) => SECRET_QUERY.test(k))) {
-        c.error(
-          'target.base_url',
-          'must not carry a key or token in its query string; name the key variable in target.api_key_env',
-        );
-      } else {
-        if (url.pathname === '/' || url.pathname === '') {
-          c.warn(
-            'target.base_url',
-            'has no path; OpenAI-compatible servers usually serve under /v1 (e.g. https://host/v1)',
-          );
-        }
-        out.baseUrl = url.toString().replace(/\/+$/, '');
-      }
-    }
+    const baseUrl = checkBaseUrl(c, rawUrl);
+    if (baseUrl !== undefined) out.baseUrl = baseUrl;
   }
-
   if (has(t, 'simulator')) {
-    const sim = t['simulator'];
-    if (!isObj(sim)) {
-      c.error('target.simulator', `must be a mapping such as {preset: demo, slots: 8}, got ${describeValue(sim)}`);
-    } else {
-      let preset: string = DEFAULT_SIMULATOR_PRESET;
-      if (has(sim, 'preset')) {
-        const v = sim['preset'];
-        if (typeof v !== 'string' || v.trim() === '')
-          c.error('target.simulator.preset', `must be a preset name such as "demo", got ${describeValue(v)}`);
-        else preset = v.trim();
-      }
-      // Any other key overrides a simulator setting; the simulator validates them when it starts.
-      const overrides: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(sim)) if (k !== 'preset') overrides[k] = v;
-      out.simulator = { preset, overrides };
-    }
+    const simulator = checkSimulator(c, t['simulator']);
+    if (simulator !== undefined) out.simulator = simulator;
   }
 
   const model = c.string(t, 'model', 'target', {
@@ -346,56 +305,115 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
     model?.trim() ?? (which === 'simulator' ? (typeof simModel === 'string' ? simModel : SIMULATOR_MODEL) : undefined);
 
   if (has(t, 'api_key_env')) {
-    const v = t['api_key_env'];
-    if (typeof v !== 'string' || !ENV_NAME.test(v)) {
-      // Never echo the value: a user may have pasted the key itself here.
-      c.error(
-        'target.api_key_env',
-        'must be the NAME of an environment variable (letters, digits, _), not the key itself',
-      );
-    } else {
-      out.apiKeyEnv = v;
-      const value = env[v];
-      if (value === undefined || value === '') {
-        c.error(
-          'target.api_key_env',
-          `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`,
-        );
-      }
-    }
+    const apiKeyEnv = checkApiKeyEnv(c, t['api_key_env'], env);
+    if (apiKeyEnv !== undefined) out.apiKeyEnv = apiKeyEnv;
   }
-
   if (has(t, 'headers')) {
-    const h = t['headers'];
-    if (!isObj(h)) {
-      c.error('target.headers', `must be a mapping of header name to value, got ${describeValue(h)}`);
-    } else {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(h)) {
-        const p = joinPath('target.headers', name);
-        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
-          c.error(p, 'is not a valid HTTP header name', 'key');
-          continue;
-        }
-        // Header values may be secrets: messages never include them.
-        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-          headers[name] = String(value);
-          if (/[\r\n]/.test(String(value))) c.error(p, 'value must be a single line');
-        } else {
-          c.error(p, 'value must be a string');
-        }
-        if (CREDENTIAL_HEADERS.test(name)) {
-          c.warn(
-            p,
-            'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)',
-            'key',
-          );
-        }
-      }
-      out.headers = headers;
-    }
+    const headers = checkHeaders(c, t['headers']);
+    if (headers !== undefined) out.headers = headers;
   }
   return out;
+}
+
+/** target.base_url → the URL without trailing slashes, or undefined after reporting. */
+function checkBaseUrl(c: Checker, rawUrl: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(rawUrl.trim());
+  } catch {
+    c.error('target.base_url', 'must be an absolute http(s) URL such as https://api.openai.com/v1');
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    c.error('target.base_url', `must use http or https, got ${url.protocol.replace(/:$/, '')}`);
+    return undefined;
+  }
+  if (url.username || url.password) {
+    c.error(
+      'target.base_url',
+      'must not contain credentials (user:password@); name the key variable in target.api_key_env',
+    );
+    return undefined;
+  }
+  if ([...url.searchParams.keys()].some((k) => SECRET_QUERY.test(k))) {
+    c.error(
+      'target.base_url',
+      'must not carry a key or token in its query string; name the key variable in target.api_key_env',
+    );
+    return undefined;
+  }
+  if (url.pathname === '/' || url.pathname === '') {
+    c.warn('target.base_url', 'has no path; OpenAI-compatible servers usually serve under /v1 (e.g. https://host/v1)');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function checkSimulator(c: Checker, sim: unknown): SimulatorTarget | undefined {
+  if (!isObj(sim)) {
+    c.error('target.simulator', `must be a mapping such as {preset: demo, slots: 8}, got ${describeValue(sim)}`);
+    return undefined;
+  }
+  let preset: string = DEFAULT_SIMULATOR_PRESET;
+  if (has(sim, 'preset')) {
+    const v = sim['preset'];
+    if (typeof v !== 'string' || v.trim() === '')
+      c.error('target.simulator.preset', `must be a preset name such as "demo", got ${describeValue(v)}`);
+    else preset = v.trim();
+  }
+  // Any other key overrides a simulator setting; the simulator validates them when it starts.
+  const overrides: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(sim)) if (k !== 'preset') overrides[k] = v;
+  return { preset, overrides };
+}
+
+/** target.api_key_env → the variable name, or undefined when it is not a name; reports an unset variable. */
+function checkApiKeyEnv(c: Checker, v: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  if (typeof v !== 'string' || !ENV_NAME.test(v)) {
+    // Never echo the value: a user may have pasted the key itself here.
+    c.error(
+      'target.api_key_env',
+      'must be the NAME of an environment variable (letters, digits, _), not the key itself',
+    );
+    return undefined;
+  }
+  const value = env[v];
+  if (value === undefined || value === '') {
+    c.error(
+      'target.api_key_env',
+      `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`,
+    );
+  }
+  return v;
+}
+
+function checkHeaders(c: Checker, h: unknown): Record<string, string> | undefined {
+  if (!isObj(h)) {
+    c.error('target.headers', `must be a mapping of header name to value, got ${describeValue(h)}`);
+    return undefined;
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(h)) {
+    const p = joinPath('target.headers', name);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+      c.error(p, 'is not a valid HTTP header name', 'key');
+      continue;
+    }
+    // Header values may be secrets: messages never include them.
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      headers[name] = String(value);
+      if (/[\r\n]/.test(String(value))) c.error(p, 'value must be a single line');
+    } else {
+      c.error(p, 'value must be a string');
+    }
+    if (CREDENTIAL_HEADERS.test(name)) {
+      c.warn(
+        p,
+        'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)',
+        'key',
+      );
+    }
+  }
+  return headers;
 }
 
 function checkMessages(c: Checker, v: unknown, p: string): ChatMessage[] | undefined {
@@ -807,44 +825,27 @@ function crossCheck(c: Checker, request: Partial<RequestConfig>, rules: SloRule[
   });
 }
 
-/** Validates a parsed document. Returns the Profile when there is no error (problems may still hold warnings). */
-export async function validateDocument(
-  doc: unknown,
-  ctx: ValidateContext,
-): Promise<{ profile: Profile | null; problems: ProfileProblem[] }> {
-  const c = new Checker(ctx);
-  if (doc === undefined || doc === null) {
-    c.error('', 'the profile is empty; it needs at least target, request and ramp (see docs/profile.md)');
-    return { profile: null, problems: c.problems };
-  }
-  if (!isObj(doc)) {
-    const what = Array.isArray(doc) ? 'a list' : `a single value (${describeValue(doc)})`;
-    c.error('', `a profile must be a mapping of keys (name, target, request, ramp, slo, ...), got ${what}`);
-    return { profile: null, problems: c.problems };
-  }
-  c.checkKeys(doc, '', Object.keys(KEY_TREE));
+/** The checked sections of a profile, each still missing what the user left to the defaults. */
+interface CheckedSections {
+  name: string;
+  target: Partial<TargetConfig>;
+  request: Partial<RequestConfig>;
+  ramp: Partial<RampConfig>;
+  slo: SloRule[] | undefined;
+  verdict: Partial<VerdictConfig>;
+  stop: Partial<StopConfig>;
+  limits: Partial<LimitsConfig>;
+  report: Partial<ReportConfig>;
+  workers: number | undefined;
+}
 
-  const name = checkName(c, doc, ctx.absoluteFile);
-  const target = checkTarget(c, doc, ctx.env);
-  const request = await checkRequest(c, doc);
-  const ramp = checkRamp(c, doc);
-  const slo = checkSlo(c, doc);
-  const verdict = checkVerdict(c, doc);
-  const stop = checkStop(c, doc);
-  const limits = checkLimits(c, doc);
-  const report = checkReport(c, doc);
-  const workers = c.integer(doc, 'workers', '', 1, MAX_WORKERS);
-  crossCheck(c, request, slo);
-
-  c.problems.sort(
-    (a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col,
-  );
-  if (c.errorCount > 0) return { profile: null, problems: c.problems };
-
+/** Fills in DEFAULTS; called only when the checks found no error. */
+function withDefaults(absoluteFile: string, sections: CheckedSections): Profile {
+  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers } = sections;
   const D = DEFAULTS;
-  const profile: Profile = {
+  return {
     name,
-    file: ctx.absoluteFile,
+    file: absoluteFile,
     target: {
       baseUrl: target.baseUrl ?? null,
       model: target.model as string,
@@ -896,5 +897,44 @@ export async function validateDocument(
     },
     workers: workers ?? D.workers,
   };
+}
+
+/** Validates a parsed document. Returns the Profile when there is no error (problems may still hold warnings). */
+export async function validateDocument(
+  doc: unknown,
+  ctx: ValidateContext,
+): Promise<{ profile: Profile | null; problems: ProfileProblem[] }> {
+  const c = new Checker(ctx);
+  if (doc === undefined || doc === null) {
+    c.error('', 'the profile is empty; it needs at least target, request and ramp (see docs/profile.md)');
+    return { profile: null, problems: c.problems };
+  }
+  if (!isObj(doc)) {
+    const what = Array.isArray(doc) ? 'a list' : `a single value (${describeValue(doc)})`;
+    c.error('', `a profile must be a mapping of keys (name, target, request, ramp, slo, ...), got ${what}`);
+    return { profile: null, problems: c.problems };
+  }
+  c.checkKeys(doc, '', Object.keys(KEY_TREE));
+
+  // Checked in this order; the sort below is stable, so problems at one spot keep it.
+  const sections: CheckedSections = {
+    name: checkName(c, doc, ctx.absoluteFile),
+    target: checkTarget(c, doc, ctx.env),
+    request: await checkRequest(c, doc),
+    ramp: checkRamp(c, doc),
+    slo: checkSlo(c, doc),
+    verdict: checkVerdict(c, doc),
+    stop: checkStop(c, doc),
+    limits: checkLimits(c, doc),
+    report: checkReport(c, doc),
+    workers: c.integer(doc, 'workers', '', 1, MAX_WORKERS),
+  };
+  crossCheck(c, sections.request, sections.slo);
+
+  c.problems.sort(
+    (a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col,
+  );
+  if (c.errorCount > 0) return { profile: null, problems: c.problems };
+  const profile = withDefaults(ctx.absoluteFile, sections);
   return { profile, problems: c.problems };
 }

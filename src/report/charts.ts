@@ -1,8 +1,4 @@
-// Pure: the report's Vega-Lite specs, built from summary.json alone (x = the concurrency of each stage).
-// Every stage is a point whose fill colour and shape show its verdict, confirm/bisect probes included;
-// lines join the mean of the stages judged at each concurrency. Tooltip text is precomputed per point
-// (`tip`) and bound to `description`, which Vega writes as the mark's aria-label, so a pre-rendered SVG
-// can carry it as a native <title> tooltip with no script (see render-svg.ts).
+// Pure: the report's Vega-Lite specs, built from summary.json alone (docs/design-notes.md, "Report charts").
 import type { TopLevelSpec } from 'vega-lite';
 import { ERROR_CLASSES } from '../model/record.ts';
 import type { SloRule } from '../slo/types.ts';
@@ -84,9 +80,9 @@ interface Marker {
   label: string;
   color: string;
   dash: number[];
-  /** Side of the rule the label prefers: the capacity reads to the left, the knee (a higher concurrency) to the right. */
+  /** Side of the rule the label prefers: the capacity reads to the left, the knee (higher) to the right. */
   side: 'left' | 'right';
-  /** Label row above the plot (0 = the lowest concurrency, drawn highest), so labels of nearby markers never overlap. */
+  /** Label row above the plot (0 = the lowest concurrency, drawn highest): nearby markers' labels never overlap. */
   row: number;
 }
 
@@ -186,7 +182,7 @@ function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record
   ];
 }
 
-/** Vertical marker rules, labelled above the plot (off the data) beside the rule, on the side that keeps the label inside the plot's width. */
+/** Vertical marker rules, labelled above the plot (off the data), on the side that keeps the label inside the plot. */
 function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): Layer[] {
   const [lo, hi] = concurrencyDomain(s);
   const layers: Layer[] = [];
@@ -395,8 +391,8 @@ const STAT_LABEL: Record<Stat, string> = { avg: 'Mean', p50: 'P50', p90: 'P90', 
 const SLO_SERIES_COLORS = ['#e45756', '#ff9da6', '#9e2a2b'];
 
 /**
- * The usual percentiles of one latency metric, plus every statistic a latency SLO rule on that metric uses
- * (a `p95(ttft) < 1s` rule gets a P95 line, so its threshold has a line to be read against).
+ * The usual percentiles of one latency metric plus every statistic its SLO rules use, so each threshold
+ * has a line to be read against (a `p95(ttft) < 1s` rule gets a P95 line).
  */
 export function latencySeries(
   s: SummaryJson,
@@ -533,10 +529,9 @@ export function errorThresholds(s: SummaryJson): Threshold[] {
   });
 }
 
-export function errorChart(s: SummaryJson): ReportChart {
-  const bars = errorBars(s);
-  const thresholds = errorThresholds(s);
-  const points = s.stages
+/** Each judged stage's total error rate, with its tooltip. */
+function errorRatePoints(s: SummaryJson) {
+  return s.stages
     .filter((st) => st.error_rate !== null)
     .map((st) => ({
       stage: st.index,
@@ -553,6 +548,44 @@ export function errorChart(s: SummaryJson): ReportChart {
               .join(', ')}`
           : ''),
     }));
+}
+
+/** Stacked bars of error rate per class; no layer when no request failed. */
+function errorBarLayers(s: SummaryJson, bars: ReturnType<typeof errorBars>, y: Layer): Layer[] {
+  if (bars.length === 0) return [];
+  const classes = [...new Set(bars.map((b) => b.error_class))].sort();
+  return [
+    {
+      data: { values: bars },
+      mark: { type: 'bar', width: 9 },
+      encoding: {
+        x: xEncoding(s),
+        y: { ...y, field: 'rate', stack: 'zero' },
+        // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
+        color: {
+          field: 'error_class',
+          type: 'nominal',
+          title: 'Error class',
+          scale: { domain: classes, range: classes.map(errorClassColor) },
+          legend: { orient: 'right', direction: 'vertical' },
+        },
+        description: { field: 'tip' },
+        tooltip: [
+          { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+          { field: 'error_class', type: 'nominal', title: 'error class' },
+          { field: 'count', type: 'quantitative', title: 'errors' },
+          { field: 'requests', type: 'quantitative', title: 'requests' },
+          { field: 'rate', type: 'quantitative', title: 'rate', format: '.2%' },
+        ],
+      },
+    },
+  ];
+}
+
+export function errorChart(s: SummaryJson): ReportChart {
+  const bars = errorBars(s);
+  const thresholds = errorThresholds(s);
+  const points = errorRatePoints(s);
   const stacked = new Map<number, number>();
   for (const b of bars) stacked.set(b.concurrency, (stacked.get(b.concurrency) ?? 0) + b.rate);
   const yMax = Math.min(
@@ -565,7 +598,6 @@ export function errorChart(s: SummaryJson): ReportChart {
     scale: { domain: [0, yMax], nice: false },
     axis: { format: '.1~%' },
   };
-  const classes = [...new Set(bars.map((b) => b.error_class))].sort();
   const m = markers(s, false);
   return {
     id: 'errors',
@@ -578,34 +610,7 @@ export function errorChart(s: SummaryJson): ReportChart {
       layer: [
         ...markerLayers(s, m, WIDTH),
         ...thresholdLayers(thresholds),
-        ...(bars.length > 0
-          ? [
-              {
-                data: { values: bars },
-                mark: { type: 'bar', width: 9 },
-                encoding: {
-                  x: xEncoding(s),
-                  y: { ...y, field: 'rate', stack: 'zero' },
-                  // Beside the plot: a run can see a dozen error classes, too many to share the bottom row with the verdicts.
-                  color: {
-                    field: 'error_class',
-                    type: 'nominal',
-                    title: 'Error class',
-                    scale: { domain: classes, range: classes.map(errorClassColor) },
-                    legend: { orient: 'right', direction: 'vertical' },
-                  },
-                  description: { field: 'tip' },
-                  tooltip: [
-                    { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
-                    { field: 'error_class', type: 'nominal', title: 'error class' },
-                    { field: 'count', type: 'quantitative', title: 'errors' },
-                    { field: 'requests', type: 'quantitative', title: 'requests' },
-                    { field: 'rate', type: 'quantitative', title: 'rate', format: '.2%' },
-                  ],
-                },
-              },
-            ]
-          : []),
+        ...errorBarLayers(s, bars, y),
         {
           data: { values: points },
           mark: { type: 'point', filled: true, size: 55, opacity: 1, stroke: '#333333', strokeWidth: 1 },

@@ -1,9 +1,5 @@
-// report.html: one self-contained file for capacity reviews, built from summary.json alone (pure).
-// Charts are SVG pre-rendered in Node from the Vega-Lite specs of charts.ts (render-svg.ts says why
-// not the Vega runtime), so the page has no script at all and its CSP forbids every fetch: it renders
-// the same from disk, an e-mail attachment or a wiki, offline, and prints as vectors.
-// Every string that can come from the server, the profile or the environment goes through `esc`;
-// JSON embedded in <script type="application/json"> goes through `scriptJson`.
+// report.html: one self-contained file, no script, built from summary.json alone (docs/design-notes.md, "Report page").
+// Every string from the server, the profile or the environment goes through `esc` (JSON data blocks: `scriptJson`).
 import type { TopLevelSpec } from 'vega-lite';
 import { MIN_TTFT_OVERHEAD_SAMPLES } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
@@ -58,7 +54,10 @@ const STOP_MEANING: Record<string, string> = {
   generator_limit: 'the load generator could not hold the next level, so the capacity is a lower bound',
 };
 
-/** The stage an SLA number is taken from: the highest judged concurrency at or below `c`, preferring a PASS, then the latest. */
+/**
+ * The stage an SLA number is taken from: the highest judged concurrency at or below `c`,
+ * preferring a PASS, then the latest.
+ */
 export function slaStage(stages: readonly StageJson[], c: number): StageJson | null {
   const usable = stages.filter((s) => s.verdict !== 'INVALID' && s.requests > 0 && s.concurrency <= c);
   if (usable.length === 0) return null;
@@ -265,7 +264,7 @@ function distributionTable(s: SummaryJson): string {
 const MAX_PAYLOADS_SHOWN = 3;
 const MAX_CONTENT_CHARS = 400;
 
-/** The profile as shown in the report: request payloads cut to a few short examples (a prompt file can hold thousands). */
+/** The profile as shown in the report: payloads cut to a few short examples (a prompt file can hold thousands). */
 export function profileForReport(p: Profile): Record<string, unknown> {
   const payloads = p.request?.payloads ?? [];
   const cut = (t: string) =>

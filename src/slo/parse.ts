@@ -1,8 +1,4 @@
-// Parses one SLO rule from its text. Grammar (docs/profile.md, "SLO rules"):
-//   <stat>(<metric>) <op> <duration>         p99(ttft) < 1s
-//   success_rate <op> <percent>              success_rate >= 99%
-//   error_rate[(<class>)] <op> <percent>     error_rate(http_429) < 0.5%
-//   qps <op> <number> | output_tps <op> <number>
+// Parses one SLO rule from its text; the grammar is in docs/profile.md, "SLO rules".
 import { ERROR_CLASSES } from '../model/record.ts';
 import { closest, describeValue, parseDuration, parsePercent } from '../util/units.ts';
 import type { Comparator, LatencyMetric, LatencyStat, SloRule } from './types.ts';
@@ -88,51 +84,55 @@ export function parseRule(text: string): SloRule {
   if (trimmed === '') throw new Error(`a rule must not be empty, ${EXAMPLES}`);
   const { lhs, op, rhs } = splitOperator(trimmed);
   const { name, arg } = parseSubject(lhs);
-
-  if ((LATENCY_STATS as readonly string[]).includes(name)) {
-    const stat = name as LatencyStat;
-    if (arg === null)
-      throw new Error(
-        `"${stat}" needs a metric in parentheses, e.g. ${stat}(ttft); metrics: ${quoteList(LATENCY_METRICS)}`,
-      );
-    const metric = arg.toLowerCase();
-    if (!(LATENCY_METRICS as readonly string[]).includes(metric)) {
-      throw new Error(
-        `unknown metric "${arg}"${suggestion(metric, LATENCY_METRICS)}; metrics: ${quoteList(LATENCY_METRICS)}`,
-      );
-    }
-    return {
-      kind: 'latency',
-      text: trimmed,
-      stat,
-      metric: metric as LatencyMetric,
-      op,
-      thresholdMs: parseLatencyThreshold(rhs),
-    };
-  }
-
-  if (name === 'success_rate' || name === 'error_rate') {
-    let errorClass: string | null = null;
-    if (arg !== null) {
-      if (name === 'success_rate')
-        throw new Error(`success_rate takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
-      const cls = arg.toLowerCase();
-      if (!(ERROR_CLASSES as readonly string[]).includes(cls)) {
-        throw new Error(
-          `unknown error class "${arg}"${suggestion(cls, ERROR_CLASSES)}; classes: ${quoteList(ERROR_CLASSES)}`,
-        );
-      }
-      errorClass = cls;
-    }
-    return { kind: 'rate', text: trimmed, metric: name, errorClass, op, threshold: parseRateThreshold(rhs) };
-  }
-
+  if ((LATENCY_STATS as readonly string[]).includes(name))
+    return latencyRule(trimmed, name as LatencyStat, arg, op, rhs);
+  if (name === 'success_rate' || name === 'error_rate') return rateRule(trimmed, name, arg, op, rhs);
   if (name === 'qps' || name === 'output_tps') {
     if (arg !== null) throw new Error(`${name} takes no argument`);
     const unit = name === 'qps' ? 'successful requests per second' : 'output tokens per second';
     return { kind: 'throughput', text: trimmed, metric: name, op, threshold: parseNumberThreshold(rhs, unit) };
   }
+  return unknownSubject(name, arg);
+}
 
+function latencyRule(text: string, stat: LatencyStat, arg: string | null, op: Comparator, rhs: string): SloRule {
+  if (arg === null)
+    throw new Error(
+      `"${stat}" needs a metric in parentheses, e.g. ${stat}(ttft); metrics: ${quoteList(LATENCY_METRICS)}`,
+    );
+  const metric = arg.toLowerCase();
+  if (!(LATENCY_METRICS as readonly string[]).includes(metric)) {
+    throw new Error(
+      `unknown metric "${arg}"${suggestion(metric, LATENCY_METRICS)}; metrics: ${quoteList(LATENCY_METRICS)}`,
+    );
+  }
+  return { kind: 'latency', text, stat, metric: metric as LatencyMetric, op, thresholdMs: parseLatencyThreshold(rhs) };
+}
+
+function rateRule(
+  text: string,
+  metric: 'success_rate' | 'error_rate',
+  arg: string | null,
+  op: Comparator,
+  rhs: string,
+): SloRule {
+  let errorClass: string | null = null;
+  if (arg !== null) {
+    if (metric === 'success_rate')
+      throw new Error(`success_rate takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
+    const cls = arg.toLowerCase();
+    if (!(ERROR_CLASSES as readonly string[]).includes(cls)) {
+      throw new Error(
+        `unknown error class "${arg}"${suggestion(cls, ERROR_CLASSES)}; classes: ${quoteList(ERROR_CLASSES)}`,
+      );
+    }
+    errorClass = cls;
+  }
+  return { kind: 'rate', text, metric, errorClass, op, threshold: parseRateThreshold(rhs) };
+}
+
+/** Throws the most helpful error for a subject that is none of the known ones. */
+function unknownSubject(name: string, arg: string | null): never {
   if ((LATENCY_METRICS as readonly string[]).includes(name)) {
     throw new Error(
       `"${name}" needs a statistic, e.g. p99(${name}) or avg(${name}); statistics: ${quoteList(LATENCY_STATS)}`,

@@ -63,9 +63,8 @@ export function binomialCdf(n: number, p: number): Float64Array {
 }
 
 /**
- * Ranks (1-based) of the order statistics that bound the q-quantile with confidence `level`:
- * P(x(lower) ≤ Q_q ≤ x(upper)) ≥ level. A rank of 0 means "−∞" (too few samples for a lower
- * bound), a rank of n+1 means "+∞".
+ * Ranks (1-based) of the order statistics bounding the q-quantile with confidence `level`:
+ * P(x(lower) ≤ Q_q ≤ x(upper)) ≥ level; rank 0 means −∞ and n+1 means +∞ (too few samples to bound).
  */
 export function quantileRanks(n: number, q: number, level: number): { lower: number; upper: number } {
   if (n === 0) return { lower: 0, upper: 1 };

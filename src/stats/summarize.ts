@@ -32,12 +32,89 @@ export function tpotOf(r: RequestRecord): number | null {
   return (r.lastContentAt - r.firstContentAt) / (r.outputTokens - 1);
 }
 
+/** Running counts over one stage's records, in record order. */
+interface StageTally {
+  requests: number;
+  ok: number;
+  errors: Partial<Record<ErrorClass, number>>;
+  ttft: number[];
+  ttfb: number[];
+  e2e: number[];
+  tpot: number[];
+  itl: number[];
+  completedInWindow: number;
+  okCompletedInWindow: number;
+  outputTokens: number;
+  outputTokensEstimated: boolean;
+  completedE2eSum: number;
+  inFlightMs: number;
+  retryAfterS: number[];
+  errorSamples: Partial<Record<ErrorClass, string[]>>;
+}
+
+function emptyTally(): StageTally {
+  return {
+    requests: 0,
+    ok: 0,
+    errors: {},
+    ttft: [],
+    ttfb: [],
+    e2e: [],
+    tpot: [],
+    itl: [],
+    completedInWindow: 0,
+    okCompletedInWindow: 0,
+    outputTokens: 0,
+    outputTokensEstimated: false,
+    completedE2eSum: 0,
+    inFlightMs: 0,
+    retryAfterS: [],
+    errorSamples: {},
+  };
+}
+
+/** Time in flight and completions: every record of the stage, whatever its phase. */
+function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow): void {
+  const ws = w.startMs;
+  const we = w.endMs;
+  // Time-average of in-flight requests: each request contributes its overlap with the window.
+  const overlap = Math.min(r.end, we) - Math.max(r.t0, ws);
+  if (overlap > 0) t.inFlightMs += overlap;
+  if (r.end >= ws && r.end < we) {
+    t.completedInWindow++;
+    t.completedE2eSum += r.end - r.t0;
+    t.outputTokens += r.outputTokens;
+    if (r.outputTokensEstimated && r.outputTokens > 0) t.outputTokensEstimated = true;
+    if (r.ok) t.okCompletedInWindow++;
+  }
+}
+
+/** Success, errors and latency samples: only requests started in the window. */
+function tallyJudged(t: StageTally, r: RequestRecord): void {
+  t.requests++;
+  if (!r.ok) {
+    const cls: ErrorClass = r.errorClass ?? 'client_error';
+    t.errors[cls] = (t.errors[cls] ?? 0) + 1;
+    if (r.error) {
+      const list = (t.errorSamples[cls] ??= []);
+      if (list.length < 3 && !list.includes(r.error)) list.push(r.error);
+    }
+    if (r.retryAfterS !== null) t.retryAfterS.push(r.retryAfterS);
+    return;
+  }
+  t.ok++;
+  const ttft = ttftOf(r);
+  if (ttft !== null) t.ttft.push(ttft);
+  if (r.headersAt !== null) t.ttfb.push(r.headersAt - r.t0);
+  t.e2e.push(r.end - r.t0);
+  const tpot = tpotOf(r);
+  if (tpot !== null) t.tpot.push(tpot);
+  for (const g of r.gapsMs) t.itl.push(g);
+}
+
 /**
- * Summarize one stage: one measurement window, or several pooled at the same concurrency when an
- * INCONCLUSIVE stage was extended. `records` may contain other stages' records: only those whose
- * `stage` is one of the windows' indexes are used, each against its own window. Requests that START
- * in a window are judged (success rate, latency distributions of the successful ones); requests
- * COMPLETED in a window give QPS and tokens/s (over the summed window length).
+ * One stage's summary over one window or several pooled ones (docs/design-notes.md, "Stage summary"):
+ * requests started in a window are judged, those completed in it give QPS and tokens/s.
  */
 export function summarizeStage(
   records: readonly RequestRecord[],
@@ -49,67 +126,23 @@ export function summarizeStage(
   const byIndex = new Map(list.map((w) => [w.index, w]));
   let windowMs = 0;
   for (const w of list) windowMs += Math.max(0, w.endMs - w.startMs);
-  const windowS = windowMs / 1000;
 
-  let requests = 0;
-  let ok = 0;
-  const errors: Partial<Record<ErrorClass, number>> = {};
-  const ttft: number[] = [];
-  const ttfb: number[] = [];
-  const e2e: number[] = [];
-  const tpot: number[] = [];
-  const itl: number[] = [];
-  let completedInWindow = 0;
-  let okCompletedInWindow = 0;
-  let outputTokens = 0;
-  let outputTokensEstimated = false;
-  let completedE2eSum = 0;
-  let inFlightMs = 0;
-  const retryAfterS: number[] = [];
-  const errorSamples: Partial<Record<ErrorClass, string[]>> = {};
-
+  const t = emptyTally();
   for (const r of records) {
     const w = byIndex.get(r.stage);
     if (!w) continue;
-    const ws = w.startMs;
-    const we = w.endMs;
-    // Time-average of in-flight requests: each request contributes its overlap with the window.
-    const overlap = Math.min(r.end, we) - Math.max(r.t0, ws);
-    if (overlap > 0) inFlightMs += overlap;
-
-    if (r.end >= ws && r.end < we) {
-      completedInWindow++;
-      completedE2eSum += r.end - r.t0;
-      outputTokens += r.outputTokens;
-      if (r.outputTokensEstimated && r.outputTokens > 0) outputTokensEstimated = true;
-      if (r.ok) okCompletedInWindow++;
-    }
-
-    if (r.phase !== 'window') continue;
-    requests++;
-    if (!r.ok) {
-      const cls: ErrorClass = r.errorClass ?? 'client_error';
-      errors[cls] = (errors[cls] ?? 0) + 1;
-      if (r.error) {
-        const list = (errorSamples[cls] ??= []);
-        if (list.length < 3 && !list.includes(r.error)) list.push(r.error);
-      }
-      if (r.retryAfterS !== null) retryAfterS.push(r.retryAfterS);
-      continue;
-    }
-    ok++;
-    const t = ttftOf(r);
-    if (t !== null) ttft.push(t);
-    if (r.headersAt !== null) ttfb.push(r.headersAt - r.t0);
-    e2e.push(r.end - r.t0);
-    const tp = tpotOf(r);
-    if (tp !== null) tpot.push(tp);
-    for (const g of r.gapsMs) itl.push(g);
+    tallyWindowActivity(t, r, w);
+    if (r.phase === 'window') tallyJudged(t, r);
   }
+  return toSummary(first, windowMs, t);
+}
 
+function toSummary(first: StageWindow, windowMs: number, t: StageTally): StageSummary {
+  const windowS = windowMs / 1000;
+  const { requests, ok, completedInWindow } = t;
   const completionsPerS = windowS > 0 ? completedInWindow / windowS : 0;
-  const meanCompletedE2e = completedInWindow > 0 ? completedE2eSum / completedInWindow : null;
-  const achievedConcurrency = windowMs > 0 ? inFlightMs / windowMs : 0;
+  const meanCompletedE2e = completedInWindow > 0 ? t.completedE2eSum / completedInWindow : null;
+  const achievedConcurrency = windowMs > 0 ? t.inFlightMs / windowMs : 0;
   const predicted = meanCompletedE2e === null ? null : (completionsPerS * meanCompletedE2e) / 1000;
 
   return {
@@ -121,26 +154,26 @@ export function summarizeStage(
     failed: requests - ok,
     successRate: requests > 0 ? ok / requests : null,
     errorRate: requests > 0 ? (requests - ok) / requests : null,
-    errors,
+    errors: t.errors,
     completedInWindow,
-    okCompletedInWindow,
-    qps: windowS > 0 ? okCompletedInWindow / windowS : 0,
+    okCompletedInWindow: t.okCompletedInWindow,
+    qps: windowS > 0 ? t.okCompletedInWindow / windowS : 0,
     completionsPerS,
-    outputTokensPerS: windowS > 0 ? outputTokens / windowS : 0,
-    outputTokensEstimated,
-    outputTokens,
-    ttftMs: distribution(ttft),
-    ttfbMs: distribution(ttfb),
-    e2eMs: distribution(e2e),
-    tpotMs: distribution(tpot),
-    itlMs: distribution(itl),
+    outputTokensPerS: windowS > 0 ? t.outputTokens / windowS : 0,
+    outputTokensEstimated: t.outputTokensEstimated,
+    outputTokens: t.outputTokens,
+    ttftMs: distribution(t.ttft),
+    ttfbMs: distribution(t.ttfb),
+    e2eMs: distribution(t.e2e),
+    tpotMs: distribution(t.tpot),
+    itlMs: distribution(t.itl),
     achievedConcurrency,
     littleLaw: {
       predicted,
       ratio: predicted !== null && predicted > 0 ? achievedConcurrency / predicted : null,
     },
-    retryAfterS,
-    errorSamples,
+    retryAfterS: t.retryAfterS,
+    errorSamples: t.errorSamples,
   };
 }
 
