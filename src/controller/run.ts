@@ -8,9 +8,12 @@ import { ToolError } from '../errors.ts';
 import { JsonlWriter, writeFileAtomicSync } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
 import { makeRedactor, redactDeep, redactUrl, secretHeaderValues } from '../util/secrets.ts';
-import { runStage, type StageProgress } from '../load/stage-runner.ts';
+import type { RunBudget, StageExecutor } from '../load/executor.ts';
+import { createInProcessExecutor } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
+import type { StageProgress } from '../model/stage.ts';
+import { systemClock } from '../util/clock.ts';
 import { transportConfig } from './transport-config.ts';
 import type { Profile } from '../profile/types.ts';
 import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
@@ -178,26 +181,33 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
     announced = true;
     const requestsOut = new JsonlWriter(join(runDir, 'requests.jsonl'));
     const stagesOut = new JsonlWriter(join(runDir, 'stages.jsonl'));
+    const rng = mulberry32(profile.request.seed);
+    const nPayloads = profile.request.payloads.length;
+    const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
+    const idPrefix = `fc${Math.floor(clockOriginEpochMs).toString(36)}`;
+    const clock = systemClock(origin);
     // workers > 1: the requests run on worker threads (src/load/worker-pool.ts); this thread only merges and judges.
-    const pool =
+    const executor: StageExecutor =
       profile.workers > 1
         ? await startWorkerPool({
             workers: profile.workers,
+            clock,
+            idPrefix,
             transport: transportConfig(profile, baseUrl, apiKey),
             seed: profile.request.seed,
             secrets,
             originEpochMs: clockOriginEpochMs,
             path: 'fast',
           })
-        : null;
-    const transport = pool ? null : createTransport({ config: transportConfig(profile, baseUrl, apiKey), now, redact });
+        : createInProcessExecutor({
+            transport: createTransport({ config: transportConfig(profile, baseUrl, apiKey), now, redact }),
+            clock,
+            idPrefix,
+            pickPayload,
+          });
     const levels = planLevels(profile.ramp.concurrency);
     const history: StageResult[] = [];
     const staged: StageWithWindow[] = [];
-    const rng = mulberry32(profile.request.seed);
-    const nPayloads = profile.request.payloads.length;
-    const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
-    const idPrefix = `fc${Math.floor(clockOriginEpochMs).toString(36)}`;
     let nextIndex = 0;
     let totalRequests = 0;
     let totalOutputTokens = 0;
@@ -208,6 +218,12 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       else if (totalRequests >= profile.limits.maxRequests) budgetReason = 'limit_requests';
       else if (totalOutputTokens >= profile.limits.maxOutputTokens) budgetReason = 'limit_output_tokens';
       return budgetReason !== null;
+    };
+    const budget: RunBudget = {
+      remainingRequests: () => Math.max(0, profile.limits.maxRequests - totalRequests),
+      deadlineMs: profile.limits.maxDurationMs,
+      countSent: (n) => (totalRequests += n),
+      exceeded: budgetExceeded,
     };
 
     let capacity: Capacity | null = null;
@@ -244,47 +260,25 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
             kind: extension > 0 ? 'extend' : step.why,
           });
           o.stageHook?.(index);
-          const common = {
-            plan: {
-              index,
-              concurrency: step.concurrency,
-              warmupMs: profile.ramp.warmupMs,
-              durationMs: profile.ramp.stage.durationMs,
-              requestLimit: profile.ramp.stage.requests,
-              // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
-              drainMs: effectiveDrainMs(profile),
-            },
-            now,
-            idPrefix,
+          const plan = {
+            index,
+            load: { kind: 'closed' as const, concurrency: step.concurrency },
+            warmupMs: profile.ramp.warmupMs,
+            durationMs: profile.ramp.stage.durationMs,
+            requestLimit: profile.ramp.stage.requests,
+            // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
+            drainMs: effectiveDrainMs(profile),
+          };
+          const res = await executor.runStage(plan, {
             onRecord: (rec: RequestRecord) => {
               totalOutputTokens += rec.outputTokens;
               requestsOut.append(rec);
             },
             maxErrorRate: profile.stop.maxErrorRate,
             stopSignal: o.signal,
-            budgetExceeded,
+            budget,
             onProgress: (progress: StageProgress) => emit({ type: 'progress', progress }),
-          };
-          const res = pool
-            ? await pool.runStage({
-                ...common,
-                maxRequests: Math.max(0, profile.limits.maxRequests - totalRequests),
-                maxDurationMs: profile.limits.maxDurationMs,
-                countSent: (n) => {
-                  totalRequests += n;
-                },
-              })
-            : await runStage({
-                ...common,
-                sender: {
-                  send: (p) => {
-                    totalRequests++;
-                    return transport!.send(p);
-                  },
-                  abortAll: (c, m) => transport!.abortAll(c, m),
-                },
-                pickPayload,
-              });
+          });
           requestsOut.flush();
           if (overheadSamples !== null) {
             const samples = await measureTtftOverhead(res.records, () => sim!.flushGroundTruth(), groundTruth!);
@@ -328,8 +322,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
         emit({ type: 'stage-end', result });
       }
     } finally {
-      transport?.close();
-      await pool?.close();
+      await executor.close();
       requestsOut.close();
     }
     stagesOut.append({ type: 'end', stop_reason: capacity.stopReason, stop_detail: capacity.stopDetail });
