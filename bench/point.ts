@@ -10,8 +10,10 @@ import { judgeStage } from '../src/controller/judge.ts';
 import { GroundTruthReader, measureTtftOverhead, summarizeOverhead } from '../src/controller/ttft-overhead.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
 import type { RequestRecord } from '../src/model/record.ts';
+import { unlimitedBudget, type StageExecutor } from '../src/load/executor.ts';
+import { createInProcessExecutor } from '../src/load/stage-runner.ts';
+import type { StagePlan, StageRunResult } from '../src/model/stage.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { runStage, type StagePlan, type StageRunResult } from '../src/load/stage-runner.ts';
 import { startWorkerPool } from '../src/load/worker-pool.ts';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
@@ -125,7 +127,6 @@ workers: ${args.workers}
  */
 type RunTool = (
   plan: StagePlan,
-  idPrefix: string,
   onRecord: (r: RequestRecord) => void,
   stageStartMs?: number,
 ) => Promise<StageRunResult>;
@@ -151,14 +152,14 @@ async function jitWarmup(runTool: RunTool | null): Promise<void> {
   }
   await runTool(
     {
-      index: 0,
-      concurrency: args.concurrency,
+      // A stage index of its own: its request ids differ from the measured stage's (index 0).
+      index: 1,
+      load: { kind: 'closed', concurrency: args.concurrency },
       warmupMs: 0,
       durationMs: args.jitWarmupMs,
       requestLimit: null,
       drainMs: 20_000,
     },
-    `${args.idPrefix}-jit`,
     () => {},
   );
 }
@@ -171,23 +172,15 @@ let closeTool = async (): Promise<void> => {};
 if (args.client === 'tool' && args.workers > 1) {
   const pool = await startWorkerPool({
     workers: args.workers,
+    clock: systemClock(origin),
+    idPrefix: args.idPrefix,
     transport: transportConfig(profile, args.baseUrl, 'EMPTY'),
     seed: profile.request.seed,
     secrets: [],
     originEpochMs: originEpoch,
     path,
   });
-  runTool = (plan, idPrefix, onRecord) =>
-    pool.runStage({
-      plan,
-      now,
-      idPrefix,
-      onRecord,
-      maxErrorRate: 1,
-      maxRequests: Number.MAX_SAFE_INTEGER,
-      maxDurationMs: Number.POSITIVE_INFINITY,
-      countSent: () => {},
-    });
+  runTool = (plan, onRecord) => pool.runStage(plan, { onRecord, maxErrorRate: 1, budget: unlimitedBudget() });
   closeTool = () => pool.close();
 } else if (args.client === 'tool') {
   const transport = createTransport({
@@ -196,9 +189,15 @@ if (args.client === 'tool' && args.workers > 1) {
     redact: (x: string) => x,
     path,
   });
-  runTool = (plan, idPrefix, onRecord, stageStartMs) =>
-    runStage({ plan, sender: transport, now, idPrefix, pickPayload: () => 0, onRecord, maxErrorRate: 1, stageStartMs });
-  closeTool = async () => transport.close();
+  const executor: StageExecutor = createInProcessExecutor({
+    transport,
+    clock: systemClock(origin),
+    idPrefix: args.idPrefix,
+    pickPayload: () => 0,
+  });
+  runTool = (plan, onRecord, stageStartMs) =>
+    executor.runStage({ ...plan, startMs: stageStartMs }, { onRecord, maxErrorRate: 1, budget: unlimitedBudget() });
+  closeTool = () => executor.close();
 }
 await jitWarmup(runTool);
 mark('jit warm-up done');
@@ -311,13 +310,12 @@ if (args.client === 'ref') {
   const res = await runTool!(
     {
       index: 0,
-      concurrency: args.concurrency,
+      load: { kind: 'closed', concurrency: args.concurrency },
       warmupMs: args.warmupMs,
       durationMs: args.windowMs,
       requestLimit: null,
       drainMs: 20_000,
     },
-    args.idPrefix,
     process.env.BENCH_NO_JSONL ? () => {} : (rec) => writer.append(rec),
     start,
   );

@@ -8,12 +8,13 @@
 // Args: mode (floor | transport | stage), first-token delay ms (default 100), concurrency (default 100).
 import { transportConfig } from '../src/controller/transport-config.ts';
 import http from 'node:http';
-import { runStage } from '../src/load/stage-runner.ts';
+import { unlimitedBudget } from '../src/load/executor.ts';
+import { createInProcessExecutor } from '../src/load/stage-runner.ts';
+import { systemClock } from '../src/util/clock.ts';
 import { floorLines } from './ref-client.ts';
 import { createTransport } from '../src/load/transport.ts';
 import { loadProfile } from '../src/profile/load.ts';
 import { startSimulator } from '../src/sim/index.ts';
-import { systemClock } from '../src/util/clock.ts';
 
 const mode = process.argv[2] ?? 'floor';
 const delayMs = Number(process.argv[3] ?? 100);
@@ -116,15 +117,23 @@ const countRecord = (r: { firstContentAt: number | null; gapsMs: number[] }) => 
 
 const endAt = WARMUP_MS + WINDOW_MS;
 if (mode === 'stage') {
-  const res = await runStage({
-    plan: { index: 0, concurrency: C, warmupMs: WARMUP_MS, durationMs: WINDOW_MS, requestLimit: null, drainMs: 20_000 },
-    sender: transport,
-    now,
+  const executor = createInProcessExecutor({
+    transport,
+    clock: systemClock(origin),
     idPrefix: 's',
     pickPayload: () => 0,
-    onRecord: () => {},
-    maxErrorRate: 1,
   });
+  const res = await executor.runStage(
+    {
+      index: 0,
+      load: { kind: 'closed', concurrency: C },
+      warmupMs: WARMUP_MS,
+      durationMs: WINDOW_MS,
+      requestLimit: null,
+      drainMs: 20_000,
+    },
+    { onRecord: () => {}, maxErrorRate: 1, budget: unlimitedBudget() },
+  );
   for (const r of res.records) countRecord(r);
 } else {
   let seq = 0;

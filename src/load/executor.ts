@@ -1,6 +1,7 @@
 // The stage-execution seam: the controller hands a StagePlan to an executor and gets records back as they end.
-// Implementations: the in-process runner (stage-runner.ts) and worker threads (worker-pool.ts); remote agents next.
-import type { RequestRecord } from '../model/record.ts';
+// Implementations: in-process (stage-runner.ts) and worker threads (worker-pool.ts); remote agents next. Inside an
+// executor, a LoadModel (load-model.ts) decides when requests are sent and a StageTally (tally.ts) counts them.
+import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
 
 /** Run-wide safety limits, shared by every stage and every executor. */
@@ -28,4 +29,45 @@ export interface StageHooks {
 export interface StageExecutor {
   runStage(plan: StagePlan, hooks: StageHooks): Promise<StageRunResult>;
   close(): Promise<void>;
+}
+
+/** A request as planned by an executor: what the transport is told to send. */
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+
+/** What an executor needs of a transport (src/load/transport.ts): send, cut in-flight requests short, close. */
+export interface RequestSender {
+  send(req: PlannedRequest): Promise<RequestRecord>;
+  /** Abort every request in flight, classified with `errorClass`. */
+  abortAll(errorClass: ErrorClass, message: string): void;
+  close(): void;
+}
+
+/** What a load model drives: the executor's sending, window bookkeeping and records. */
+export interface StageRequests {
+  /** Sends the next request of sender `worker` and resolves when it has ended; false: the stage stopped sending. */
+  sendNext(worker: number): Promise<boolean>;
+}
+
+/** How requests arrive in a stage (`plan.load.kind`): when each is sent, and by which sender. */
+export interface LoadModel {
+  /** Sends until the stage stops sending; resolves once every request it started has ended. */
+  run(requests: StageRequests): Promise<void>;
+}
+
+/** Part `index` of `of` parts of a stage, each run by its own executor (a worker thread); a whole stage is 0 of 1. */
+export interface StagePart {
+  index: number;
+  of: number;
+}
+
+/** A budget without run-wide limits (benchmarks, tests); `sent` counts the requests sent. */
+export function unlimitedBudget(): RunBudget & { sent: number } {
+  const budget = {
+    sent: 0,
+    remainingRequests: () => Number.MAX_SAFE_INTEGER,
+    deadlineMs: Number.POSITIVE_INFINITY,
+    countSent: (n: number) => void (budget.sent += n),
+    exceeded: () => false,
+  };
+  return budget;
 }

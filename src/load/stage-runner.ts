@@ -1,268 +1,174 @@
-// Runs one closed-loop stage: C workers, each sending its next request as soon as its previous
-// one ends, starts staggered over the first half of the warm-up. Knows nothing of SLOs.
+// The in-process executor: runs a stage's requests on this thread's event loop through one transport. The load
+// model decides when requests are sent, the tally keeps the window, breaker and stop; this module sends, records,
+// bounds the drain and measures the generator's own health. Knows nothing of SLOs.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ErrorClass, RequestRecord } from '../model/record.ts';
-import type { PlannedRequest } from './transport.ts';
-import type { StageWindow } from '../model/summary.ts';
+import type { RequestRecord } from '../model/record.ts';
+import type { ExecutorHealth, StagePlan, StageRunResult } from '../model/stage.ts';
+import type { Clock, Timer } from '../util/clock.ts';
+import type { RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
+import { loadModelFor, WHOLE_STAGE } from './load-model.ts';
+import { StageTally, type WindowRequestCounter } from './tally.ts';
 
-export interface StagePlan {
-  index: number;
-  concurrency: number;
-  warmupMs: number;
-  durationMs: number | null;
-  requestLimit: number | null;
-  drainMs: number;
-}
-
-export interface StageSender {
-  send(req: PlannedRequest): Promise<RequestRecord>;
-  abortAll(errorClass: ErrorClass, message: string): void;
-}
-
-export interface StageProgress {
-  stage: number;
-  concurrency: number;
-  elapsedMs: number;
-  inWindow: boolean;
-  done: number;
-  failed: number;
-  okPerS: number;
-  ttftP99Ms: number | null;
-}
-
-/** The live progress of a stage, computed the same way for one thread and for a worker pool. */
-export function progressSnapshot(o: {
-  stage: number;
-  concurrency: number;
-  now: number;
-  stageStart: number;
-  ws: number;
-  windowEnd: number;
-  done: number;
-  failed: number;
-  ttfts: readonly number[];
-}): StageProgress {
-  const inWindow = o.now >= o.ws;
-  let p99: number | null = null;
-  if (o.ttfts.length > 0) {
-    const s = o.ttfts.slice().sort((a, b) => a - b);
-    p99 = s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)] ?? null;
-  }
-  const elapsedWindow = Math.max(1, Math.min(o.now, o.windowEnd) - o.ws);
-  return {
-    stage: o.stage,
-    concurrency: o.concurrency,
-    elapsedMs: o.now - o.stageStart,
-    inWindow,
-    done: o.done,
-    failed: o.failed,
-    okPerS: inWindow ? ((o.done - o.failed) / elapsedWindow) * 1000 : 0,
-    ttftP99Ms: p99,
-  };
-}
-
-export interface StageRunOptions {
-  plan: StagePlan;
-  sender: StageSender;
-  now: () => number;
-  /** Prefix of request ids (x-request-id), unique per run. */
+export interface InProcessExecutorOptions {
+  /** Owned by the executor: closed by close(). */
+  transport: RequestSender;
+  clock: Clock;
+  /** Prefix of request ids (x-request-id), unique per run: ids are `${idPrefix}-${stage}-${seq}`. */
   idPrefix: string;
   pickPayload: () => number;
-  onRecord: (rec: RequestRecord) => void;
-  /** Circuit breaker: stop the stage once this error rate is exceeded after `breakerMinRequests`. */
-  maxErrorRate: number;
-  breakerMinRequests?: number;
-  /** Set when the run is being interrupted: stop sending, give in-flight requests `graceMs`. */
-  stopSignal?: AbortSignal;
+  /** After an interrupt, in-flight requests get this long before they are aborted (default 5 s). */
   interruptGraceMs?: number;
-  /** Also stop sending when this returns true (run-wide safety limits); checked before every request. */
-  budgetExceeded?: () => boolean;
-  onProgress?: (p: StageProgress) => void;
+  /** Window records before the breaker may trip (default 20). */
+  breakerMinRequests?: number;
   progressEveryMs?: number;
-  /**
-   * Worker threads (src/load/worker-pool.ts): this runner runs slots `[offset, offset + plan.concurrency)` of a stage of
-   * `total` slots, so that the stagger and the records' `worker` index are those of the whole stage.
-   */
-  slots?: { offset: number; total: number };
-  /** The stage's start on the run clock, shared by every thread so that all have the same window (default: now). */
-  stageStartMs?: number;
-  /** Counts a request started in the window across threads and returns the count including it (request limits). */
-  claimWindowRequest?: () => number;
 }
 
-export interface StageRunResult {
-  window: StageWindow;
-  records: RequestRecord[];
-  stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
-  health: { eventLoopDelayP99Ms: number; cpuPercent: number };
+/** One part of a stage that several executors run together (worker threads) and their shared window count. */
+export interface SharedStage {
+  part: StagePart;
+  windowCounter: WindowRequestCounter;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+export interface InProcessExecutor extends StageExecutor {
+  runStage(plan: StagePlan, hooks: StageHooks, shared?: SharedStage): Promise<StageRunResult>;
+}
 
-export async function runStage(o: StageRunOptions): Promise<StageRunResult> {
-  const { plan, now } = o;
-  const C = plan.concurrency;
+export function createInProcessExecutor(o: InProcessExecutorOptions): InProcessExecutor {
+  return {
+    runStage: (plan, hooks, shared) => runStageInProcess(o, plan, hooks, shared),
+    close: async () => o.transport.close(),
+  };
+}
+
+async function runStageInProcess(
+  o: InProcessExecutorOptions,
+  plan: StagePlan,
+  hooks: StageHooks,
+  shared?: SharedStage,
+): Promise<StageRunResult> {
+  const { clock } = o;
+  const stageStartMs = plan.startMs ?? clock.now();
+  const tally = new StageTally({
+    plan,
+    clock,
+    stageStartMs,
+    maxErrorRate: hooks.maxErrorRate,
+    breakerMinRequests: o.breakerMinRequests,
+    windowCounter: shared?.windowCounter,
+  });
+  const health = watchHealth(clock, tally.windowStartMs);
+  const onAbort = () => tally.interrupt();
+  hooks.stopSignal?.addEventListener('abort', onAbort);
+  if (hooks.stopSignal?.aborted) tally.interrupt();
+  tally.start(hooks.onProgress ? (p) => hooks.onProgress!(p) : undefined, o.progressEveryMs);
+
   const records: RequestRecord[] = [];
-  const minReq = o.breakerMinRequests ?? 20;
-  const stageStart = o.stageStartMs ?? now();
-  const slotOffset = o.slots?.offset ?? 0;
-  const slotTotal = o.slots?.total ?? C;
-  const ws = stageStart + plan.warmupMs;
-  let we = plan.durationMs !== null ? ws + plan.durationMs : Number.POSITIVE_INFINITY;
-  let stopSending = false;
-  let stoppedBy: StageRunResult['stoppedBy'] = null;
-  let windowStarted = 0;
-  let windowDone = 0;
-  let windowFailed = 0;
+  const model = loadModelFor(plan, { clock, stageStartMs, part: shared?.part ?? WHOLE_STAGE });
+  const all = model.run(stageRequests(o, plan, hooks, tally, records));
+  const drain = boundDrain(o, plan, tally, hooks.stopSignal);
+  await Promise.race([all, drain.done.then(() => all)]);
+  drain.dispose();
+  tally.dispose();
+  hooks.stopSignal?.removeEventListener('abort', onAbort);
+  const generatorHealth = health.finish();
+  return { window: tally.window(), records, stoppedBy: tally.stoppedBy, health: generatorHealth };
+}
+
+/** Sending one request for a load model: stop and budget checks, the window's admission, the record. */
+function stageRequests(
+  o: InProcessExecutorOptions,
+  plan: StagePlan,
+  hooks: StageHooks,
+  tally: StageTally,
+  records: RequestRecord[],
+): StageRequests {
   let seq = 0;
-  const windowTtft: number[] = [];
-
-  const stopNow = (why: StageRunResult['stoppedBy']) => {
-    if (stopSending) return;
-    stopSending = true;
-    stoppedBy = why;
-    const t = now();
-    if (t < we) we = Math.max(ws, t);
-  };
-
-  const ELD_RESOLUTION_MS = 10;
-  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
-  eld.enable();
-  const cpu0 = process.cpuUsage();
-  const wall0 = now();
-
-  const spanMs = plan.warmupMs > 0 ? plan.warmupMs / 2 : Math.min(slotTotal, 1000);
-  const onAbort = () => {
-    stopNow('interrupted');
-    // Also after the window closed (during the drain): the stage's in-flight requests get cut short.
-    stoppedBy ??= 'interrupted';
-  };
-  o.stopSignal?.addEventListener('abort', onAbort);
-  if (o.stopSignal?.aborted) stopNow('interrupted');
-
-  const windowTimer =
-    plan.durationMs !== null
-      ? setTimeout(
-          () => {
-            stopSending = true;
-          },
-          Math.max(0, we - now()),
-        )
-      : null;
-  // Generator health is judged over the measurement window only: warm-up absorbs start-up costs (JIT, connections).
-  const windowStartTimer = setTimeout(() => eld.reset(), Math.max(0, ws - now()));
-
-  let progressTimer: NodeJS.Timeout | null = null;
-  if (o.onProgress) {
-    progressTimer = setInterval(() => {
-      const t = now();
-      o.onProgress!(
-        progressSnapshot({
-          stage: plan.index,
-          concurrency: C,
-          now: t,
-          stageStart,
-          ws,
-          windowEnd: we,
-          done: windowDone,
-          failed: windowFailed,
-          ttfts: windowTtft,
-        }),
-      );
-    }, o.progressEveryMs ?? 500);
-    progressTimer.unref();
-  }
-
-  async function worker(w: number): Promise<void> {
-    await sleep(stageStart + (spanMs * w) / slotTotal - now());
-    for (;;) {
-      if (stopSending) return;
-      if (o.budgetExceeded?.()) {
-        stopNow('budget');
-        return;
-      }
-      const t0 = now();
-      if (t0 >= we) return;
-      const phase = t0 < ws ? 'warmup' : 'window';
-      // How many window requests have started, this one included (across threads when they share a limit).
-      let started = 0;
-      if (phase === 'window') {
-        started = o.claimWindowRequest ? o.claimWindowRequest() : ++windowStarted;
-        if (plan.requestLimit !== null && started > plan.requestLimit) return;
-      }
+  return {
+    async sendNext(worker: number): Promise<boolean> {
+      if (!tally.sendingOpen) return false;
+      if (tally.checkBudget(hooks.budget)) return false;
+      const t0 = o.clock.now();
+      const admitted = tally.admit(t0);
+      if (!admitted) return false;
       const id = `${o.idPrefix}-${plan.index}-${seq++}`;
-      const p = o.sender.send({ id, stage: plan.index, phase, worker: w, payload: o.pickPayload(), t0 });
-      if (phase === 'window' && plan.requestLimit !== null && started >= plan.requestLimit) {
-        // The window closes right after its last request has started.
-        we = now();
-        stopSending = true;
-      }
-      const rec = await p;
+      const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: o.pickPayload(), t0 };
+      hooks.budget.countSent(1);
+      const pending = o.transport.send(req);
+      if (admitted.last) tally.closeAtLastRequest();
+      const rec = await pending;
       records.push(rec);
-      o.onRecord(rec);
-      if (rec.phase === 'window') {
-        windowDone++;
-        if (!rec.ok) windowFailed++;
-        else if (rec.firstContentAt !== null) windowTtft.push(rec.firstContentAt - rec.t0);
-        if (windowDone >= minReq && windowFailed / windowDone > o.maxErrorRate) stopNow('breaker');
-      }
-    }
-  }
+      hooks.onRecord(rec);
+      tally.record(rec);
+      return true;
+    },
+  };
+}
 
-  const workers: Promise<void>[] = [];
-  for (let w = slotOffset; w < slotOffset + C; w++) workers.push(worker(w));
-  const all = Promise.all(workers);
-
-  // Bound the wait for in-flight requests: drain after the window, a short grace on interrupt.
-  let drainTimer: NodeJS.Timeout | null = null;
-  const drainWatch = new Promise<void>((resolve) => {
+/**
+ * Bounds the wait for in-flight requests: `drainMs` once sending has stopped, a short grace after an interrupt
+ * (also one arriving during the drain). `done` resolves when the bound has cut the stage's requests short.
+ */
+function boundDrain(
+  o: InProcessExecutorOptions,
+  plan: StagePlan,
+  tally: StageTally,
+  signal: AbortSignal | undefined,
+): { done: Promise<void>; dispose(): void } {
+  const { clock } = o;
+  const graceMs = o.interruptGraceMs ?? 5000;
+  const graceMessage = 'aborted after interrupt grace period';
+  let timer: Timer | null = null;
+  const done = new Promise<void>((resolve) => {
     const check = () => {
-      if (!stopSending && now() < we) {
-        drainTimer = setTimeout(check, Math.min(250, Math.max(1, we - now())));
+      if (tally.sendingOpen && clock.now() < tally.windowEnd) {
+        timer = clock.setTimeout(check, Math.min(250, Math.max(1, tally.windowEnd - clock.now())));
         return;
       }
-      const bound = stoppedBy === 'interrupted' ? (o.interruptGraceMs ?? 5000) : plan.drainMs;
-      drainTimer = setTimeout(() => {
-        o.sender.abortAll(
-          'aborted',
-          stoppedBy === 'interrupted'
-            ? 'aborted after interrupt grace period'
-            : `stage drain limit of ${plan.drainMs} ms`,
-        );
-        resolve();
-      }, bound);
-      drainTimer.unref();
+      const bound = tally.stoppedBy === 'interrupted' ? graceMs : plan.drainMs;
+      timer = clock
+        .setTimeout(() => {
+          const why = tally.stoppedBy === 'interrupted' ? graceMessage : `stage drain limit of ${plan.drainMs} ms`;
+          o.transport.abortAll('aborted', why);
+          resolve();
+        }, bound)
+        .unref();
     };
     check();
   });
   const onInterruptDuringDrain = () => {
-    if (drainTimer) clearTimeout(drainTimer);
-    drainTimer = setTimeout(
-      () => o.sender.abortAll('aborted', 'aborted after interrupt grace period'),
-      o.interruptGraceMs ?? 5000,
-    );
+    clock.clear(timer);
+    timer = clock.setTimeout(() => o.transport.abortAll('aborted', graceMessage), graceMs);
   };
-  o.stopSignal?.addEventListener('abort', onInterruptDuringDrain);
-  await Promise.race([all, drainWatch.then(() => all)]);
-  if (drainTimer) clearTimeout(drainTimer);
-  if (windowTimer) clearTimeout(windowTimer);
-  clearTimeout(windowStartTimer);
-  if (progressTimer) clearInterval(progressTimer);
-  o.stopSignal?.removeEventListener('abort', onAbort);
-  o.stopSignal?.removeEventListener('abort', onInterruptDuringDrain);
-  eld.disable();
-  const cpu = process.cpuUsage(cpu0);
-  const wallMs = Math.max(1, now() - wall0);
-
-  if (!Number.isFinite(we)) we = now();
+  signal?.addEventListener('abort', onInterruptDuringDrain);
   return {
-    window: { index: plan.index, concurrency: C, startMs: ws, endMs: Math.max(ws, we) },
-    records,
-    stoppedBy,
-    health: {
-      // The histogram records whole timer intervals: subtract the resolution to get the delay.
-      eventLoopDelayP99Ms: eld.count > 0 ? Math.max(0, eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS) : 0,
-      cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+    done,
+    dispose() {
+      clock.clear(timer);
+      signal?.removeEventListener('abort', onInterruptDuringDrain);
+    },
+  };
+}
+
+const ELD_RESOLUTION_MS = 10;
+
+/** The generator's health over the measurement window (warm-up absorbs start-up costs: JIT, connections). */
+function watchHealth(clock: Clock, windowStartMs: number): { finish(): ExecutorHealth } {
+  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  eld.enable();
+  const cpu0 = process.cpuUsage();
+  const wall0 = clock.now();
+  const windowStart = clock.setTimeout(() => eld.reset(), Math.max(0, windowStartMs - clock.now()));
+  return {
+    finish() {
+      clock.clear(windowStart);
+      eld.disable();
+      const cpu = process.cpuUsage(cpu0);
+      const wallMs = Math.max(1, clock.now() - wall0);
+      return {
+        // The histogram records whole timer intervals: subtract the resolution to get the delay.
+        eventLoopDelayP99Ms: eld.count > 0 ? Math.max(0, eld.percentile(99) / 1e6 - ELD_RESOLUTION_MS) : 0,
+        cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+      };
     },
   };
 }

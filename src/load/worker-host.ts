@@ -1,23 +1,30 @@
-// A load-generator worker thread: its own transport and event loop, running the stage runner on its share of a
-// stage's concurrency and streaming every record back to the controller (src/load/worker-pool.ts).
+// A load-generator worker thread: its own transport and event loop, running the in-process executor on its part of
+// a stage and streaming every record back to the controller (src/load/worker-pool.ts).
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '../util/prng.ts';
 import type { RequestRecord } from '../model/record.ts';
+import { systemClock, type Clock, type Timer } from '../util/clock.ts';
 import { makeRedactor } from '../util/secrets.ts';
-import { systemClock } from '../util/clock.ts';
-import { runStage } from './stage-runner.ts';
+import type { RunBudget } from './executor.ts';
+import { createInProcessExecutor } from './stage-runner.ts';
 import { createTransport } from './transport.ts';
-import { SHARED, type FromWorker, type StageMessage, type ToWorker, type WorkerInit } from './worker-messages.ts';
+import {
+  SHARED,
+  sharedWindowCounter,
+  type FromWorker,
+  type StageMessage,
+  type ToWorker,
+  type WorkerInit,
+} from './worker-messages.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
 // One clock for all threads: this thread's monotonic clock, shifted to the run's origin (epoch ms).
-const shift = performance.timeOrigin - init.originEpochMs;
-const clock = systemClock(-shift);
+const clock = systemClock(init.originEpochMs - performance.timeOrigin);
 const now = () => clock.now();
 
 const transport = createTransport({
@@ -28,9 +35,15 @@ const transport = createTransport({
 });
 const nPayloads = init.transport.body.payloads.length;
 const rng = mulberry32((init.seed + 7919 * (init.index + 1)) >>> 0);
-const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
+const executor = createInProcessExecutor({
+  transport,
+  clock,
+  idPrefix: init.idPrefix,
+  pickPayload: nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads),
+  interruptGraceMs: init.interruptGraceMs,
+});
 
-/** This thread's CPU time (ms) on Linux; null elsewhere (the stage runner's process-wide figure is used then). */
+/** This thread's CPU time (ms) on Linux; null elsewhere (the executor's process-wide figure is used then). */
 function threadCpuMs(): number | null {
   try {
     const stat = readFileSync('/proc/thread-self/stat', 'utf8');
@@ -45,9 +58,9 @@ let interrupt: AbortController | null = null;
 
 /** Records go back in batches: one message per ~20 ms or 64 records, not one per record. */
 let batch: RequestRecord[] = [];
-let batchTimer: NodeJS.Timeout | null = null;
+let batchTimer: Timer | null = null;
 function flush(): void {
-  if (batchTimer) clearTimeout(batchTimer);
+  clock.clear(batchTimer);
   batchTimer = null;
   if (batch.length === 0) return;
   post({ type: 'records', records: batch });
@@ -56,7 +69,20 @@ function flush(): void {
 function push(rec: RequestRecord): void {
   batch.push(rec);
   if (batch.length >= 64) flush();
-  else batchTimer ??= setTimeout(flush, 20);
+  else batchTimer ??= clock.setTimeout(flush, 20);
+}
+
+/** The run-wide limits as this thread sees them: the stage's shared send count, the controller's stop flag. */
+function threadBudget(shared: Int32Array, m: StageMessage, c: Clock): RunBudget {
+  return {
+    remainingRequests: () => Math.max(0, m.maxRequests - Atomics.load(shared, SHARED.sent)),
+    deadlineMs: m.maxDurationMs,
+    countSent: (n) => void Atomics.add(shared, SHARED.sent, n),
+    exceeded: () =>
+      Atomics.load(shared, SHARED.stop) !== 0 ||
+      Atomics.load(shared, SHARED.sent) >= m.maxRequests ||
+      c.now() >= m.maxDurationMs,
+  };
 }
 
 async function stage(m: StageMessage): Promise<void> {
@@ -64,31 +90,14 @@ async function stage(m: StageMessage): Promise<void> {
   interrupt = new AbortController();
   const cpu0 = threadCpuMs();
   const t0 = now();
-  const res = await runStage({
-    plan: m.plan,
-    sender: {
-      send: (p) => {
-        Atomics.add(shared, SHARED.sent, 1);
-        return transport.send(p);
-      },
-      abortAll: (c, msg) => transport.abortAll(c, msg),
-    },
-    now,
-    idPrefix: m.idPrefix,
-    pickPayload,
+  const hooks = {
     onRecord: push,
     // The controller judges the error rate over every thread's records and raises the shared stop flag.
     maxErrorRate: Number.POSITIVE_INFINITY,
     stopSignal: interrupt.signal,
-    interruptGraceMs: m.interruptGraceMs,
-    budgetExceeded: () =>
-      Atomics.load(shared, SHARED.stop) !== 0 ||
-      Atomics.load(shared, SHARED.sent) >= m.maxRequests ||
-      now() >= m.maxDurationMs,
-    slots: m.slots,
-    stageStartMs: m.stageStartMs,
-    claimWindowRequest: () => Atomics.add(shared, SHARED.windowStarted, 1) + 1,
-  });
+    budget: threadBudget(shared, m, clock),
+  };
+  const res = await executor.runStage(m.plan, hooks, { part: m.part, windowCounter: sharedWindowCounter(shared) });
   flush();
   const cpu1 = threadCpuMs();
   const wallMs = Math.max(1, now() - t0);
@@ -111,7 +120,7 @@ port.on('message', (m: ToWorker) => {
   } else if (m.type === 'interrupt') {
     interrupt?.abort();
   } else if (m.type === 'close') {
-    transport.close();
+    void executor.close();
     port.close();
   }
 });

@@ -1,12 +1,16 @@
 // Messages between the controller and the load-generator worker threads (src/load/worker-pool.ts, worker-host.ts).
 import type { RequestRecord } from '../model/record.ts';
-import type { StagePlan, StageRunResult } from './stage-runner.ts';
-import type { TransportConfig } from './transport.ts';
+import type { ExecutorHealth, StagePlan, StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
+import type { StagePart } from './executor.ts';
+import type { WindowRequestCounter } from './tally.ts';
+import type { TransportConfig } from './transport.ts';
 
 export interface WorkerInit {
-  /** 0-based thread index: part of every request id it sends, and of its payload sampling seed. */
+  /** 0-based thread index: part of its payload sampling seed. */
   index: number;
+  /** Prefix of the request ids this thread sends (the run's prefix and `w<index>`). */
+  idPrefix: string;
   transport: TransportConfig;
   /** The run's payload sampling seed (request.seed); each thread derives its own from it. */
   seed: number;
@@ -15,6 +19,7 @@ export interface WorkerInit {
   /** The run clock's origin as epoch ms: every thread reads `performance.timeOrigin + performance.now() - origin`. */
   originEpochMs: number;
   path: 'fast' | 'sdk';
+  interruptGraceMs?: number;
 }
 
 /** Int32 slots of the SharedArrayBuffer shared by the controller and its workers for a stage. */
@@ -28,13 +33,19 @@ export const SHARED = {
   length: 3,
 } as const;
 
+/** The window-request count of a stage, shared by the controller and every thread. */
+export function sharedWindowCounter(flags: Int32Array): WindowRequestCounter {
+  return {
+    claim: () => Atomics.add(flags, SHARED.windowStarted, 1) + 1,
+    started: () => Atomics.load(flags, SHARED.windowStarted),
+  };
+}
+
 export interface StageMessage {
   type: 'stage';
-  plan: StagePlan;
-  stageStartMs: number;
-  slots: { offset: number; total: number };
-  idPrefix: string;
-  interruptGraceMs: number;
+  /** The whole stage's plan, with its start fixed by the controller. */
+  plan: StagePlan & { startMs: number };
+  part: StagePart;
   /** Requests this stage may still send (run-wide limit), across threads. */
   maxRequests: number;
   /** Stop sending once the run clock reaches this (run-wide duration limit). */
@@ -47,8 +58,8 @@ export type ToWorker = StageMessage | { type: 'interrupt' } | { type: 'close' };
 export interface WorkerStageDone {
   type: 'done';
   window: StageWindow;
-  stoppedBy: StageRunResult['stoppedBy'];
-  health: { eventLoopDelayP99Ms: number; cpuPercent: number };
+  stoppedBy: StoppedBy | null;
+  health: ExecutorHealth;
 }
 
 export type FromWorker =

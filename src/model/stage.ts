@@ -15,6 +15,8 @@ export interface StagePlan {
   requestLimit: number | null;
   /** How long in-flight requests may run after the window before they are aborted. */
   drainMs: number;
+  /** The stage's start on the run clock; default: when the executor starts it (a worker pool fixes it for its threads). */
+  startMs?: number;
 }
 
 export type StoppedBy = 'breaker' | 'interrupted' | 'budget';

@@ -8,7 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import { readJsonl } from '../../src/io/jsonl.ts';
 import type { RequestRecord } from '../../src/model/record.ts';
-import { shares, startWorkerPool, type WorkerPool, type WorkerPoolStageOptions } from '../../src/load/worker-pool.ts';
+import { shares } from '../../src/load/closed-loop.ts';
+import { unlimitedBudget, type RunBudget, type StageHooks } from '../../src/load/executor.ts';
+import { startWorkerPool, type WorkerPool } from '../../src/load/worker-pool.ts';
+import type { StagePlan } from '../../src/model/stage.ts';
+import { systemClock } from '../../src/util/clock.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import type { Profile } from '../../src/profile/types.ts';
 import { rebuildSummary } from '../../src/controller/rebuild.ts';
@@ -56,22 +60,29 @@ ${extra}`;
   return (await loadProfile(join(dir, 'p.yaml'), { text, env: {} })).profile;
 }
 
-function stageOptions(
-  now: () => number,
-  over: Partial<WorkerPoolStageOptions> = {},
-): WorkerPoolStageOptions & { records: RequestRecord[] } {
+const plan = (index: number, concurrency: number, over: Partial<StagePlan> = {}): StagePlan => ({
+  index,
+  load: { kind: 'closed', concurrency },
+  warmupMs: 300,
+  durationMs: 1200,
+  requestLimit: null,
+  drainMs: 5000,
+  ...over,
+});
+
+function stageHooks(over: Partial<StageHooks> = {}): StageHooks & { records: RequestRecord[] } {
   const records: RequestRecord[] = [];
+  return { onRecord: (r) => records.push(r), maxErrorRate: 1, budget: unlimitedBudget(), records, ...over };
+}
+
+/** A run-wide request budget of `max` requests. */
+function requestBudget(max: number): RunBudget {
+  let sent = 0;
   return {
-    plan: { index: 3, concurrency: 6, warmupMs: 300, durationMs: 1200, requestLimit: null, drainMs: 5000 },
-    now,
-    idPrefix: 'wt',
-    onRecord: (r) => records.push(r),
-    maxErrorRate: 1,
-    maxRequests: 1_000_000,
-    maxDurationMs: Number.POSITIVE_INFINITY,
-    countSent: () => {},
-    records,
-    ...over,
+    remainingRequests: () => Math.max(0, max - sent),
+    deadlineMs: Number.POSITIVE_INFINITY,
+    countSent: (n) => void (sent += n),
+    exceeded: () => sent >= max,
   };
 }
 
@@ -92,19 +103,21 @@ describe('worker pool', () => {
     try {
       pool = await startWorkerPool({
         workers: 2,
+        clock: systemClock(origin),
+        idPrefix: 'wt',
         transport: transportConfig(await profileFor(sim.baseUrl, dir), sim.baseUrl, 'EMPTY'),
         seed: 1,
         secrets: [],
         originEpochMs,
         path: 'fast',
       });
-      let sent = 0;
-      const o = stageOptions(now, { countSent: (n) => (sent += n) });
+      const budget = unlimitedBudget();
+      const o = stageHooks({ budget });
       const t0 = now();
-      const res = await pool.runStage(o);
+      const res = await pool.runStage(plan(3, 6), o);
       expect(res.records).toEqual(o.records);
       expect(res.records.length).toBeGreaterThan(20);
-      expect(sent).toBe(res.records.length);
+      expect(budget.sent).toBe(res.records.length);
       expect(new Set(res.records.map((r) => r.id)).size).toBe(res.records.length);
       expect(new Set(res.records.map((r) => r.id.replace(/-.*/, '')))).toEqual(new Set(['wtw0', 'wtw1']));
       expect(new Set(res.records.map((r) => r.worker))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
@@ -143,11 +156,12 @@ describe('worker pool', () => {
       overrides: { slots: 64, step_base_ms: 5, step_per_seq_ms: 0, jitter: 0 },
     });
     const origin = performance.now();
-    const now = () => performance.now() - origin;
     let pool: WorkerPool | null = null;
     try {
       pool = await startWorkerPool({
         workers: 3,
+        clock: systemClock(origin),
+        idPrefix: 'wt',
         transport: transportConfig(await profileFor(sim.baseUrl, dir), sim.baseUrl, 'EMPTY'),
         seed: 1,
         secrets: [],
@@ -155,9 +169,8 @@ describe('worker pool', () => {
         path: 'fast',
       });
       const limited = await pool.runStage(
-        stageOptions(now, {
-          plan: { index: 0, concurrency: 7, warmupMs: 100, durationMs: null, requestLimit: 45, drainMs: 5000 },
-        }),
+        plan(0, 7, { warmupMs: 100, durationMs: null, requestLimit: 45 }),
+        stageHooks(),
       );
       expect(limited.records.filter((r) => r.phase === 'window')).toHaveLength(45);
       // The window closed when the 45th window request started: none started after it.
@@ -165,10 +178,8 @@ describe('worker pool', () => {
       expect(Math.max(...windowT0)).toBeLessThanOrEqual(limited.window.endMs);
       expect(new Set(limited.records.map((r) => r.id)).size).toBe(limited.records.length);
       const budget = await pool.runStage(
-        stageOptions(now, {
-          plan: { index: 1, concurrency: 6, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 },
-          maxRequests: 20,
-        }),
+        plan(1, 6, { warmupMs: 0, durationMs: 5000 }),
+        stageHooks({ budget: requestBudget(20) }),
       );
       // The run-wide request budget, shared by the threads (a thread may overshoot it by its own in-flight check).
       expect(budget.records.length).toBeGreaterThanOrEqual(20);
@@ -185,18 +196,15 @@ describe('worker pool', () => {
     try {
       pool = await startWorkerPool({
         workers: 2,
+        clock: systemClock(origin),
+        idPrefix: 'wt',
         transport: transportConfig(await profileFor(failing.baseUrl, dir), failing.baseUrl, 'EMPTY'),
         seed: 1,
         secrets: [],
         originEpochMs: performance.timeOrigin + origin,
         path: 'fast',
       });
-      const res = await pool.runStage(
-        stageOptions(now, {
-          plan: { index: 0, concurrency: 4, warmupMs: 0, durationMs: 5000, requestLimit: null, drainMs: 5000 },
-          maxErrorRate: 0.5,
-        }),
-      );
+      const res = await pool.runStage(plan(0, 4, { warmupMs: 0, durationMs: 5000 }), stageHooks({ maxErrorRate: 0.5 }));
       expect(res.stoppedBy).toBe('breaker');
       expect(res.window.endMs - res.window.startMs).toBeLessThan(4000);
     } finally {

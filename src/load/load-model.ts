@@ -1,0 +1,28 @@
+// The load models, chosen by `plan.load.kind`: adding an arrival process is one case here, nothing in the controller.
+import type { LoadSpec, StagePlan } from '../model/stage.ts';
+import type { Clock } from '../util/clock.ts';
+import { closedLoop, shares } from './closed-loop.ts';
+import type { LoadModel, StagePart } from './executor.ts';
+
+export const WHOLE_STAGE: StagePart = { index: 0, of: 1 };
+
+export function loadModelFor(plan: StagePlan, o: { clock: Clock; stageStartMs: number; part: StagePart }): LoadModel {
+  const kind = plan.load.kind;
+  switch (kind) {
+    case 'closed':
+      return closedLoop({ ...o, concurrency: plan.load.concurrency, warmupMs: plan.warmupMs });
+    default:
+      throw new Error(`unknown load model ${String(kind)}`);
+  }
+}
+
+/** The parts (of `of`) that have anything to send: a closed loop of C slots on more than C threads leaves some idle. */
+export function partsWithWork(load: LoadSpec, of: number): number[] {
+  const kind = load.kind;
+  switch (kind) {
+    case 'closed':
+      return shares(load.concurrency, of).flatMap((s, k) => (s.count > 0 ? [k] : []));
+    default:
+      throw new Error(`unknown load model ${String(kind)}`);
+  }
+}
