@@ -1,7 +1,7 @@
 // The stage-execution seam: the controller hands a StagePlan to an executor and gets records back as they end.
 // Implementations: in-process (stage-runner.ts) and worker threads (worker-pool.ts); remote agents next. Inside an
 // executor, a LoadModel (load-model.ts) decides when requests are sent and a StageTally (tally.ts) counts them.
-import type { ErrorClass, RequestRecord } from '../model/record.ts';
+import type { ErrorClass, PlannedRequest, RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
 
 /** Run-wide safety limits, shared by every stage and every executor. */
@@ -31,8 +31,7 @@ export interface StageExecutor {
   close(): Promise<void>;
 }
 
-/** A request as planned by an executor: what the transport is told to send. */
-export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+export type { PlannedRequest };
 
 /** What an executor needs of a transport (src/load/transport.ts): send, cut in-flight requests short, close. */
 export interface RequestSender {

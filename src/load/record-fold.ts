@@ -5,8 +5,8 @@ import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import { classifyError } from './error-class.ts';
 import type { Usage } from './sse.ts';
 
-/** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
-export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+import type { PlannedRequest } from '../model/record.ts';
+export type { PlannedRequest };
 
 export interface Timeouts {
   firstTokenMs: number;

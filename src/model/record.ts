@@ -54,3 +54,6 @@ export interface RequestRecord {
   /** Retry-After header of a 429/503, in seconds. */
   retryAfterS: number | null;
 }
+
+/** What an executor hands the transport: the record's identity fields and `t0`. */
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
