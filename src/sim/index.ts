@@ -131,6 +131,84 @@ function startFailure(message: string, errorCode: string | null, port: number): 
   return new ToolError('internal', `the simulator failed to start: ${message}`, null);
 }
 
+/** What startSimulator tracks of its host: its life, and the callers waiting on it. */
+interface HostState {
+  ready: boolean;
+  exited: boolean;
+  stopRequested: boolean;
+  exitWaiters: (() => void)[];
+  stoppedWaiters: (() => void)[];
+  flushWaiters: Map<number, (flushed: boolean) => void>;
+  flushSeq: number;
+}
+
+function settleFlushes(state: HostState, flushed: boolean): void {
+  for (const w of [...state.flushWaiters.values()]) w(flushed);
+}
+
+/** Follows the host's messages and exit; resolves with its port once it listens, rejects if it never does. */
+function watchHost(host: Host, state: HostState, opts: StartSimulatorOptions, port: number): Promise<number> {
+  return new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => {
+      host.kill();
+      reject(new ToolError('internal', `the simulator did not start within ${START_TIMEOUT_MS / 1000} s`));
+    }, START_TIMEOUT_MS);
+    host.onMessage((msg) => {
+      if (msg.type === 'ready') {
+        clearTimeout(timer);
+        state.ready = true;
+        resolvePort(msg.port);
+      } else if (msg.type === 'failed') {
+        clearTimeout(timer);
+        reject(startFailure(msg.message, msg.errorCode, port));
+      } else if (msg.type === 'stopped') {
+        for (const w of state.stoppedWaiters.splice(0)) w();
+      } else if (msg.type === 'flushed') {
+        state.flushWaiters.get(msg.seq)?.(true);
+      }
+    });
+    host.onExit((err, code) => {
+      state.exited = true;
+      clearTimeout(timer);
+      settleFlushes(state, false);
+      for (const w of state.exitWaiters.splice(0)) w();
+      const why = err ? err.message : `exit code ${code}`;
+      const kind = opts.mode === 'process' ? 'process' : 'worker';
+      if (!state.ready) reject(new ToolError('internal', `the simulator ${kind} died before it was ready: ${why}`));
+      else if (!state.stopRequested) opts.onCrash?.(new Error(`the simulator died: ${why}`));
+    });
+  });
+}
+
+function flushHost(host: Host, state: HostState): Promise<boolean> {
+  if (state.exited || state.stopRequested) return Promise.resolve(false);
+  const seq = ++state.flushSeq;
+  return new Promise<boolean>((resolveFlush) => {
+    const timer = setTimeout(() => settle(false), FLUSH_TIMEOUT_MS);
+    const settle = (flushed: boolean) => {
+      clearTimeout(timer);
+      state.flushWaiters.delete(seq);
+      resolveFlush(flushed);
+    };
+    state.flushWaiters.set(seq, settle);
+    host.send({ type: 'flush', seq });
+  });
+}
+
+function stopHost(host: Host, state: HostState): Promise<void> {
+  return new Promise<void>((done) => {
+    state.stopRequested = true;
+    // The host stops answering flushes: whoever waits gets false now rather than after the timeout.
+    settleFlushes(state, false);
+    if (state.exited) return done();
+    state.exitWaiters.push(done);
+    // The host flushes the ground truth before it reports 'stopped'; after that it may be ended at once.
+    state.stoppedWaiters.push(() => host.kill());
+    setTimeout(() => host.kill(), STOP_TIMEOUT_MS).unref();
+    host.send({ type: 'stop' });
+  });
+}
+
 /**
  * Starts the simulator off the caller's event loop and resolves once it accepts connections.
  * Rejects with a ToolError on a bad preset/override (before anything starts), a busy port, or a crash at start-up.
@@ -140,85 +218,22 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   const port = opts.port ?? 0;
   const init: HostInit = { config, port, groundTruthPath: opts.groundTruthPath ? resolve(opts.groundTruthPath) : null };
   const host = (opts.mode ?? 'worker') === 'process' ? processHost(init) : workerHost(init);
-  let ready = false;
-  let exited = false;
-  let stopRequested = false;
-  const exitWaiters: (() => void)[] = [];
-  const stoppedWaiters: (() => void)[] = [];
-  const flushWaiters = new Map<number, (flushed: boolean) => void>();
-  let flushSeq = 0;
-  const settleFlushes = (flushed: boolean) => {
-    for (const w of [...flushWaiters.values()]) w(flushed);
+  const state: HostState = {
+    ready: false,
+    exited: false,
+    stopRequested: false,
+    exitWaiters: [],
+    stoppedWaiters: [],
+    flushWaiters: new Map(),
+    flushSeq: 0,
   };
-
-  const boundPort = await new Promise<number>((resolvePort, reject) => {
-    const timer = setTimeout(() => {
-      host.kill();
-      reject(new ToolError('internal', `the simulator did not start within ${START_TIMEOUT_MS / 1000} s`));
-    }, START_TIMEOUT_MS);
-    host.onMessage((msg) => {
-      if (msg.type === 'ready') {
-        clearTimeout(timer);
-        ready = true;
-        resolvePort(msg.port);
-      } else if (msg.type === 'failed') {
-        clearTimeout(timer);
-        reject(startFailure(msg.message, msg.errorCode, port));
-      } else if (msg.type === 'stopped') {
-        for (const w of stoppedWaiters.splice(0)) w();
-      } else if (msg.type === 'flushed') {
-        flushWaiters.get(msg.seq)?.(true);
-      }
-    });
-    host.onExit((err, code) => {
-      exited = true;
-      clearTimeout(timer);
-      settleFlushes(false);
-      for (const w of exitWaiters.splice(0)) w();
-      const why = err ? err.message : `exit code ${code}`;
-      if (!ready)
-        reject(
-          new ToolError(
-            'internal',
-            `the simulator ${opts.mode === 'process' ? 'process' : 'worker'} died before it was ready: ${why}`,
-          ),
-        );
-      else if (!stopRequested) opts.onCrash?.(new Error(`the simulator died: ${why}`));
-    });
-  });
-
+  const boundPort = await watchHost(host, state, opts, port);
   let stopping: Promise<void> | null = null;
   return {
     baseUrl: `http://${SIM_HOST}:${boundPort}/v1`,
     config,
-    flushGroundTruth: () => {
-      if (exited || stopRequested) return Promise.resolve(false);
-      const seq = ++flushSeq;
-      return new Promise<boolean>((resolveFlush) => {
-        const timer = setTimeout(() => settle(false), FLUSH_TIMEOUT_MS);
-        const settle = (flushed: boolean) => {
-          clearTimeout(timer);
-          flushWaiters.delete(seq);
-          resolveFlush(flushed);
-        };
-        flushWaiters.set(seq, settle);
-        host.send({ type: 'flush', seq });
-      });
-    },
-    stop: () => {
-      stopping ??= new Promise<void>((done) => {
-        stopRequested = true;
-        // The host stops answering flushes: whoever waits gets false now rather than after the timeout.
-        settleFlushes(false);
-        if (exited) return done();
-        exitWaiters.push(done);
-        // The host flushes the ground truth before it reports 'stopped'; after that it may be ended at once.
-        stoppedWaiters.push(() => host.kill());
-        setTimeout(() => host.kill(), STOP_TIMEOUT_MS).unref();
-        host.send({ type: 'stop' });
-      });
-      return stopping;
-    },
+    flushGroundTruth: () => flushHost(host, state),
+    stop: () => (stopping ??= stopHost(host, state)),
   };
 }
 

@@ -1,9 +1,9 @@
 // The simulator's HTTP side: an OpenAI-compatible server (node:http, 127.0.0.1 only) whose chat completions
 // are paced by the Engine, with seeded fault injection and the optional ground-truth log.
 // This module runs wherever it is started; startSimulator (index.ts) keeps it off the load generator's thread.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { performance as perfHooks } from 'node:perf_hooks';
+import { performance as perfHooks, type EventLoopUtilization } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { FAULT_TYPES, type FaultType, type SimConfig } from './config.ts';
 import { Engine, type EngineSequence, type EngineStats, type EngineTicket } from './engine.ts';
@@ -330,17 +330,8 @@ class Exchange implements EngineSequence {
   }
 }
 
-async function handleChat(
-  ctx: ServerContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  arrival: number,
-): Promise<void> {
-  const { config } = ctx;
-  const seq = ctx.nextId();
-  const id = headerValue(req.headers['x-request-id']) ?? `sim-${seq}`;
-  res.setHeader('x-request-id', id);
-  const record: GroundTruthRecord = {
+function newRecord(id: string, arrival: number): GroundTruthRecord {
+  return {
     id,
     arrival_ms: arrival,
     headers_ms: null,
@@ -355,112 +346,155 @@ async function handleChat(
     status: null,
     outcome: 'completed',
   };
-  let exchange: Exchange | null = null;
+}
+
+/** Completes the ground-truth record when the response closes, however it ends, and logs it. */
+function logOnClose(
+  ctx: ServerContext,
+  res: ServerResponse,
+  record: GroundTruthRecord,
+  exchange: () => Exchange | null,
+): void {
   ctx.opened();
   res.on('close', () => {
     ctx.closed();
-    exchange?.cancel();
+    exchange()?.cancel();
     record.end_ms = epochMs();
     record.status = res.headersSent ? res.statusCode : null;
-    record.output_tokens = exchange?.outputTokens ?? 0;
+    record.output_tokens = exchange()?.outputTokens ?? 0;
     if (record.fault !== null) record.outcome = 'fault';
     else if (!res.writableFinished) record.outcome = ctx.isStopping() ? 'server_stopped' : 'client_closed';
     ctx.gt?.write(record);
   });
+}
 
-  const body = await readBody(req, config.max_body_bytes);
-  if (res.destroyed) return;
+function sendBadRequest(res: ServerResponse, record: GroundTruthRecord, err: BadRequest): void {
+  record.outcome = 'bad_request';
+  record.headers_ms = epochMs();
+  sendJson(res, 400, err.body());
+}
+
+/** Reads, parses and validates the body; answers the 400 itself and returns null when it is not a valid request. */
+async function readChatRequest(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: GroundTruthRecord,
+): Promise<ChatRequest | null> {
+  const limit = ctx.config.max_body_bytes;
+  const body = await readBody(req, limit);
+  if (res.destroyed) return null;
   if (!body.ok) {
     record.outcome = 'bad_request';
-    const message = `Request body too large: ${body.bytes} bytes exceeds the simulator's limit of ${config.max_body_bytes} bytes (max_body_bytes).`;
+    const message = `Request body too large: ${body.bytes} bytes exceeds the simulator's limit of ${limit} bytes (max_body_bytes).`;
     record.headers_ms = epochMs();
-    sendJson(
-      res,
-      400,
-      errorBody(message, 'invalid_request_error', null, 'request_too_large'),
-      body.drained ? {} : { connection: 'close' },
-    );
-    return;
+    const headers: Record<string, string> = body.drained ? {} : { connection: 'close' };
+    sendJson(res, 400, errorBody(message, 'invalid_request_error', null, 'request_too_large'), headers);
+    return null;
   }
-  let request: ChatRequest;
+  let parsed: unknown;
   try {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.body.toString('utf8'));
-    } catch {
-      throw new BadRequest(
-        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
-        null,
-        'invalid_json',
-      );
-    }
-    request = validateChatRequest(parsed);
+    parsed = JSON.parse(body.body.toString('utf8'));
+  } catch {
+    const message =
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)";
+    sendBadRequest(res, record, new BadRequest(message, null, 'invalid_json'));
+    return null;
+  }
+  try {
+    return validateChatRequest(parsed);
   } catch (err) {
     if (!(err instanceof BadRequest)) throw err;
-    record.outcome = 'bad_request';
-    record.headers_ms = epochMs();
-    sendJson(res, 400, err.body());
-    return;
+    sendBadRequest(res, record, err);
+    return null;
   }
-  const n = request.maxTokens ?? config.default_max_tokens;
-  record.prompt_tokens = request.promptTokens;
-  record.max_tokens = n;
-  record.stream = request.stream;
-  const { fault, position } = ctx.faults.next();
-  record.fault = fault;
+}
+
+/**
+ * The faults that happen at the front door, before the request takes a place in the engine: HTTP errors, a reset
+ * before headers, a stall after headers. Returns true when it answered (or broke) the request.
+ */
+function frontDoorFault(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: GroundTruthRecord,
+  fault: FaultType | null,
+  stalledStream: () => string | null,
+): boolean {
+  const { config } = ctx;
   const retryAfter = { 'retry-after': String(config.retry_after_s) };
+  const refuse = (status: number, type: string, headers: Record<string, string> = {}) => {
+    record.headers_ms = epochMs();
+    sendJson(res, status, errorBody(config.error_message, type, null, `sim_http_${status}`), headers);
+  };
   switch (fault) {
     case 'http_500':
-      record.headers_ms = epochMs();
-      sendJson(res, 500, errorBody(config.error_message, 'server_error', null, 'sim_http_500'));
-      return;
+      refuse(500, 'server_error');
+      return true;
     case 'http_503':
-      record.headers_ms = epochMs();
-      sendJson(res, 503, errorBody(config.error_message, 'server_error', null, 'sim_http_503'), retryAfter);
-      return;
+      refuse(503, 'server_error', retryAfter);
+      return true;
     case 'http_429':
-      record.headers_ms = epochMs();
-      sendJson(res, 429, errorBody(config.error_message, 'rate_limit_error', null, 'sim_http_429'), retryAfter);
-      return;
+      refuse(429, 'rate_limit_error', retryAfter);
+      return true;
     case 'reset_before_headers':
       resetSocket(req.socket);
-      return;
-    case 'stall_after_headers':
+      return true;
+    case 'stall_after_headers': {
       record.headers_ms = epochMs();
-      if (request.stream) {
+      const first = stalledStream();
+      if (first !== null) {
         res.writeHead(200, SSE_HEADERS);
-        res.write(
-          new ChunkWriter(
-            `chatcmpl-sim-${seq}`,
-            Math.floor(Date.now() / 1000),
-            JSON.stringify(request.model ?? config.model),
-          ).role(),
-        );
+        res.write(first);
       } else {
         res.writeHead(200, JSON_HEADERS);
         res.flushHeaders();
       }
-      return;
+      return true;
+    }
     default:
+      return false;
   }
-  exchange = new Exchange(
-    ctx,
-    res,
-    request,
-    `chatcmpl-sim-${seq}`,
-    Math.floor(Date.now() / 1000),
-    request.model ?? config.model,
-    fault,
-    position,
-    record,
-  );
-  if (!exchange.start()) {
-    record.outcome = 'rejected';
-    const delayed = config.first_token_delay_ms > 0 ? ', counting requests in their first-token delay' : '';
-    const message = `The simulator's queue is full (${config.slots} slots + queue_limit ${config.queue_limit}${delayed}). Retry after ${config.retry_after_s} s.`;
-    record.headers_ms = epochMs();
-    sendJson(res, 429, errorBody(message, 'rate_limit_error', null, 'queue_full'), retryAfter);
-  }
+}
+
+function rejectQueueFull(config: SimConfig, res: ServerResponse, record: GroundTruthRecord): void {
+  record.outcome = 'rejected';
+  const delayed = config.first_token_delay_ms > 0 ? ', counting requests in their first-token delay' : '';
+  const message = `The simulator's queue is full (${config.slots} slots + queue_limit ${config.queue_limit}${delayed}). Retry after ${config.retry_after_s} s.`;
+  record.headers_ms = epochMs();
+  const retryAfter = { 'retry-after': String(config.retry_after_s) };
+  sendJson(res, 429, errorBody(message, 'rate_limit_error', null, 'queue_full'), retryAfter);
+}
+
+async function handleChat(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  arrival: number,
+): Promise<void> {
+  const { config } = ctx;
+  const seq = ctx.nextId();
+  const id = headerValue(req.headers['x-request-id']) ?? `sim-${seq}`;
+  res.setHeader('x-request-id', id);
+  const record = newRecord(id, arrival);
+  let exchange: Exchange | null = null;
+  logOnClose(ctx, res, record, () => exchange);
+  const request = await readChatRequest(ctx, req, res, record);
+  if (request === null) return;
+  record.prompt_tokens = request.promptTokens;
+  record.max_tokens = request.maxTokens ?? config.default_max_tokens;
+  record.stream = request.stream;
+  const { fault, position } = ctx.faults.next();
+  record.fault = fault;
+  const completionId = `chatcmpl-sim-${seq}`;
+  const created = Math.floor(Date.now() / 1000);
+  const model = request.model ?? config.model;
+  const stalledStream = () =>
+    request.stream ? new ChunkWriter(completionId, created, JSON.stringify(model)).role() : null;
+  if (frontDoorFault(ctx, req, res, record, fault, stalledStream)) return;
+  exchange = new Exchange(ctx, res, request, completionId, created, model, fault, position, record);
+  if (!exchange.start()) rejectQueueFull(config, res, record);
 }
 
 function notFound(res: ServerResponse, method: string, path: string): void {
@@ -476,17 +510,76 @@ function notFound(res: ServerResponse, method: string, path: string): void {
   );
 }
 
-/** Starts the server on 127.0.0.1 in the current thread (use startSimulator to run it off the caller's thread). */
-export async function startSimServer(config: SimConfig, opts: SimServerOptions = {}): Promise<SimServer> {
-  const gt = opts.groundTruthPath ? await GroundTruthLog.open(opts.groundTruthPath) : null;
-  const engine = new Engine(config);
+function internalError(res: ServerResponse, err: unknown): void {
+  if (!res.headersSent)
+    sendJson(res, 500, errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'));
+  else res.destroy();
+}
+
+/** What the router needs beside the request context: the server's own state for /health. */
+interface Site {
+  ctx: ServerContext;
+  sockets: Set<Socket>;
+  eluAtStart: EventLoopUtilization;
+}
+
+function healthBody(site: Site): unknown {
+  const { config, engine } = site.ctx;
+  return {
+    status: 'ok',
+    model: config.model,
+    slots: config.slots,
+    queue_limit: config.queue_limit,
+    pid: process.pid,
+    main_thread: isMainThread,
+    open_connections: site.sockets.size,
+    // Busy fraction of the simulator's own event loop since it started: near 1 means it is the bottleneck.
+    event_loop_utilization: Number(perfHooks.eventLoopUtilization(site.eluAtStart).utilization.toFixed(3)),
+    ...engine.stats(),
+  };
+}
+
+function route(site: Site, req: IncomingMessage, res: ServerResponse): void {
+  const arrival = epochMs();
+  const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+  try {
+    if (path === '/v1/chat/completions' || path === '/chat/completions') {
+      if (method !== 'POST') {
+        const message = `Method ${method} not allowed on ${path}; use POST.`;
+        const body = errorBody(message, 'invalid_request_error', null, 'method_not_allowed');
+        sendJson(res, 405, body, { allow: 'POST' });
+        return;
+      }
+      handleChat(site.ctx, req, res, arrival).catch((err: unknown) => internalError(res, err));
+      return;
+    }
+    req.resume();
+    if (method === 'GET' && (path === '/v1/models' || path === '/models')) {
+      const model = { id: site.ctx.config.model, object: 'model', created: 0, owned_by: 'find-capacity-simulator' };
+      sendJson(res, 200, { object: 'list', data: [model] });
+    } else if (method === 'GET' && path === '/health') {
+      sendJson(res, 200, healthBody(site));
+    } else {
+      notFound(res, method, path);
+    }
+  } catch (err) {
+    internalError(res, err);
+  }
+}
+
+/** The context shared by every request, and a way to wait for the responses still open. */
+function createContext(
+  config: SimConfig,
+  gt: GroundTruthLog | null,
+): { ctx: ServerContext; stopping(): void; drained(timeoutMs: number): Promise<void> } {
   let stopping = false;
   let counter = 0;
   let inFlight = 0;
   const drainWaiters: (() => void)[] = [];
   const ctx: ServerContext = {
     config,
-    engine,
+    engine: new Engine(config),
     faults: new FaultSchedule(config),
     gt,
     isStopping: () => stopping,
@@ -499,119 +592,67 @@ export async function startSimServer(config: SimConfig, opts: SimServerOptions =
       if (inFlight === 0) for (const w of drainWaiters.splice(0)) w();
     },
   };
-  const sockets = new Set<Socket>();
-  const eluAtStart = perfHooks.eventLoopUtilization();
-  const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
-    const arrival = epochMs();
-    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
-    const method = req.method ?? 'GET';
-    try {
-      if (path === '/v1/chat/completions' || path === '/chat/completions') {
-        if (method !== 'POST') {
-          sendJson(
-            res,
-            405,
-            errorBody(
-              `Method ${method} not allowed on ${path}; use POST.`,
-              'invalid_request_error',
-              null,
-              'method_not_allowed',
-            ),
-            { allow: 'POST' },
-          );
-          return;
-        }
-        handleChat(ctx, req, res, arrival).catch((err: unknown) => {
-          if (!res.headersSent)
-            sendJson(
-              res,
-              500,
-              errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'),
-            );
-          else res.destroy();
+  const drained = (timeoutMs: number) =>
+    inFlight === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          drainWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-        return;
-      }
-      req.resume();
-      if (method === 'GET' && (path === '/v1/models' || path === '/models')) {
-        sendJson(res, 200, {
-          object: 'list',
-          data: [{ id: config.model, object: 'model', created: 0, owned_by: 'find-capacity-simulator' }],
-        });
-      } else if (method === 'GET' && path === '/health') {
-        sendJson(res, 200, {
-          status: 'ok',
-          model: config.model,
-          slots: config.slots,
-          queue_limit: config.queue_limit,
-          pid: process.pid,
-          main_thread: isMainThread,
-          open_connections: sockets.size,
-          // Busy fraction of the simulator's own event loop since it started: near 1 means it is the bottleneck.
-          event_loop_utilization: Number(perfHooks.eventLoopUtilization(eluAtStart).utilization.toFixed(3)),
-          ...engine.stats(),
-        });
-      } else {
-        notFound(res, method, path);
-      }
-    } catch (err) {
-      if (!res.headersSent)
-        sendJson(
-          res,
-          500,
-          errorBody(`simulator internal error: ${String(err)}`, 'server_error', null, 'internal_error'),
-        );
-      else res.destroy();
-    }
+  return { ctx, stopping: () => (stopping = true), drained };
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // A deep backlog: thousands of clients may connect at once.
+    server.listen({ host: SIM_HOST, port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+}
+
+/** Starts the server on 127.0.0.1 in the current thread (use startSimulator to run it off the caller's thread). */
+export async function startSimServer(config: SimConfig, opts: SimServerOptions = {}): Promise<SimServer> {
+  const gt = opts.groundTruthPath ? await GroundTruthLog.open(opts.groundTruthPath) : null;
+  const { ctx, stopping, drained } = createContext(config, gt);
+  const site: Site = { ctx, sockets: new Set<Socket>(), eluAtStart: perfHooks.eventLoopUtilization() };
+  const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => route(site, req, res));
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    site.sockets.add(socket);
+    socket.on('close', () => site.sockets.delete(socket));
   });
   server.on('clientError', (_err, socket: Socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // A deep backlog: thousands of clients may connect at once.
-    server.listen({ host: SIM_HOST, port: opts.port ?? 0, backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch(async (err: unknown) => {
+  await listen(server, opts.port ?? 0).catch(async (err: unknown) => {
     await gt?.close();
     throw err;
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   let stopped: Promise<void> | null = null;
+  const stop = async () => {
+    stopping();
+    ctx.engine.stop();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of site.sockets) socket.destroy();
+    server.closeAllConnections();
+    await closed;
+    // Responses emit 'close' after the server's own close: wait for their ground-truth lines (bounded).
+    await drained(2000);
+    await gt?.close();
+  };
   return {
     port,
     baseUrl: `http://${SIM_HOST}:${port}/v1`,
     config,
-    stats: () => engine.stats(),
-    stop: () => {
-      stopped ??= (async () => {
-        stopping = true;
-        engine.stop();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const socket of sockets) socket.destroy();
-        server.closeAllConnections();
-        await closed;
-        // Responses emit 'close' after the server's own close: wait for their ground-truth lines (bounded).
-        if (inFlight > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 2000);
-            drainWaiters.push(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          });
-        }
-        await gt?.close();
-      })();
-      return stopped;
-    },
+    stats: () => ctx.engine.stats(),
+    stop: () => (stopped ??= stop()),
   };
 }
