@@ -34,7 +34,8 @@ export {
   type SimOverrides,
 } from './config.ts';
 export type { GroundTruthRecord } from './groundtruth.ts';
-export { estimatePromptTokens } from './protocol.ts';
+export { BLOCK_TOKENS as PREFIX_CACHE_BLOCK_TOKENS } from './prefix-cache.ts';
+export { TOKENIZER_NAMES, loadTokenizer, type Tokenizer, type TokenizerName } from './tokenizer.ts';
 export { startSimServer, type SimServer, type SimServerOptions } from './server.ts';
 
 /** Port of `find-capacity simulate` when --port is not given. */
