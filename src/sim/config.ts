@@ -18,7 +18,7 @@ export const FAULT_TYPES = [
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
 
-/** Probability per chat-completion request of each fault; the faults are mutually exclusive, so they must sum to <= 1. */
+/** Probability per chat or legacy completion request of each fault; the faults are mutually exclusive, so they must sum to <= 1. */
 export type FaultRates = Record<FaultType, number>;
 
 export interface SimConfig {

@@ -2,7 +2,7 @@
 import { FAULT_TYPES, type FaultType, type SimConfig } from './config.ts';
 import { mulberry32 } from '../util/prng.ts';
 
-/** One draw per chat-completion request, in arrival order: same seed + same order ⇒ same faults. */
+/** One draw per chat or legacy completion request, in arrival order: same seed + same order ⇒ same faults. */
 export class FaultSchedule {
   private readonly rng: () => number;
   private readonly cumulative: [FaultType, number][] = [];

@@ -1,5 +1,5 @@
-// The simulator's own view of every chat-completion request, one JSONL line each, so tests and benchmarks
-// can check the tool's measurements against the server's. Times are epoch ms with sub-ms precision
+// The simulator's own view of every chat or legacy completion request, one JSONL line each, so tests and
+// benchmarks can check the tool's measurements against the server's. Times are epoch ms with sub-ms precision
 // (performance.timeOrigin + performance.now()), comparable across processes on one machine.
 import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';

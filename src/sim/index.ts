@@ -54,7 +54,7 @@ export interface StartSimulatorOptions {
   overrides?: SimOverrides | string[];
   /** 0 or absent = an ephemeral port. */
   port?: number;
-  /** Append one JSONL line per chat-completion request (the server's view) to this file. */
+  /** Append one JSONL line per chat or legacy completion request (the server's view) to this file. */
   groundTruthPath?: string;
   /** Where the server runs: a worker thread (default) or a child process. */
   mode?: 'worker' | 'process';
