@@ -2,6 +2,7 @@
 // and the resolution of a preset plus overrides into a validated SimConfig.
 // Field names are snake_case everywhere (TypeScript, `--set key=value`, profile YAML) so one name works in all three.
 import { ToolError } from '../errors.ts';
+import { TOKENIZER_NAMES, type TokenizerName } from './tokenizer.ts';
 
 export const FAULT_TYPES = [
   'http_500',
@@ -17,7 +18,7 @@ export const FAULT_TYPES = [
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
 
-/** Probability per chat-completion request of each fault; the faults are mutually exclusive, so they must sum to <= 1. */
+/** Probability per chat or legacy completion request of each fault; the faults are mutually exclusive, so they must sum to <= 1. */
 export type FaultRates = Record<FaultType, number>;
 
 export interface SimConfig {
@@ -52,12 +53,22 @@ export interface SimConfig {
   retry_after_s: number;
   /** Message text of injected faults' error bodies (500/503/429 and the in-stream error event). */
   error_message: string;
+  /** Chat completions: the first K output tokens are reasoning (`reasoning_content`), the rest content. */
+  reasoning_tokens: number;
+  /** The BPE encoding that counts prompt tokens (and cuts prefix-cache blocks). */
+  tokenizer: TokenizerName;
+  /** Reuse the KV of prompt prefixes seen recently (blocks of 16 tokens): only the uncached suffix is prefilled. */
+  prefix_cache: boolean;
+  /** Capacity of the prefix cache, in tokens (whole blocks); least recently used blocks are evicted beyond it. */
+  prefix_cache_tokens: number;
+  /** KV capacity per slot, in tokens: vllm:kv_cache_usage_perc = tokens held / (slots × this). */
+  kv_tokens_per_slot: number;
   faults: FaultRates;
 }
 
 export type SimOverrides = Record<string, unknown>;
 
-type FieldKind = 'int' | 'number' | 'int_or_null' | 'string' | 'probability';
+type FieldKind = 'int' | 'number' | 'int_or_null' | 'string' | 'probability' | 'bool' | 'enum';
 
 interface FieldSpec {
   kind: FieldKind;
@@ -65,6 +76,8 @@ interface FieldSpec {
   max?: number;
   /** Minimum is exclusive. */
   minExclusive?: boolean;
+  /** The allowed values of an `enum` field. */
+  values?: readonly string[];
   doc: string;
 }
 
@@ -93,6 +106,21 @@ export const SIM_FIELDS: Record<ScalarKey, FieldSpec> = {
   max_body_bytes: { kind: 'int', min: 1024, max: 1 << 30, doc: 'larger request bodies get a 400' },
   retry_after_s: { kind: 'int', min: 0, max: 86_400, doc: 'Retry-After of 429 and 503 responses' },
   error_message: { kind: 'string', doc: 'message text of injected faults' },
+  reasoning_tokens: {
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    doc: 'chat: the first K output tokens are sent as reasoning_content, the rest as content',
+  },
+  tokenizer: { kind: 'enum', values: TOKENIZER_NAMES, doc: 'encoding that counts prompt tokens' },
+  prefix_cache: { kind: 'bool', doc: 'prefill only the part of a prompt not in the prefix cache (16-token blocks)' },
+  prefix_cache_tokens: { kind: 'int', min: 16, max: 1 << 30, doc: 'prefix cache capacity in tokens, LRU' },
+  kv_tokens_per_slot: {
+    kind: 'int',
+    min: 1,
+    max: 1 << 30,
+    doc: 'KV capacity per slot in tokens, for vllm:kv_cache_usage_perc',
+  },
 };
 
 export const FAULT_DOCS: Record<FaultType, string> = {
@@ -124,6 +152,11 @@ const BASE: Omit<SimConfig, 'preset'> = {
   max_body_bytes: 1 << 20,
   retry_after_s: 1,
   error_message: 'The simulator injected this fault.',
+  reasoning_tokens: 0,
+  tokenizer: 'o200k_base',
+  prefix_cache: false,
+  prefix_cache_tokens: 1 << 20,
+  kv_tokens_per_slot: 8192,
   faults: NO_FAULTS,
 };
 
@@ -247,11 +280,31 @@ function describe(value: unknown): string {
   }
 }
 
+function coerceBool(value: unknown): { ok: true; value: boolean } | { ok: false; message: string } {
+  if (typeof value === 'boolean') return { ok: true, value };
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : null;
+  if (text === 'true' || text === 'yes' || text === 'on' || text === '1') return { ok: true, value: true };
+  if (text === 'false' || text === 'no' || text === 'off' || text === '0') return { ok: true, value: false };
+  return { ok: false, message: `must be true or false, got ${describe(value)}` };
+}
+
+function coerceEnum(
+  values: readonly string[],
+  value: unknown,
+): { ok: true; value: string } | { ok: false; message: string } {
+  if (typeof value === 'string' && values.includes(value.trim())) return { ok: true, value: value.trim() };
+  const guess = typeof value === 'string' ? didYouMean(value.trim(), values) : null;
+  const hint = guess ? ` (did you mean "${guess}"?)` : '';
+  return { ok: false, message: `must be one of ${values.join(', ')}, got ${describe(value)}${hint}` };
+}
+
 /** Coerces one value (a YAML scalar or a `--set` string) to the field's type; returns an error message on failure. */
 function coerce(
   spec: FieldSpec,
   value: unknown,
-): { ok: true; value: number | string | null } | { ok: false; message: string } {
+): { ok: true; value: number | string | boolean | null } | { ok: false; message: string } {
+  if (spec.kind === 'bool') return coerceBool(value);
+  if (spec.kind === 'enum') return coerceEnum(spec.values ?? [], value);
   if (spec.kind === 'string') {
     if (typeof value === 'string' || typeof value === 'number') return { ok: true, value: String(value) };
     return { ok: false, message: `must be a string, got ${describe(value)}` };
@@ -511,7 +564,9 @@ export function describeSimConfig(config: SimConfig): string {
     `simulator preset ${config.preset}: model ${config.model}, ${config.slots} slots, queue ${config.queue_limit ?? 'unbounded'}, ` +
     `step ${config.step_base_ms} + ${config.step_per_seq_ms}×active ms (${fmt(stepMs(config, config.slots))} at ${config.slots} active), ` +
     `prefill ${config.prefill_ms_per_1k_tokens} ms/1k tokens, ${delay > 0 ? `first-token delay ${fmt(delay)}, ` : ''}${config.default_max_tokens} output tokens by default, ` +
-    `jitter ±${Math.round(config.jitter * 100)}%, seed ${config.seed}, faults: ${faults.length > 0 ? faults.join(' ') : 'none'}; ` +
+    `jitter ±${Math.round(config.jitter * 100)}%, seed ${config.seed}, faults: ${faults.length > 0 ? faults.join(' ') : 'none'}, ` +
+    `prompts counted with ${config.tokenizer}${config.reasoning_tokens > 0 ? `, ${config.reasoning_tokens} reasoning tokens per chat reply` : ''}` +
+    `${config.prefix_cache ? `, prefix cache of ${config.prefix_cache_tokens} tokens` : ''}; ` +
     `knee at concurrency ${knee}${delay > 0 ? ` (clients in their first-token delay hold no slot)` : ''} ` +
     `(mean TTFT ≈ ${fmt(below.ttftMeanMs)} at ${knee}; at ${knee + 1} mean ≈ ${fmt(above.ttftMeanMs)}, tail up to ≈ ${fmt(above.ttftHighMs)})`
   );

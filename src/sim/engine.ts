@@ -4,7 +4,7 @@
 //     arriving when active + waiting >= slots + queue_limit is rejected (the server answers 429).
 //   - Each step first admits waiting requests into free slots, then emits one token to every active sequence.
 //   - step duration = (step_base_ms + step_per_seq_ms × active + Σ prefill of the requests admitted in this step)
-//                     × jitter factor,   prefill = prefill_ms_per_1k_tokens × prompt_tokens / 1000,
+//                     × jitter factor,   prefill = prefill_ms_per_1k_tokens × (prompt_tokens − cached) / 1000,
 //     jitter factor uniform in [1 − jitter, 1 + jitter] from a seeded PRNG (one draw per step).
 //   - A sequence leaves after its last token; its slot is free for the next step.
 //   - With nothing active or waiting the loop sleeps (no timer at all); an arrival wakes it on the next tick,
@@ -26,8 +26,11 @@ export interface EngineSequence {
   readonly promptTokens: number;
   /** Steps this sequence stays active for: it receives one token per step (0 = finishes at its admitting step). */
   readonly tokens: number;
-  /** Called when the sequence takes a slot (at the start of the admitting step; after the first-token delay, if any). */
-  onAdmit(nowMs: number): void;
+  /**
+   * Called when the sequence takes a slot (at the start of the admitting step; after the first-token delay, if any).
+   * Returns how many of its prompt tokens the prefix cache holds: they cost no prefill (nothing = none).
+   */
+  onAdmit(nowMs: number): number | void;
   /**
    * Called once per step while active, after the step's token was emitted: `emitted` tokens so far,
    * `done` when this was the last step (the slot is then free). One call per step = one write per stream per step.
@@ -196,6 +199,13 @@ export class Engine {
     };
   }
 
+  /** Tokens the running sequences hold in their KV: prompt plus tokens emitted so far, summed over them. */
+  heldTokens(): number {
+    let held = 0;
+    for (const entry of this.active) if (entry.state === ACTIVE) held += entry.seq.promptTokens + entry.emitted;
+    return held;
+  }
+
   /** Stops the loop; sequences still active or waiting get no further calls. */
   stop(): void {
     this.stopped = true;
@@ -269,8 +279,8 @@ export class Engine {
       this.waitingLive--;
       this.active.push(entry);
       this.admitted++;
-      prefillMs += (prefill_ms_per_1k_tokens * entry.seq.promptTokens) / 1000;
-      entry.seq.onAdmit(now);
+      const cached = entry.seq.onAdmit(now) ?? 0;
+      prefillMs += (prefill_ms_per_1k_tokens * (entry.seq.promptTokens - cached)) / 1000;
     }
     if (this.head === this.waiting.length) {
       this.waiting = [];

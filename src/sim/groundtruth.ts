@@ -1,5 +1,5 @@
-// The simulator's own view of every chat-completion request, one JSONL line each, so tests and benchmarks
-// can check the tool's measurements against the server's. Times are epoch ms with sub-ms precision
+// The simulator's own view of every chat or legacy completion request, one JSONL line each, so tests and
+// benchmarks can check the tool's measurements against the server's. Times are epoch ms with sub-ms precision
 // (performance.timeOrigin + performance.now()), comparable across processes on one machine.
 import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
@@ -14,13 +14,18 @@ export interface GroundTruthRecord {
   headers_ms: number | null;
   /** Took a batch slot (null when never admitted). */
   admitted_ms: number | null;
-  /** First content token emitted (for streams: written to the socket). */
+  /** First output token emitted, reasoning or content (for streams: written to the socket). */
   first_token_ms: number | null;
   /** Response finished or the connection closed. */
   end_ms: number;
+  /** Tokens of the prompt's text under the configured tokenizer (null: the request was not valid). */
   prompt_tokens: number | null;
-  /** Content tokens emitted (for streams: written). */
+  /** Prompt tokens found in the prefix cache at admission, not prefilled (0 without a cache; null: never admitted). */
+  cached_tokens: number | null;
+  /** Output tokens emitted, reasoning and content (for streams: written). */
   output_tokens: number;
+  /** Of output_tokens, those sent as reasoning_content. */
+  reasoning_tokens: number;
   /** The output length the request asked for (or the default). */
   max_tokens: number | null;
   stream: boolean | null;

@@ -34,7 +34,8 @@ export {
   type SimOverrides,
 } from './config.ts';
 export type { GroundTruthRecord } from './groundtruth.ts';
-export { estimatePromptTokens } from './protocol.ts';
+export { BLOCK_TOKENS as PREFIX_CACHE_BLOCK_TOKENS } from './prefix-cache.ts';
+export { TOKENIZER_NAMES, loadTokenizer, type Tokenizer, type TokenizerName } from './tokenizer.ts';
 export { startSimServer, type SimServer, type SimServerOptions } from './server.ts';
 
 /** Port of `find-capacity simulate` when --port is not given. */
@@ -53,7 +54,7 @@ export interface StartSimulatorOptions {
   overrides?: SimOverrides | string[];
   /** 0 or absent = an ephemeral port. */
   port?: number;
-  /** Append one JSONL line per chat-completion request (the server's view) to this file. */
+  /** Append one JSONL line per chat or legacy completion request (the server's view) to this file. */
   groundTruthPath?: string;
   /** Where the server runs: a worker thread (default) or a child process. */
   mode?: 'worker' | 'process';

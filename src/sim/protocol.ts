@@ -1,5 +1,5 @@
-// The OpenAI Chat Completions wire format as the simulator speaks it: request validation (400s with
-// OpenAI-style error bodies), the prompt-token estimate, and prebuilt SSE chunk strings.
+// The requests the simulator accepts: Chat Completions and legacy Completions bodies, validated with 400s carrying
+// OpenAI-style error bodies. What it answers (chunks, objects) is in format.ts.
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -27,14 +27,18 @@ export class BadRequest extends Error {
   }
 }
 
-export interface ChatRequest {
+export type Endpoint = 'chat' | 'completions';
+
+/** A validated chat or legacy completion request: what the engine and the response need of it. */
+export interface GenerationRequest {
+  endpoint: Endpoint;
   model: string | null;
   stream: boolean;
   includeUsage: boolean;
-  /** max_completion_tokens, else max_tokens; null when the request sets neither. */
+  /** max_completion_tokens (chat only), else max_tokens; null when the request sets neither. */
   maxTokens: number | null;
-  promptTokens: number;
-  messageCount: number;
+  /** The texts whose tokens make the prompt, in order: message contents and text parts (chat), the prompt. */
+  promptTexts: string[];
 }
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
@@ -59,22 +63,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * Prompt tokens, estimated without a tokenizer: 4 per message plus ceil(characters / 4), where characters
- * counts the UTF-16 length of every text content (string content, or the `text` of text parts).
- */
-export function estimatePromptTokens(messages: readonly { content?: unknown }[]): number {
-  let chars = 0;
-  for (const m of messages) {
-    const c = m.content;
-    if (typeof c === 'string') chars += c.length;
-    else if (Array.isArray(c)) {
-      for (const part of c) if (isObject(part) && typeof part.text === 'string') chars += part.text.length;
-    }
-  }
-  return 4 * messages.length + Math.ceil(chars / 4);
-}
-
 function optionalTokenLimit(body: Record<string, unknown>, name: string): number | null {
   const v = body[name];
   if (v === undefined || v === null) return null;
@@ -94,12 +82,45 @@ function optionalTokenLimit(body: Record<string, unknown>, name: string): number
   return v;
 }
 
-/** Validates a parsed request body; throws BadRequest on the first problem (as the OpenAI API does). */
-export function validateChatRequest(body: unknown): ChatRequest {
+function requireObject(body: unknown): Record<string, unknown> {
   if (!isObject(body))
     throw new BadRequest(`The request body must be a JSON object, but got ${typeName(body)}.`, null, 'invalid_type');
   if (body.model !== undefined && typeof body.model !== 'string') throw invalidType('model', 'a string', body.model);
-  const messages = body.messages;
+  return body;
+}
+
+/** One message's texts (string content, or the `text` of text parts); throws on the first problem. */
+function messageTexts(m: unknown, i: number): string[] {
+  const p = `messages[${i}]`;
+  if (!isObject(m)) throw invalidType(p, 'an object', m);
+  if (m.role === undefined)
+    throw new BadRequest(`Missing required parameter: '${p}.role'.`, `${p}.role`, 'missing_required_parameter');
+  if (typeof m.role !== 'string') throw invalidType(`${p}.role`, 'a string', m.role);
+  if (!ROLES.has(m.role)) {
+    throw new BadRequest(
+      `Invalid value: '${m.role}'. Supported values are: ${[...ROLES].map((r) => `'${r}'`).join(', ')}.`,
+      `${p}.role`,
+      'invalid_value',
+    );
+  }
+  const c = m.content;
+  if (c === undefined || c === null) {
+    if (m.role === 'assistant') return [];
+    throw new BadRequest(`Missing required parameter: '${p}.content'.`, `${p}.content`, 'missing_required_parameter');
+  }
+  if (typeof c === 'string') return [c];
+  if (!Array.isArray(c)) throw invalidType(`${p}.content`, 'a string or an array of content parts', c);
+  return c.flatMap((part: unknown, j) => {
+    const pp = `${p}.content[${j}]`;
+    if (!isObject(part)) throw invalidType(pp, 'an object', part);
+    if (typeof part.type !== 'string') throw invalidType(`${pp}.type`, 'a string', part.type);
+    if (part.type !== 'text') return [];
+    if (typeof part.text !== 'string') throw invalidType(`${pp}.text`, 'a string', part.text);
+    return [part.text];
+  });
+}
+
+function chatPromptTexts(messages: unknown): string[] {
   if (messages === undefined || messages === null)
     throw new BadRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
   if (!Array.isArray(messages)) throw invalidType('messages', 'an array', messages);
@@ -110,33 +131,27 @@ export function validateChatRequest(body: unknown): ChatRequest {
       'empty_array',
     );
   }
-  messages.forEach((m: unknown, i) => {
-    const p = `messages[${i}]`;
-    if (!isObject(m)) throw invalidType(p, 'an object', m);
-    if (m.role === undefined)
-      throw new BadRequest(`Missing required parameter: '${p}.role'.`, `${p}.role`, 'missing_required_parameter');
-    if (typeof m.role !== 'string') throw invalidType(`${p}.role`, 'a string', m.role);
-    if (!ROLES.has(m.role)) {
-      throw new BadRequest(
-        `Invalid value: '${m.role}'. Supported values are: ${[...ROLES].map((r) => `'${r}'`).join(', ')}.`,
-        `${p}.role`,
-        'invalid_value',
-      );
-    }
-    const c = m.content;
-    if (c === undefined || c === null) {
-      if (m.role === 'assistant') return;
-      throw new BadRequest(`Missing required parameter: '${p}.content'.`, `${p}.content`, 'missing_required_parameter');
-    }
-    if (typeof c === 'string') return;
-    if (!Array.isArray(c)) throw invalidType(`${p}.content`, 'a string or an array of content parts', c);
-    c.forEach((part: unknown, j) => {
-      const pp = `${p}.content[${j}]`;
-      if (!isObject(part)) throw invalidType(pp, 'an object', part);
-      if (typeof part.type !== 'string') throw invalidType(`${pp}.type`, 'a string', part.type);
-      if (part.type === 'text' && typeof part.text !== 'string') throw invalidType(`${pp}.text`, 'a string', part.text);
-    });
-  });
+  return messages.flatMap((m: unknown, i) => messageTexts(m, i));
+}
+
+/** `prompt`: a string, or an array of one string (the simulator generates one choice per request). */
+function completionPromptTexts(prompt: unknown): string[] {
+  if (prompt === undefined || prompt === null)
+    throw new BadRequest("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  if (typeof prompt === 'string') return [prompt];
+  if (!Array.isArray(prompt)) throw invalidType('prompt', 'a string or an array of strings', prompt);
+  if (prompt.length !== 1 || typeof prompt[0] !== 'string') {
+    throw new BadRequest(
+      'The simulator generates one choice per request and reads text: prompt must be a string or an array of one string.',
+      'prompt',
+      'unsupported_value',
+    );
+  }
+  return [prompt[0]];
+}
+
+/** stream, stream_options and n, shared by both endpoints. */
+function streamFields(body: Record<string, unknown>): { stream: boolean; includeUsage: boolean } {
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
     throw invalidType('stream', 'a boolean', body.stream);
   const stream = body.stream === true;
@@ -155,101 +170,35 @@ export function validateChatRequest(body: unknown): ChatRequest {
     }
     includeUsage = so.include_usage === true;
   }
-  if (body.n !== undefined && body.n !== null && body.n !== 1) {
-    throw new BadRequest('The simulator generates one choice per request: n must be 1.', 'n', 'unsupported_value');
-  }
-  const maxTokens = optionalTokenLimit(body, 'max_completion_tokens') ?? optionalTokenLimit(body, 'max_tokens');
-  return {
-    model: typeof body.model === 'string' ? body.model : null,
-    stream,
-    includeUsage,
-    maxTokens,
-    promptTokens: estimatePromptTokens(messages as { content?: unknown }[]),
-    messageCount: messages.length,
-  };
+  oneChoice(body, 'n');
+  return { stream, includeUsage };
 }
 
-/** The text the simulated model "generates": token i is TOKENS[i % TOKENS.length], each non-empty. */
-export const TOKENS: readonly string[] = (
-  'The simulated model writes one word per token, at the pace of a continuous batching engine with a fixed ' +
-  'number of slots, so that its capacity is known in advance and every measurement can be checked against it. ' +
-  'Each step emits a token to every active sequence and the step grows longer as the batch grows.'
-)
-  .split(' ')
-  .map((w, i) => (i === 0 ? w : ' ' + w));
-
-const TOKEN_JSON: readonly string[] = TOKENS.map((t) => JSON.stringify(t));
-
-export function tokenText(count: number): string {
-  let s = '';
-  for (let i = 0; i < count; i++) s += TOKENS[i % TOKENS.length]!;
-  return s;
-}
-
-export const DONE_EVENT = 'data: [DONE]\n\n';
-export const MALFORMED_EVENT = 'data: {not json\n\n';
-
-/** Prebuilt SSE strings for one streaming response: per token only the token's JSON is spliced in. */
-export class ChunkWriter {
-  private readonly head: string;
-  private readonly tail = ',"finish_reason":null}]}\n\n';
-
-  constructor(
-    private readonly id: string,
-    private readonly created: number,
-    private readonly modelJson: string,
-  ) {
-    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${modelJson},"choices":[{"index":0,"delta":`;
-  }
-
-  /** The first chunk: role and empty content (as OpenAI and vLLM send it); it carries no token. */
-  role(): string {
-    return this.head + '{"role":"assistant","content":""}' + this.tail;
-  }
-
-  /** The chunk carrying token number `index` (0-based). */
-  token(index: number): string {
-    return this.head + '{"content":' + TOKEN_JSON[index % TOKEN_JSON.length]! + '}' + this.tail;
-  }
-
-  finish(reason: 'stop' | 'length'): string {
-    return this.head + `{},"finish_reason":"${reason}"}]}\n\n`;
-  }
-
-  usage(promptTokens: number, completionTokens: number): string {
-    return (
-      `data: {"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.modelJson},"choices":[],` +
-      `"usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}}}\n\n`
-    );
+function oneChoice(body: Record<string, unknown>, name: string): void {
+  const v = body[name];
+  if (v !== undefined && v !== null && v !== 1) {
+    const message = `The simulator generates one choice per request: ${name} must be 1.`;
+    throw new BadRequest(message, name, 'unsupported_value');
   }
 }
 
-export function completionObject(opts: {
-  id: string;
-  created: number;
-  model: string;
-  content: string;
-  finishReason: 'stop' | 'length' | null;
-  promptTokens: number;
-  completionTokens: number;
-}): unknown {
-  return {
-    id: opts.id,
-    object: 'chat.completion',
-    created: opts.created,
-    model: opts.model,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: opts.content, refusal: null },
-        logprobs: null,
-        finish_reason: opts.finishReason,
-      },
-    ],
-    usage: {
-      prompt_tokens: opts.promptTokens,
-      completion_tokens: opts.completionTokens,
-      total_tokens: opts.promptTokens + opts.completionTokens,
-    },
-  };
+/** Validates a parsed Chat Completions body; throws BadRequest on the first problem (as the OpenAI API does). */
+export function validateChatRequest(body: unknown): GenerationRequest {
+  const b = requireObject(body);
+  const promptTexts = chatPromptTexts(b.messages);
+  const { stream, includeUsage } = streamFields(b);
+  const maxTokens = optionalTokenLimit(b, 'max_completion_tokens') ?? optionalTokenLimit(b, 'max_tokens');
+  const model = typeof b.model === 'string' ? b.model : null;
+  return { endpoint: 'chat', model, stream, includeUsage, maxTokens, promptTexts };
+}
+
+/** Validates a parsed legacy Completions body (`/v1/completions`). */
+export function validateCompletionRequest(body: unknown): GenerationRequest {
+  const b = requireObject(body);
+  const promptTexts = completionPromptTexts(b.prompt);
+  const { stream, includeUsage } = streamFields(b);
+  oneChoice(b, 'best_of');
+  const maxTokens = optionalTokenLimit(b, 'max_tokens');
+  const model = typeof b.model === 'string' ? b.model : null;
+  return { endpoint: 'completions', model, stream, includeUsage, maxTokens, promptTexts };
 }

@@ -1,32 +1,37 @@
-// The simulator's HTTP side: an OpenAI-compatible server (node:http, 127.0.0.1 only) whose chat completions
-// are paced by the Engine, with seeded fault injection and the optional ground-truth log.
+// The simulator's HTTP side: an OpenAI-compatible server (node:http, 127.0.0.1 only) whose chat and legacy
+// completions are paced by the Engine, with seeded fault injection, the optional ground-truth log and /metrics.
 // This module runs wherever it is started; startSimulator (index.ts) keeps it off the load generator's thread.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance as perfHooks, type EventLoopUtilization } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
-import { FAULT_TYPES, type FaultType, type SimConfig } from './config.ts';
-import { Engine, type EngineSequence, type EngineStats, type EngineTicket } from './engine.ts';
+import type { FaultType, SimConfig } from './config.ts';
+import { Engine, type EngineStats } from './engine.ts';
+import { Exchange, encodePrompt, type ServerContext } from './exchange.ts';
+import { FaultSchedule } from './faults.ts';
+import { ChatChunks } from './format.ts';
 import { GroundTruthLog, epochMs, type GroundTruthRecord } from './groundtruth.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { JSON_HEADERS, SSE_HEADERS, headerValue, readBody, resetSocket, sendJson } from './http.ts';
+import { METRICS_CONTENT_TYPE, SimMetrics, renderMetrics } from './metrics.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import {
   BadRequest,
-  ChunkWriter,
-  DONE_EVENT,
-  MALFORMED_EVENT,
-  completionObject,
   errorBody,
-  tokenText,
   validateChatRequest,
-  type ChatRequest,
+  validateCompletionRequest,
+  type Endpoint,
+  type GenerationRequest,
 } from './protocol.ts';
+import { loadTokenizer, type Tokenizer } from './tokenizer.ts';
+
+export { FaultSchedule } from './faults.ts';
 
 export const SIM_HOST = '127.0.0.1';
 
 export interface SimServerOptions {
   /** 0 or absent = an ephemeral port. */
   port?: number;
-  /** Append one JSONL line per chat-completion request to this file. */
+  /** Append one JSONL line per generation request to this file. */
   groundTruthPath?: string | null;
 }
 
@@ -40,296 +45,6 @@ export interface SimServer {
   stop(): Promise<void>;
 }
 
-/** One draw per chat-completion request, in arrival order: same seed + same order ⇒ same faults. */
-export class FaultSchedule {
-  private readonly rng: () => number;
-  private readonly cumulative: [FaultType, number][] = [];
-
-  constructor(config: SimConfig) {
-    this.rng = mulberry32(config.seed);
-    let acc = 0;
-    for (const f of FAULT_TYPES) {
-      if (config.faults[f] <= 0) continue;
-      acc += config.faults[f];
-      this.cumulative.push([f, acc]);
-    }
-  }
-
-  /** The fault for the next request (or null) and a uniform number that places mid-stream faults. */
-  next(): { fault: FaultType | null; position: number } {
-    const u = this.rng();
-    const position = this.rng();
-    for (const [f, upTo] of this.cumulative) if (u < upTo) return { fault: f, position };
-    return { fault: null, position };
-  }
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
-const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function resetSocket(socket: Socket): void {
-  if (socket.destroyed) return;
-  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
-  else socket.destroy();
-}
-
-function headerValue(v: string | string[] | undefined): string | null {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined || s.trim() === '') return null;
-  return s
-    .trim()
-    .slice(0, 256)
-    .replace(/[^\x20-\x7e]/g, '_');
-}
-
-type BodyResult = { ok: true; body: Buffer } | { ok: false; bytes: number; drained: boolean };
-
-/** Reads the body up to the limit; a larger body is drained (up to a hard cap) so the 400 can be read by the client. */
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
-  const hardCap = limit * 4 + (1 << 20);
-  return new Promise((resolve) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > hardCap) {
-      resolve({ ok: false, bytes: declared, drained: false });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let settled = false;
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      bytes += chunk.length;
-      if (bytes <= limit) chunks.push(chunk);
-      else if (bytes > hardCap) {
-        settled = true;
-        resolve({ ok: false, bytes, drained: false });
-      }
-    });
-    req.on('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve(bytes <= limit ? { ok: true, body: Buffer.concat(chunks, bytes) } : { ok: false, bytes, drained: true });
-    });
-    req.on('error', () => {
-      if (settled) return;
-      settled = true;
-      resolve({ ok: false, bytes, drained: false });
-    });
-  });
-}
-
-interface ServerContext {
-  config: SimConfig;
-  engine: Engine;
-  faults: FaultSchedule;
-  gt: GroundTruthLog | null;
-  isStopping(): boolean;
-  nextId(): number;
-  /** Counts chat requests whose response has not closed yet, so stop() can wait for their ground-truth lines. */
-  opened(): void;
-  closed(): void;
-}
-
-/** One chat completion in flight: the engine calls it once per step; it writes at most once per step. */
-class Exchange implements EngineSequence {
-  readonly promptTokens: number;
-  readonly tokens: number;
-  private readonly contentTokens: number;
-  private readonly faultAt: number;
-  private written = 0;
-  private malformedSent = false;
-  private ticket: EngineTicket | null = null;
-  private readonly chunks: ChunkWriter | null;
-  private readonly finishReason: 'stop' | 'length';
-  private readonly record: GroundTruthRecord;
-
-  constructor(
-    private readonly ctx: ServerContext,
-    private readonly res: ServerResponse,
-    private readonly request: ChatRequest,
-    private readonly completionId: string,
-    private readonly created: number,
-    private readonly model: string,
-    readonly fault: FaultType | null,
-    position: number,
-    record: GroundTruthRecord,
-  ) {
-    this.record = record;
-    const n = request.maxTokens ?? ctx.config.default_max_tokens;
-    // An explicit limit is always reached ("length"); the default models a reply that ends by itself ("stop").
-    this.finishReason = request.maxTokens !== null ? 'length' : 'stop';
-    this.promptTokens = request.promptTokens;
-    this.faultAt = 1 + Math.floor(position * Math.max(1, n - 1));
-    switch (fault) {
-      case 'empty_completion':
-        this.contentTokens = 0;
-        this.tokens = 0;
-        break;
-      case 'truncated':
-      case 'error_event':
-        this.contentTokens = this.faultAt;
-        this.tokens = this.faultAt;
-        break;
-      case 'reset_mid_stream':
-        // One more step after the k-th token, so the client has read it before the reset arrives.
-        this.contentTokens = this.faultAt;
-        this.tokens = this.faultAt + 1;
-        break;
-      default:
-        this.contentTokens = n;
-        this.tokens = n;
-    }
-    this.chunks = request.stream ? new ChunkWriter(completionId, created, JSON.stringify(model)) : null;
-  }
-
-  /**
-   * Enqueues in the engine (into its first-token delay line first, if configured); false when the queue limit
-   * rejected it (nothing has been written yet). Streaming headers and the role chunk go out at once, delay or not.
-   */
-  start(): boolean {
-    this.ticket = this.ctx.engine.submit(this);
-    if (!this.ticket) return false;
-    if (this.chunks) {
-      this.record.headers_ms = epochMs();
-      this.res.writeHead(200, SSE_HEADERS);
-      this.res.write(this.chunks.role());
-    }
-    return true;
-  }
-
-  cancel(): void {
-    this.ticket?.cancel();
-  }
-
-  get outputTokens(): number {
-    return this.written;
-  }
-
-  onAdmit(nowMs: number): void {
-    this.record.admitted_ms = performance.timeOrigin + nowMs;
-  }
-
-  onStep(emitted: number, done: boolean, nowMs: number): void {
-    if (this.res.destroyed) return;
-    const chunks = this.chunks;
-    let out = '';
-    if (emitted > this.written && emitted <= this.contentTokens) {
-      if (chunks) out = chunks.token(emitted - 1);
-      this.written = emitted;
-      if (emitted === 1) this.record.first_token_ms = performance.timeOrigin + nowMs;
-    }
-    if (this.fault === 'malformed_chunk' && !this.malformedSent && this.written >= this.faultAt) {
-      this.malformedSent = true;
-      if (chunks) out += MALFORMED_EVENT;
-    }
-    if (!done) {
-      if (out) this.writeChunk(out);
-      return;
-    }
-    if (chunks) this.finishStream(chunks, out);
-    else this.finishJson();
-  }
-
-  /**
-   * The hot path (one call per stream per step): frames the HTTP chunk itself and writes it to the socket in one
-   * call, skipping ServerResponse.write's corking and 3-buffer writev. Falls back to res.write when the response
-   * is not chunked (HTTP/1.0) or not yet on its socket (a pipelined request).
-   */
-  private writeChunk(out: string): void {
-    const socket = this.res.socket;
-    if (socket && this.res.chunkedEncoding && !socket.destroyed)
-      socket.write(`${Buffer.byteLength(out).toString(16)}\r\n${out}\r\n`);
-    else this.res.write(out);
-  }
-
-  private usage(chunks: ChunkWriter): string {
-    return this.request.includeUsage ? chunks.usage(this.promptTokens, this.written) : '';
-  }
-
-  private finishStream(chunks: ChunkWriter, out: string): void {
-    switch (this.fault) {
-      case 'reset_mid_stream':
-        resetSocket(this.res.socket as Socket);
-        return;
-      case 'truncated':
-        this.res.end(out);
-        return;
-      case 'error_event': {
-        const event = errorBody(this.ctx.config.error_message, 'server_error', null, 'sim_error_event');
-        this.res.end(out + `data: ${JSON.stringify(event)}\n\n` + DONE_EVENT);
-        return;
-      }
-      case 'empty_completion':
-        this.res.end(out + chunks.finish('stop') + this.usage(chunks) + DONE_EVENT);
-        return;
-      default:
-        this.res.end(out + chunks.finish(this.finishReason) + this.usage(chunks) + DONE_EVENT);
-    }
-  }
-
-  private finishJson(): void {
-    const res = this.res;
-    const base = { id: this.completionId, created: this.created, model: this.model, promptTokens: this.promptTokens };
-    // Taken before writing: the client (on another thread) may read the headers before this code moves on.
-    this.record.headers_ms = epochMs();
-    switch (this.fault) {
-      case 'reset_mid_stream': {
-        const text = JSON.stringify(
-          completionObject({
-            ...base,
-            content: tokenText(this.written),
-            finishReason: this.finishReason,
-            completionTokens: this.written,
-          }),
-        );
-        res.writeHead(200, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
-        res.write(text.slice(0, Math.floor(text.length / 2)));
-        setImmediate(() => resetSocket(res.socket as Socket));
-        break;
-      }
-      case 'malformed_chunk':
-        res.writeHead(200, JSON_HEADERS);
-        res.end('{not json');
-        break;
-      case 'error_event':
-        sendJson(res, 200, errorBody(this.ctx.config.error_message, 'server_error', null, 'sim_error_event'));
-        break;
-      case 'truncated':
-        sendJson(
-          res,
-          200,
-          completionObject({
-            ...base,
-            content: tokenText(this.written),
-            finishReason: null,
-            completionTokens: this.written,
-          }),
-        );
-        break;
-      case 'empty_completion':
-        sendJson(res, 200, completionObject({ ...base, content: '', finishReason: 'stop', completionTokens: 0 }));
-        break;
-      default:
-        sendJson(
-          res,
-          200,
-          completionObject({
-            ...base,
-            content: tokenText(this.written),
-            finishReason: this.finishReason,
-            completionTokens: this.written,
-          }),
-        );
-    }
-  }
-}
-
 function newRecord(id: string, arrival: number): GroundTruthRecord {
   return {
     id,
@@ -339,7 +54,9 @@ function newRecord(id: string, arrival: number): GroundTruthRecord {
     first_token_ms: null,
     end_ms: arrival,
     prompt_tokens: null,
+    cached_tokens: null,
     output_tokens: 0,
+    reasoning_tokens: 0,
     max_tokens: null,
     stream: null,
     fault: null,
@@ -362,6 +79,7 @@ function logOnClose(
     record.end_ms = epochMs();
     record.status = res.headersSent ? res.statusCode : null;
     record.output_tokens = exchange()?.outputTokens ?? 0;
+    record.reasoning_tokens = exchange()?.reasoningTokens ?? 0;
     if (record.fault !== null) record.outcome = 'fault';
     else if (!res.writableFinished) record.outcome = ctx.isStopping() ? 'server_stopped' : 'client_closed';
     ctx.gt?.write(record);
@@ -375,12 +93,13 @@ function sendBadRequest(res: ServerResponse, record: GroundTruthRecord, err: Bad
 }
 
 /** Reads, parses and validates the body; answers the 400 itself and returns null when it is not a valid request. */
-async function readChatRequest(
+async function readRequest(
   ctx: ServerContext,
   req: IncomingMessage,
   res: ServerResponse,
   record: GroundTruthRecord,
-): Promise<ChatRequest | null> {
+  endpoint: Endpoint,
+): Promise<GenerationRequest | null> {
   const limit = ctx.config.max_body_bytes;
   const body = await readBody(req, limit);
   if (res.destroyed) return null;
@@ -402,7 +121,7 @@ async function readChatRequest(
     return null;
   }
   try {
-    return validateChatRequest(parsed);
+    return endpoint === 'chat' ? validateChatRequest(parsed) : validateCompletionRequest(parsed);
   } catch (err) {
     if (!(err instanceof BadRequest)) throw err;
     sendBadRequest(res, record, err);
@@ -443,10 +162,11 @@ function frontDoorFault(
       return true;
     case 'stall_after_headers': {
       record.headers_ms = epochMs();
-      const first = stalledStream();
-      if (first !== null) {
+      const opening = stalledStream();
+      if (opening !== null) {
         res.writeHead(200, SSE_HEADERS);
-        res.write(first);
+        if (opening) res.write(opening);
+        else res.flushHeaders();
       } else {
         res.writeHead(200, JSON_HEADERS);
         res.flushHeaders();
@@ -467,11 +187,12 @@ function rejectQueueFull(config: SimConfig, res: ServerResponse, record: GroundT
   sendJson(res, 429, errorBody(message, 'rate_limit_error', null, 'queue_full'), retryAfter);
 }
 
-async function handleChat(
+async function handleGeneration(
   ctx: ServerContext,
   req: IncomingMessage,
   res: ServerResponse,
   arrival: number,
+  endpoint: Endpoint,
 ): Promise<void> {
   const { config } = ctx;
   const seq = ctx.nextId();
@@ -480,20 +201,23 @@ async function handleChat(
   const record = newRecord(id, arrival);
   let exchange: Exchange | null = null;
   logOnClose(ctx, res, record, () => exchange);
-  const request = await readChatRequest(ctx, req, res, record);
+  const request = await readRequest(ctx, req, res, record, endpoint);
   if (request === null) return;
-  record.prompt_tokens = request.promptTokens;
+  const prompt = encodePrompt(ctx, request.promptTexts);
+  record.prompt_tokens = prompt.tokens;
   record.max_tokens = request.maxTokens ?? config.default_max_tokens;
   record.stream = request.stream;
   const { fault, position } = ctx.faults.next();
   record.fault = fault;
-  const completionId = `chatcmpl-sim-${seq}`;
-  const created = Math.floor(Date.now() / 1000);
-  const model = request.model ?? config.model;
-  const stalledStream = () =>
-    request.stream ? new ChunkWriter(completionId, created, JSON.stringify(model)).role() : null;
+  const who = {
+    id: `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-sim-${seq}`,
+    created: Math.floor(Date.now() / 1000),
+    model: request.model ?? config.model,
+  };
+  // A stalled stream sends what precedes the first token: the chat role chunk, nothing for legacy completions.
+  const stalledStream = () => (!request.stream ? null : endpoint === 'chat' ? new ChatChunks(who).opening() : '');
   if (frontDoorFault(ctx, req, res, record, fault, stalledStream)) return;
-  exchange = new Exchange(ctx, res, request, completionId, created, model, fault, position, record);
+  exchange = new Exchange(ctx, res, request, prompt, who, fault, position, record);
   if (!exchange.start()) rejectQueueFull(config, res, record);
 }
 
@@ -502,7 +226,7 @@ function notFound(res: ServerResponse, method: string, path: string): void {
     res,
     404,
     errorBody(
-      `Unknown request URL: ${method} ${path}. The simulator serves POST /v1/chat/completions, GET /v1/models and GET /health.`,
+      `Unknown request URL: ${method} ${path}. The simulator serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health and GET /metrics.`,
       'invalid_request_error',
       null,
       'unknown_url',
@@ -539,19 +263,27 @@ function healthBody(site: Site): unknown {
   };
 }
 
+const GENERATION_PATHS: Record<string, Endpoint> = {
+  '/v1/chat/completions': 'chat',
+  '/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/completions': 'completions',
+};
+
 function route(site: Site, req: IncomingMessage, res: ServerResponse): void {
   const arrival = epochMs();
   const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   try {
-    if (path === '/v1/chat/completions' || path === '/chat/completions') {
+    const endpoint = GENERATION_PATHS[path];
+    if (endpoint) {
       if (method !== 'POST') {
         const message = `Method ${method} not allowed on ${path}; use POST.`;
         const body = errorBody(message, 'invalid_request_error', null, 'method_not_allowed');
         sendJson(res, 405, body, { allow: 'POST' });
         return;
       }
-      handleChat(site.ctx, req, res, arrival).catch((err: unknown) => internalError(res, err));
+      handleGeneration(site.ctx, req, res, arrival, endpoint).catch((err: unknown) => internalError(res, err));
       return;
     }
     req.resume();
@@ -560,6 +292,11 @@ function route(site: Site, req: IncomingMessage, res: ServerResponse): void {
       sendJson(res, 200, { object: 'list', data: [model] });
     } else if (method === 'GET' && path === '/health') {
       sendJson(res, 200, healthBody(site));
+    } else if (method === 'GET' && path === '/metrics') {
+      const { config, engine, metrics } = site.ctx;
+      const text = renderMetrics(config, engine, metrics);
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
     } else {
       notFound(res, method, path);
     }
@@ -572,6 +309,7 @@ function route(site: Site, req: IncomingMessage, res: ServerResponse): void {
 function createContext(
   config: SimConfig,
   gt: GroundTruthLog | null,
+  tokenizer: Tokenizer,
 ): { ctx: ServerContext; stopping(): void; drained(timeoutMs: number): Promise<void> } {
   let stopping = false;
   let counter = 0;
@@ -582,6 +320,9 @@ function createContext(
     engine: new Engine(config),
     faults: new FaultSchedule(config),
     gt,
+    tokenizer,
+    prefixCache: config.prefix_cache ? new PrefixCache(config.prefix_cache_tokens) : null,
+    metrics: new SimMetrics(),
     isStopping: () => stopping,
     nextId: () => ++counter,
     opened: () => {
@@ -618,8 +359,9 @@ function listen(server: Server, port: number): Promise<void> {
 
 /** Starts the server on 127.0.0.1 in the current thread (use startSimulator to run it off the caller's thread). */
 export async function startSimServer(config: SimConfig, opts: SimServerOptions = {}): Promise<SimServer> {
+  const tokenizer = await loadTokenizer(config.tokenizer);
   const gt = opts.groundTruthPath ? await GroundTruthLog.open(opts.groundTruthPath) : null;
-  const { ctx, stopping, drained } = createContext(config, gt);
+  const { ctx, stopping, drained } = createContext(config, gt, tokenizer);
   const site: Site = { ctx, sockets: new Set<Socket>(), eluAtStart: perfHooks.eventLoopUtilization() };
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => route(site, req, res));
   server.on('connection', (socket: Socket) => {

@@ -10,7 +10,6 @@ import {
   predictClosedLoop,
   resolveSimConfig,
 } from '../../src/sim/config.ts';
-import { estimatePromptTokens } from '../../src/sim/protocol.ts';
 
 function problemsOf(fn: () => unknown): { key: string; message: string }[] {
   try {
@@ -201,15 +200,41 @@ describe('predictClosedLoop', () => {
   });
 });
 
-describe('estimatePromptTokens', () => {
-  it('is 4 per message plus ceil(characters / 4)', () => {
-    expect(estimatePromptTokens([{ content: 'abcde' }])).toBe(4 + 2);
-    expect(
-      estimatePromptTokens([
-        { content: 'abcd' },
-        { content: [{ type: 'text', text: 'abcd' }, { type: 'image_url' }] },
-        { content: null },
-      ]),
-    ).toBe(12 + 2);
+describe('the settings of traffic shapes', () => {
+  it('default to no reasoning, o200k_base, no prefix cache, 8192 KV tokens per slot', () => {
+    const c = resolveSimConfig();
+    expect(c).toMatchObject({
+      reasoning_tokens: 0,
+      tokenizer: 'o200k_base',
+      prefix_cache: false,
+      prefix_cache_tokens: 1 << 20,
+      kv_tokens_per_slot: 8192,
+    });
+  });
+
+  it('accept --set strings and YAML values', () => {
+    const a = resolveSimConfig('tiny', ['reasoning_tokens=3', 'tokenizer=cl100k_base', 'prefix_cache=yes']);
+    expect(a).toMatchObject({ reasoning_tokens: 3, tokenizer: 'cl100k_base', prefix_cache: true });
+    const b = resolveSimConfig('tiny', { prefixCache: true, prefix_cache_tokens: 4096, kv_tokens_per_slot: 100 });
+    expect(b).toMatchObject({ prefix_cache: true, prefix_cache_tokens: 4096, kv_tokens_per_slot: 100 });
+    expect(resolveSimConfig('tiny', ['prefix_cache=false']).prefix_cache).toBe(false);
+  });
+
+  it('report bad values', () => {
+    const problems = problemsOf(() =>
+      resolveSimConfig('demo', {
+        reasoning_tokens: -1,
+        tokenizer: 'o200k',
+        prefix_cache: 'maybe',
+        prefix_cache_tokens: 8,
+        kv_tokens_per_slot: 0,
+      }),
+    );
+    const byKey = Object.fromEntries(problems.map((p) => [p.key, p.message]));
+    expect(byKey.reasoning_tokens).toMatch(/>= 0/);
+    expect(byKey.tokenizer).toMatch(/must be one of o200k_base, cl100k_base.*did you mean "o200k_base"/);
+    expect(byKey.prefix_cache).toMatch(/must be true or false/);
+    expect(byKey.prefix_cache_tokens).toMatch(/>= 16/);
+    expect(byKey.kv_tokens_per_slot).toMatch(/>= 1/);
   });
 });

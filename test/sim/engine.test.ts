@@ -86,6 +86,20 @@ describe('Engine', () => {
     expect(a.trace.done).toBe(140);
   });
 
+  it('prefills only the prompt tokens not in the prefix cache; heldTokens counts prompt + emitted', () => {
+    const clock = new FakeClock();
+    const engine = new Engine(model({ step_base_ms: 10, step_per_seq_ms: 0, prefill_ms_per_1k_tokens: 100 }), clock);
+    const a = seq(clock, 3, 1000);
+    const cached: EngineSequence = { ...a.seq, onAdmit: (now) => (a.seq.onAdmit(now), 960) };
+    engine.submit(cached);
+    clock.runUntil(12);
+    // 10 + 100 × (1000 − 960) / 1000 = 14
+    expect(engine.heldTokens()).toBe(1000);
+    clock.runUntil(1000);
+    expect(a.trace.tokens).toEqual([14, 24, 34]);
+    expect(engine.heldTokens()).toBe(0);
+  });
+
   it('holds at most `slots` active and admits the waiting in FIFO order as slots free', () => {
     const clock = new FakeClock();
     const engine = new Engine(model({ slots: 2, step_base_ms: 10, step_per_seq_ms: 0 }), clock);

@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FAULT_TYPES } from '../../src/sim/config.ts';
@@ -46,7 +47,7 @@ describe('ground truth', () => {
       const seen = classify(client);
       expect(server.fault, `gt-${i}`).toBe(seen);
       if (server.fault) faulted++;
-      expect(server.prompt_tokens).toBe(4 + Math.ceil(`request ${i}`.length / 4));
+      expect(server.prompt_tokens).toBe(encode(`request ${i}`).length);
       expect(server.stream).toBe(i % 3 !== 0);
       expect(server.status).toBe(client.status);
       // A non-streamed body that broke or is not a completion carries no count the client could see.

@@ -16,18 +16,41 @@ export interface RawResult {
   events: string[];
   /** The whole body (non-streaming, or error responses). */
   body: string;
+  /** Content chunks (streaming), or completion_tokens of the usage (non-streaming). */
   contentTokens: number;
+  /** Chat `content`, or legacy completions' `text`. */
   content: string;
+  /** Chunks carrying `delta.reasoning_content`, their text and when the first was read (ms since t0). */
+  reasoningTokens: number;
+  reasoning: string;
+  firstReasoningAtMs: number | null;
   finishReason: string | null;
   sawDone: boolean;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  usage: RawUsage | null;
   errorEvent: boolean;
   malformed: boolean;
   /** reset: the connection broke (before headers or mid-body); idle: no byte for idleTimeoutMs, the client gave up. */
   failure: 'reset' | 'idle' | null;
 }
 
+export interface RawUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number };
+  completion_tokens_details?: { reasoning_tokens: number };
+}
+
+interface RawChoice {
+  delta?: { content?: string; reasoning_content?: string };
+  message?: { content?: string; reasoning_content?: string };
+  text?: string;
+  finish_reason?: string | null;
+}
+
 export interface RawOptions {
+  /** The endpoint under baseUrl: chat completions (default) or legacy completions. */
+  path?: '/chat/completions' | '/completions';
   requestId?: string;
   idleTimeoutMs?: number;
   agent?: Agent;
@@ -44,7 +67,7 @@ export function chatUrl(baseUrl: string): URL {
 }
 
 export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): Promise<RawResult> {
-  const url = chatUrl(baseUrl);
+  const url = new URL(baseUrl.replace(/\/$/, '') + (opts.path ?? '/chat/completions'));
   const payload = opts.rawBody ?? JSON.stringify(body);
   const idleMs = opts.idleTimeoutMs ?? 5000;
   return new Promise((resolve) => {
@@ -60,6 +83,9 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
       body: '',
       contentTokens: 0,
       content: '',
+      reasoningTokens: 0,
+      reasoning: '',
+      firstReasoningAtMs: null,
       finishReason: null,
       sawDone: false,
       usage: null,
@@ -123,11 +149,7 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
               r.sawDone = true;
               continue;
             }
-            let parsed: {
-              error?: unknown;
-              choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
-              usage?: RawResult['usage'];
-            };
+            let parsed: { error?: unknown; choices?: RawChoice[]; usage?: RawUsage };
             try {
               parsed = JSON.parse(data) as typeof parsed;
             } catch {
@@ -137,7 +159,13 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
             if (parsed.error) r.errorEvent = true;
             if (parsed.usage) r.usage = parsed.usage;
             const choice = parsed.choices?.[0];
-            const content = choice?.delta?.content;
+            const reasoning = choice?.delta?.reasoning_content;
+            if (reasoning) {
+              r.reasoningTokens++;
+              r.reasoning += reasoning;
+              r.firstReasoningAtMs ??= performance.now() - t0;
+            }
+            const content = choice?.delta?.content ?? choice?.text;
             if (content) {
               const at = performance.now() - t0;
               r.contentTokens++;
@@ -152,14 +180,12 @@ export function rawChat(baseUrl: string, body: unknown, opts: RawOptions = {}): 
       res.on('end', () => {
         if (!sse && r.status === 200) {
           try {
-            const parsed = JSON.parse(r.body) as {
-              error?: unknown;
-              choices?: { message?: { content?: string }; finish_reason?: string | null }[];
-              usage?: RawResult['usage'];
-            };
+            const parsed = JSON.parse(r.body) as { error?: unknown; choices?: RawChoice[]; usage?: RawUsage };
             if (parsed.error) r.errorEvent = true;
             r.usage = parsed.usage ?? null;
-            r.content = parsed.choices?.[0]?.message?.content ?? '';
+            const choice = parsed.choices?.[0];
+            r.content = choice?.message?.content ?? choice?.text ?? '';
+            r.reasoning = choice?.message?.reasoning_content ?? '';
             r.finishReason = parsed.choices?.[0]?.finish_reason ?? null;
             r.contentTokens = r.usage?.completion_tokens ?? 0;
           } catch {

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolError } from '../../src/errors.ts';
@@ -13,6 +14,8 @@ import { startSimulator, type RunningSimulator } from '../../src/sim/index.ts';
 import { chatUrl, rawChat } from './raw-client.ts';
 
 const messages = [{ role: 'user' as const, content: 'Explain continuous batching in 50 words.' }];
+// The prompt's tokens under the default tokenizer (o200k_base): the content's, with no per-message overhead.
+const promptTokens = encode(messages[0]!.content).length;
 
 function client(baseURL: string): OpenAI {
   return new OpenAI({ baseURL, apiKey: 'test', maxRetries: 0 });
@@ -95,7 +98,7 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
     for await (const chunk of stream) chunks.push(chunk);
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.usage).toEqual({ prompt_tokens: 4 + 10, completion_tokens: 5, total_tokens: 19 });
+    expect(last.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 5, total_tokens: promptTokens + 5 });
     expect(chunks.filter((c) => c.choices[0]?.delta.content)).toHaveLength(5);
     expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('length');
   });
@@ -110,7 +113,11 @@ describe('simulator over HTTP (tiny preset, worker thread)', () => {
   it('uses default_max_tokens when the request sets no limit, ending with "stop"', async () => {
     const r = await openai.chat.completions.create({ model: 'm', messages });
     expect(r.object).toBe('chat.completion');
-    expect(r.usage).toMatchObject({ completion_tokens: 16, prompt_tokens: 14, total_tokens: 30 });
+    expect(r.usage).toMatchObject({
+      completion_tokens: 16,
+      prompt_tokens: promptTokens,
+      total_tokens: promptTokens + 16,
+    });
     expect(r.choices[0]!.finish_reason).toBe('stop');
     expect(r.choices[0]!.message.content!.split(' ')).toHaveLength(16);
   });
