@@ -21,7 +21,12 @@ export interface InProcessExecutorOptions {
   /** Window records before the breaker may trip (default 20). */
   breakerMinRequests?: number;
   progressEveryMs?: number;
+  /** Measures the generator's own health over a stage (default: this thread's event-loop delay and CPU). */
+  watchHealth?: HealthWatcher;
 }
+
+/** Starts watching at a stage's start; `finish` gives the health over its window (from `windowStartMs`). */
+export type HealthWatcher = (clock: Clock, windowStartMs: number) => { finish(): ExecutorHealth };
 
 /** One part of a stage that several executors run together (worker threads) and their shared window count. */
 export interface SharedStage {
@@ -56,7 +61,7 @@ async function runStageInProcess(
     breakerMinRequests: o.breakerMinRequests,
     windowCounter: shared?.windowCounter,
   });
-  const health = watchHealth(clock, tally.windowStartMs);
+  const health = (o.watchHealth ?? watchHealth)(clock, tally.windowStartMs);
   const onAbort = () => tally.interrupt();
   hooks.stopSignal?.addEventListener('abort', onAbort);
   if (hooks.stopSignal?.aborted) tally.interrupt();
@@ -152,7 +157,7 @@ function boundDrain(
 const ELD_RESOLUTION_MS = 10;
 
 /** The generator's health over the measurement window (warm-up absorbs start-up costs: JIT, connections). */
-function watchHealth(clock: Clock, windowStartMs: number): { finish(): ExecutorHealth } {
+const watchHealth: HealthWatcher = (clock, windowStartMs) => {
   const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
   eld.enable();
   const cpu0 = process.cpuUsage();
@@ -171,4 +176,4 @@ function watchHealth(clock: Clock, windowStartMs: number): { finish(): ExecutorH
       };
     },
   };
-}
+};

@@ -108,7 +108,14 @@ async function search(yaml: string, model: ServerModel): Promise<{ result: RunRe
     target: () => Promise.resolve(fakeTarget),
     executor: (_target, c, idPrefix) =>
       Promise.resolve(
-        createInProcessExecutor({ transport: slotServer(clock, model), clock: c, idPrefix, pickPayload: () => 0 }),
+        createInProcessExecutor({
+          transport: slotServer(clock, model),
+          clock: c,
+          idPrefix,
+          pickPayload: () => 0,
+          // This machine's event-loop delay is real time: a decision test must not depend on it.
+          watchHealth: () => ({ finish: () => ({ eventLoopDelayP99Ms: 0, cpuPercent: 1 }) }),
+        }),
       ),
   });
   return { result: await clock.settle(run), clock };
