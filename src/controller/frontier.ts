@@ -24,6 +24,7 @@ export function sloFrontier(
   records: readonly RequestRecord[],
 ): SloFrontier {
   const factors = profile.report.tiers ?? DEFAULTS.report.tiers;
+  if (factors.length === 0) return { factors: [], rules: [] };
   const byStage = recordsByStage(records);
   const stages: RecordedStage[] = lines.flatMap((line) =>
     line.type === 'stage' ? [{ meta: { ...line, windows: windowsOf(line) }, records: recordsOf(line, byStage) }] : [],

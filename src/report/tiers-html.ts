@@ -87,7 +87,7 @@ function testedLevels(s: SummaryJson): number[] {
 export function slaTiersSection(s: SummaryJson): string {
   const frontier = (s.slo_frontier ?? null) as SloFrontierJson | null;
   const sizing = (s.sizing ?? null) as SizingJson | null;
-  const intro = `<p>Which latency can be promised at which load: each latency SLO rule judged again at ${frontier ? frontier.factors.map(factorText).join(', ') : 'several multiples of'} its threshold (<code>report.tiers</code>) on the stages this run recorded, with the same confidence intervals. The capacity of a tier is the highest tested concurrency whose stage passes, with every lower tested concurrency passing. Capacities marked ≥ or &lt; lie outside the tested range.</p>`;
+  const intro = `<p>Which latency can be promised at which load: each latency SLO rule judged again at ${frontier && frontier.factors.length > 0 ? frontier.factors.map(factorText).join(', ') : 'several multiples of'} its threshold (<code>report.tiers</code>) on the stages this run recorded, with the same confidence intervals. The capacity of a tier is the highest tested concurrency whose stage passes, with every lower tested concurrency passing. Capacities marked ≥ or &lt; lie outside the tested range.</p>`;
   const sized = sizing
     ? `<p class="callout info" id="sizing"><strong>Sizing:</strong> ${esc(sizingText(sizing))}. <span class="small">${esc(sizing.formula)}.</span></p>`
     : '';
@@ -95,6 +95,8 @@ export function slaTiersSection(s: SummaryJson): string {
   if (frontier === null)
     body =
       '<p class="note">This summary has no SLA tiers (it was written before they existed): <code>find-capacity report &lt;run-dir&gt;</code> recomputes them from the run\'s records.</p>';
+  else if (frontier.factors.length === 0)
+    body = '<p class="note">SLA tiers are turned off (<code>report.tiers: []</code> in the profile).</p>';
   else if (frontier.rules.length === 0)
     body = '<p class="note">No latency SLO rule: there is no threshold to tier.</p>';
   else body = `${tiersTable(frontier, sizing)}${chartFigure(tiersChart(frontier, testedLevels(s)))}`;

@@ -103,6 +103,13 @@ describe('SLA tiers of the recorded fixture run (tiny simulator, knee at 4)', ()
     expect(ttft[3]).toMatchObject({ factor: 2, concurrency: 6, range: 'above', bracket: null });
   });
 
+  it('is empty when report.tiers is [] or the profile has no latency rule', () => {
+    const off = { ...run.profile, report: { ...run.profile.report, tiers: [] } };
+    expect(sloFrontier(off, run.lines, run.records)).toEqual({ factors: [], rules: [] });
+    const rates = { ...run.profile, slo: run.profile.slo.filter((r) => r.kind !== 'latency') };
+    expect(sloFrontier(rates, run.lines, run.records)).toEqual({ factors: [0.25, 0.5, 1, 2], rules: [] });
+  });
+
   it('keeps the generator-health limit of the run: a looser tier does not make an INVALID stage valid', () => {
     // With p99(e2e) < 1s the tightest rule, the event-loop limit is 5% of 1 s = 50 ms; at 2× it would be 100 ms.
     const profile = { ...run.profile, slo: run.profile.slo.filter((r) => r.text !== 'p99(ttft) < 50ms') };
