@@ -9,6 +9,10 @@ import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
 import type { Capacity } from '../model/verdict.ts';
 import { finalReport } from '../report/terminal.ts';
 import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
+import { compareRunDirs, writeComparison } from '../controller/compare.ts';
+import type { Comparison } from '../model/compare.ts';
+import { compareText } from '../report/compare-text.ts';
+import { parsePercent } from '../util/units.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -48,6 +52,13 @@ export function exitCodeForCapacity(c: Capacity): number {
     case 'target_unreachable':
       return EXIT.targetUnreachable;
   }
+}
+
+/** `compare`'s exit codes, documented in the README ("Comparing runs"); its errors use EXIT like every command. */
+export const COMPARE_EXIT = { no_regression: 0, regression: 1, not_comparable: 2 } as const;
+
+export function exitCodeForComparison(c: Comparison): number {
+  return COMPARE_EXIT[c.verdict];
 }
 
 function exitCodeForError(err: unknown): number {
@@ -176,6 +187,30 @@ function reportCommand(dir: string): number {
   return EXIT.ok;
 }
 
+/** --max-regression: a percentage such as 5% (or a ratio such as 0.05) below 100%. */
+function parseMaxRegression(v: unknown): number {
+  try {
+    const ratio = parsePercent(v);
+    if (ratio >= 1) throw new Error(`must be less than 100%, got ${JSON.stringify(v)}`);
+    return ratio;
+  } catch (e) {
+    throw new ToolError(
+      'invalid_arguments',
+      `--max-regression ${(e as Error).message}`,
+      'for example --max-regression 5%',
+    );
+  }
+}
+
+/** Sends nothing: compares two run directories from their files; compare.html and compare.json go to --out. */
+function compareCommand(dirA: string, dirB: string, outDir: string | undefined, maxRegression: unknown): number {
+  const allowed = parseMaxRegression(maxRegression);
+  const comparison = compareRunDirs(dirA, dirB, allowed);
+  const files = writeComparison(outDir ?? dirB, comparison);
+  out(compareText(comparison, files));
+  return exitCodeForComparison(comparison);
+}
+
 async function simulateCommand(opts: {
   preset: string;
   port: number;
@@ -237,6 +272,22 @@ const COMMANDS: readonly Registration[] = [
     describe: 'rebuild summary.json and report.html of a run directory from its requests.jsonl; sends nothing',
     options: (y) => y.positional('run-dir', { type: 'string', demandOption: true }),
     run: (a) => reportCommand(a['run-dir']),
+  }),
+  command({
+    usage: 'compare <run-dir-a> <run-dir-b>',
+    describe:
+      'compare two run directories (A the baseline, B the candidate): exit 0 no significant regression, 1 regression, 2 not comparable; sends nothing',
+    options: (y) =>
+      y
+        .positional('run-dir-a', { type: 'string', demandOption: true, describe: 'the baseline run directory' })
+        .positional('run-dir-b', { type: 'string', demandOption: true, describe: 'the run directory to judge' })
+        .option('out', { type: 'string', describe: 'directory for compare.html and compare.json (default: run-dir-b)' })
+        .option('max-regression', {
+          type: 'string',
+          default: '5%',
+          describe: 'the largest change that is not a regression, when the confidence intervals show one',
+        }),
+    run: (a) => compareCommand(a['run-dir-a'], a['run-dir-b'], a.out, a['max-regression']),
   }),
   command({
     usage: 'simulate',

@@ -35,7 +35,18 @@ export function recordsOf(meta: StageMeta, byStage: ReadonlyMap<number, readonly
   return windowsOf(meta).flatMap((w) => byStage.get(w.index) ?? []);
 }
 
-function windowsOf(meta: StageMeta): StageMeta['windows'] {
+/** Records grouped by the index of the stage (attempt) they started in. */
+export function recordsByStage(records: readonly RequestRecord[]): Map<number, RequestRecord[]> {
+  const byStage = new Map<number, RequestRecord[]>();
+  for (const r of records) {
+    const list = byStage.get(r.stage) ?? [];
+    list.push(r);
+    byStage.set(r.stage, list);
+  }
+  return byStage;
+}
+
+export function windowsOf(meta: StageMeta): StageMeta['windows'] {
   return meta.windows && meta.windows.length > 0 ? meta.windows : [meta.window];
 }
 
@@ -108,12 +119,7 @@ export function foldRun(
   records: readonly RequestRecord[],
   levels: readonly number[],
 ): { state: FoldState; capacity: Capacity } {
-  const byStage = new Map<number, RequestRecord[]>();
-  for (const r of records) {
-    const list = byStage.get(r.stage) ?? [];
-    list.push(r);
-    byStage.set(r.stage, list);
-  }
+  const byStage = recordsByStage(records);
   let state = emptyFold();
   let end: Extract<StageLine, { type: 'end' }> | null = null;
   for (const line of lines) {

@@ -13,6 +13,8 @@ import { budgetDetail, createRunBudget, type RunBudgetState } from './budget.ts'
 import { decide, type NextStep } from './decide.ts';
 import { createExecutor } from './executors.ts';
 import { emptyFold, foldStage, provisionalCapacity, type FoldState } from './fold.ts';
+import { sloFrontier } from './frontier.ts';
+import { readRunRecords } from './run-dir.ts';
 import { RunFiles, runDirName } from './run-files.ts';
 import { groupMeta, poolAttempt, type StageGroup } from './stage-group.ts';
 import { checkReachable, openTarget, type Target } from './target.ts';
@@ -187,16 +189,25 @@ async function runAttempt(
 
 function finish(s: Search, state: FoldState, capacity: Capacity, startedAt: Date): RunResult {
   const finishedAt = new Date();
-  const summary = buildSummary(s.profile, state.staged, capacity, {
-    toolVersion: TOOL_VERSION,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationS: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-    baseUrl: s.target.baseUrl,
-    clockOriginEpochMs: s.clock.originEpochMs,
-    interrupted: capacity.stopReason === 'interrupted',
-    ...environmentMeta(),
-  });
+  // The SLA tiers re-judge every stage's records: read back from the files, as `find-capacity report` does.
+  const recorded = readRunRecords(s.files.dir);
+  const frontier = sloFrontier(s.profile, recorded.lines, recorded.records);
+  const summary = buildSummary(
+    s.profile,
+    state.staged,
+    capacity,
+    {
+      toolVersion: TOOL_VERSION,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationS: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      baseUrl: s.target.baseUrl,
+      clockOriginEpochMs: s.clock.originEpochMs,
+      interrupted: capacity.stopReason === 'interrupted',
+      ...environmentMeta(),
+    },
+    frontier,
+  );
   const safe = redactDeep(summary, s.target.redact);
   s.files.writeResults(safe);
   return { runDir: s.files.dir, summary: safe, capacity };

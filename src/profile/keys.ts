@@ -53,7 +53,14 @@ export const KEY_TREE = {
   },
   stop: { on_breach: 'value', max_error_rate: 'value' },
   limits: { max_duration: 'value', max_requests: 'value', max_output_tokens: 'value' },
-  report: { dir: 'value', headroom: 'value', efficiency: 'value' },
+  report: {
+    dir: 'value',
+    headroom: 'value',
+    efficiency: 'value',
+    // A list of factors of each latency rule's threshold.
+    tiers: 'value',
+    sizing: { peak_qps: 'value', redundancy: 'value', cost_per_hour: 'value', currency: 'value' },
+  },
   workers: 'value',
 } as const satisfies KeySpec;
 
@@ -77,6 +84,10 @@ export const DEFAULT_SIMULATOR_PRESET = 'demo';
 
 export const MAX_CONCURRENCY = 100_000;
 export const MAX_WORKERS = 256;
+/** SLA tiers: at most this many factors, each within [MIN_TIER_FACTOR, MAX_TIER_FACTOR]. */
+export const MAX_TIERS = 12;
+export const MIN_TIER_FACTOR = 0.01;
+export const MAX_TIER_FACTOR = 100;
 /** Profiles are small; anything bigger is a mistake (or an attack) and is rejected before parsing. */
 export const MAX_PROFILE_BYTES = 1024 * 1024;
 export const MAX_PROMPTS_FILE_BYTES = 64 * 1024 * 1024;
@@ -110,6 +121,13 @@ export const DEFAULTS = {
   },
   stop: { onBreach: true, maxErrorRate: 0.5 },
   limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
-  report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },
+  report: {
+    dir: 'reports',
+    headroom: 0.8,
+    efficiencyFraction: 0.9,
+    /** SLA tiers: these multiples of every latency rule's threshold. */
+    tiers: [0.25, 0.5, 1, 2],
+    currency: 'USD',
+  },
   workers: 1,
 } as const;

@@ -90,12 +90,30 @@ export interface LimitsConfig {
   maxOutputTokens: number;
 }
 
+/** Sizing a deployment from the capacity: replicas for a peak and the cost of a million output tokens. */
+export interface SizingConfig {
+  /** Peak load to serve, in successful requests per second; null = no replica count. */
+  peakQps: number | null;
+  /** Spare replicas added to those the peak needs. */
+  redundancy: number;
+  /** Cost of one replica (one endpoint like the one tested) per hour; null = no cost figures. */
+  costPerHour: number | null;
+  currency: string;
+}
+
 export interface ReportConfig {
   dir: string;
   /** Headroom point for the SLA table, as a fraction of capacity (default 0.8). */
   headroom: number;
   /** Efficiency knee: fraction of best QPS (default 0.9). */
   efficiencyFraction: number;
+  /**
+   * SLA tiers: multiples of each latency rule's threshold, ascending (default 0.25, 0.5, 1, 2). Absent from
+   * profile.json of runs recorded before tiers existed (read as the default).
+   */
+  tiers?: number[];
+  /** Null when the profile sets no report.sizing; absent from older profile.json files. */
+  sizing?: SizingConfig | null;
 }
 
 export interface Profile {

@@ -12,6 +12,9 @@ import {
   KEY_TREE,
   MAX_CONCURRENCY,
   MAX_PROMPTS_FILE_BYTES,
+  MAX_TIER_FACTOR,
+  MAX_TIERS,
+  MIN_TIER_FACTOR,
   MAX_WORKERS,
   MESSAGE_KEYS,
   MESSAGE_ROLES,
@@ -30,6 +33,7 @@ import type {
   RequestConfig,
   RequestPayload,
   SimulatorTarget,
+  SizingConfig,
   StopConfig,
   TargetConfig,
   VerdictConfig,
@@ -795,6 +799,56 @@ function checkReport(c: Checker, root: Obj): Partial<ReportConfig> {
     dir: c.string(r, 'dir', 'report'),
     headroom: c.percent(r, 'headroom', 'report', { allowZero: false, allowOne: true }),
     efficiencyFraction: c.percent(r, 'efficiency', 'report', { allowZero: false, allowOne: true }),
+    tiers: has(r, 'tiers') ? checkTiers(c, r['tiers']) : undefined,
+    sizing: checkSizing(c, r),
+  };
+}
+
+/** report.tiers: factors of each latency rule's threshold, e.g. [0.5, 1, 2]; sorted, duplicates dropped. */
+function checkTiers(c: Checker, v: unknown): number[] | undefined {
+  const p = 'report.tiers';
+  if (!Array.isArray(v)) {
+    c.error(p, `must be a list of factors of each latency rule's threshold, e.g. [0.5, 1, 2], got ${describeValue(v)}`);
+    return undefined;
+  }
+  if (v.length > MAX_TIERS) {
+    c.error(p, `must list at most ${MAX_TIERS} factors, got ${v.length}`);
+    return undefined;
+  }
+  let ok = true;
+  v.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < MIN_TIER_FACTOR || x > MAX_TIER_FACTOR) {
+      const hint =
+        typeof x === 'string' && /ms|s$/.test(x.trim()) ? ' (tiers are factors such as 0.5, not durations)' : '';
+      c.error(
+        joinPath(p, i),
+        `must be a factor between ${MIN_TIER_FACTOR} and ${MAX_TIER_FACTOR} (1 = the rule's own threshold), got ${describeValue(x)}${hint}`,
+      );
+      ok = false;
+    }
+  });
+  return ok ? [...new Set(v as number[])].sort((a, b) => a - b) : undefined;
+}
+
+/** report.sizing: {peak_qps, redundancy, cost_per_hour, currency}; at least one of peak_qps and cost_per_hour. */
+function checkSizing(c: Checker, report: Obj): SizingConfig | null | undefined {
+  const p = 'report.sizing';
+  const s = c.section(report, 'sizing', 'report', KEY_TREE.report.sizing);
+  if (!s) return s;
+  const peak = c.number(s, 'peak_qps', p, 0, 1e9);
+  if (peak === 0) c.error(joinPath(p, 'peak_qps'), 'must be greater than 0 requests per second');
+  const redundancy = c.integer(s, 'redundancy', p, 0, 10_000, 'a non-negative integer (spare replicas)');
+  const cost = c.number(s, 'cost_per_hour', p, 0, 1e9);
+  const currency = c.string(s, 'currency', p);
+  if (currency !== undefined && currency.trim().length > 12)
+    c.error(joinPath(p, 'currency'), `must be a short currency label such as USD or €, got ${describeValue(currency)}`);
+  if (!has(s, 'peak_qps') && !has(s, 'cost_per_hour'))
+    c.error(p, 'needs peak_qps (to count replicas), cost_per_hour (to price tokens), or both', 'key');
+  return {
+    peakQps: peak ?? null,
+    redundancy: redundancy ?? 0,
+    costPerHour: cost ?? null,
+    currency: currency?.trim() ?? DEFAULTS.report.currency,
   };
 }
 
@@ -894,6 +948,8 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       dir: report.dir ?? D.report.dir,
       headroom: report.headroom ?? D.report.headroom,
       efficiencyFraction: report.efficiencyFraction ?? D.report.efficiencyFraction,
+      tiers: report.tiers ?? [...D.report.tiers],
+      sizing: report.sizing ?? null,
     },
     workers: workers ?? D.workers,
   };

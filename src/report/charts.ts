@@ -333,7 +333,7 @@ function seriesPanel(p: SeriesPanel): Layer {
   };
 }
 
-function top(spec: Layer): TopLevelSpec {
+export function top(spec: Record<string, unknown>): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',

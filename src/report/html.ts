@@ -4,21 +4,17 @@ import type { TopLevelSpec } from 'vega-lite';
 import { MIN_TTFT_OVERHEAD_SAMPLES } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
-import { reportCharts, VERDICT_COLORS, type ReportChart } from './charts.ts';
-import { addSvgTooltips, compactSvg, renderSvg } from './render-svg.ts';
+import { reportCharts, VERDICT_COLORS } from './charts.ts';
+import { chartFigure, esc } from './html-parts.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
+import { slaTiersSection, TIERS_CSS } from './tiers-html.ts';
 
 /** default-src 'none' blocks every fetch (scripts, styles, fonts, frames, connections); images only as data: URLs. */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'";
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** HTML-escapes text for element content and quoted attribute values. */
-export function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ENTITIES[c]!);
-}
+export { esc };
 
 /** JSON for a <script> data block: `</script>`, `<!--` and line separators cannot end or confuse it. */
 export function scriptJson(value: unknown): string {
@@ -414,17 +410,7 @@ function definitions(): string {
   return `<section id="definitions"><h2>What the numbers mean</h2>${caveat}${dl}</section>`;
 }
 
-function chartFigure(c: ReportChart): string {
-  let svg: string;
-  try {
-    svg = compactSvg(addSvgTooltips(renderSvg(c.spec)));
-  } catch (e) {
-    svg = `<p class="callout warn">This chart could not be rendered: ${esc(e instanceof Error ? e.message : String(e))}</p>`;
-  }
-  return `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><h3>${esc(c.title)}</h3><div class="svg">${svg}</div><figcaption>${esc(c.caption)}</figcaption></figure>`;
-}
-
-const CSS = `
+export const CSS = `
 :root { --fg: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --bg-soft: #f6f7f9; --pass: ${VERDICT_COLORS.PASS}; --fail: ${VERDICT_COLORS.FAIL}; --inc: ${VERDICT_COLORS.INCONCLUSIVE}; --inv: ${VERDICT_COLORS.INVALID}; }
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
@@ -519,13 +505,13 @@ export function renderReportHtml(summary: SummaryJson): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="find-capacity ${esc(s.tool_version)}">
 <title>${esc(title)}</title>
-<style>${CSS}</style>
+<style>${CSS}${TIERS_CSS}</style>
 </head>
 <body>
 <header>
 <h1>${esc(title)}</h1>
 <p class="meta">${esc(s.target.base_url)} · ${esc(fmtTime(s.started_at))} · ${esc(fmtDuration(s.duration_s))} · find-capacity ${esc(s.tool_version)}</p>
-<nav><a href="#answer">Answer</a><a href="#sla">SLA</a><a href="#charts">Charts</a><a href="#stages">Stages</a><a href="#run">Run details</a><a href="#definitions">Definitions</a></nav>
+<nav><a href="#answer">Answer</a><a href="#sla">SLA</a><a href="#sla-tiers">SLA tiers</a><a href="#charts">Charts</a><a href="#stages">Stages</a><a href="#run">Run details</a><a href="#definitions">Definitions</a></nav>
 </header>
 <main>
 <section id="answer" class="answer${cap === null ? ' none' : ''}">
@@ -536,6 +522,7 @@ export function renderReportHtml(summary: SummaryJson): string {
 ${callouts(s)}
 ${kneeCards(s)}
 ${slaSection(s)}
+${slaTiersSection(s)}
 <section id="charts"><h2>Charts</h2>
 <p class="small">x = the concurrency of each stage. Every stage is a point, confirmation re-runs and bisection probes included; its colour and shape show its verdict (<span class="verdict v-pass">PASS</span> circle, <span class="verdict v-fail">FAIL</span> cross, <span class="verdict v-inconclusive">INCONCLUSIVE</span> diamond, <span class="verdict v-invalid">INVALID</span> square). Lines join the mean of the judged stages at each concurrency. Hover a point for its exact numbers.</p>
 ${charts.length > 0 ? charts.map(chartFigure).join('\n') : '<p class="callout warn">No stage was measured, so there is nothing to chart.</p>'}

@@ -4,6 +4,8 @@ import type { Capacity, StageResult } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
 import type { Dist, StageWindow } from '../model/summary.ts';
+import type { SloFrontier } from '../model/frontier.ts';
+import { capacityReviewJson } from './review-json.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -165,7 +167,14 @@ export interface StageWithWindow {
   windows?: readonly StageWindow[];
 }
 
-export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
+/** `frontier`: the SLA tiers, computed from the run's records by the controller (null: not computed). */
+export function buildSummary(
+  profile: Profile,
+  stages: readonly StageWithWindow[],
+  capacity: Capacity,
+  meta: RunMeta,
+  frontier: SloFrontier | null = null,
+) {
   const results = stages.map((s) => s.result);
   const atCapacity =
     capacity.concurrency === null
@@ -221,6 +230,7 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
       n_star: r3(eff.nStar),
       explanation: eff.explanation,
     },
+    ...capacityReviewJson(profile, frontier, capacity.concurrency, atCapacity),
     totals,
     slo: profile.slo.map((r) => r.text),
     profile: red,

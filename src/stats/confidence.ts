@@ -115,3 +115,15 @@ export function meanInterval(values: readonly number[], level: number): [number,
   const z = normalQuantile(1 - (1 - level) / 2);
   return [mean - z * se, mean + z * se];
 }
+
+/**
+ * Score interval of a Poisson rate from k events in `seconds` (k events/s): the roots of
+ * (k − λt)² = z²·λt. It stays inside [0, ∞) and is sensible for small k (k = 0 gives [0, z²/t]).
+ */
+export function poissonRateInterval(k: number, seconds: number, level: number): [number, number] {
+  if (!(seconds > 0)) return [0, Infinity];
+  const z = normalQuantile(1 - (1 - level) / 2);
+  const centre = k + (z * z) / 2;
+  const half = z * Math.sqrt(k + (z * z) / 4);
+  return [Math.max(0, centre - half) / seconds, (centre + half) / seconds];
+}

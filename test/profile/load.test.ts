@@ -75,7 +75,7 @@ describe('good profiles load to the normalized Profile', () => {
       },
       stop: { onBreach: true, maxErrorRate: 0.5 },
       limits: { maxDurationMs: 3_600_000, maxRequests: 100_000, maxOutputTokens: 50_000_000 },
-      report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9 },
+      report: { dir: 'reports', headroom: 0.8, efficiencyFraction: 0.9, tiers: [0.25, 0.5, 1, 2], sizing: null },
       workers: 1,
     };
     expect(profile).toEqual(expected);
@@ -149,7 +149,13 @@ describe('good profiles load to the normalized Profile', () => {
     });
     expect(profile.stop).toEqual({ onBreach: false, maxErrorRate: 0.25 });
     expect(profile.limits).toEqual({ maxDurationMs: 7_200_000, maxRequests: 5000, maxOutputTokens: 1_000_000 });
-    expect(profile.report).toEqual({ dir: 'out/reports', headroom: 0.75, efficiencyFraction: 0.95 });
+    expect(profile.report).toEqual({
+      dir: 'out/reports',
+      headroom: 0.75,
+      efficiencyFraction: 0.95,
+      tiers: [0.5, 1, 3],
+      sizing: { peakQps: 40, redundancy: 1, costPerHour: 2.5, currency: 'EUR' },
+    });
     expect(profile.workers).toBe(2);
   });
 
