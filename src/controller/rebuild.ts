@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
+import type { AgentSummary } from '../model/agents.ts';
 import type { RequestRecord } from '../model/record.ts';
 import { planLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
@@ -43,7 +44,10 @@ export function rebuildSummary(runDir: string): Rebuilt {
       ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform }
       : environmentMeta()),
   });
-  return { summary, profile, skippedLines: req.skipped + st.skipped };
+  // The agents' clock estimates were measured live; no file holds them but the run's own summary.
+  const agents = (orig as { agents?: AgentSummary[] } | null)?.agents;
+  const withAgents: SummaryJson = agents ? Object.assign(summary, { agents }) : summary;
+  return { summary: withAgents, profile, skippedLines: req.skipped + st.skipped };
 }
 
 /** The run's own summary.json for its dates and environment; a torn or missing one (killed run) is ignored. */

@@ -55,6 +55,7 @@ export const KEY_TREE = {
   limits: { max_duration: 'value', max_requests: 'value', max_output_tokens: 'value' },
   report: { dir: 'value', headroom: 'value', efficiency: 'value' },
   workers: 'value',
+  agents: 'value',
 } as const satisfies KeySpec;
 
 /** Keys of one chat message in `request.messages` (and in prompts_file lines). */

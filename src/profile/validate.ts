@@ -19,6 +19,7 @@ import {
   SIMULATOR_MODEL,
   type KeySpec,
 } from './keys.ts';
+import { checkAgentList } from './agents.ts';
 import { joinPath, type SourceMap } from './source.ts';
 import type {
   ChatMessage,
@@ -837,11 +838,27 @@ interface CheckedSections {
   limits: Partial<LimitsConfig>;
   report: Partial<ReportConfig>;
   workers: number | undefined;
+  agents: string[] | undefined;
+}
+
+/** `agents`: a list of ws:// URLs of remote load agents; exclusive with worker threads (each agent is one loop). */
+function checkAgents(c: Checker, root: Obj): string[] | undefined {
+  if (!has(root, 'agents')) return undefined;
+  const v = root['agents'];
+  if (!Array.isArray(v)) {
+    c.error('agents', `must be a list of agent URLs such as [ws://10.0.0.5:7070], got ${describeValue(v)}`);
+    return undefined;
+  }
+  const { urls, problems } = checkAgentList(v);
+  for (const [k, message] of problems) c.error(`agents[${k}]`, message);
+  if (urls.length > 0 && typeof root['workers'] === 'number' && root['workers'] > 1)
+    c.error('workers', 'cannot be combined with agents: each agent runs one event loop; list more agents instead');
+  return problems.length > 0 ? undefined : urls;
 }
 
 /** Fills in DEFAULTS; called only when the checks found no error. */
 function withDefaults(absoluteFile: string, sections: CheckedSections): Profile {
-  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers } = sections;
+  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers, agents } = sections;
   const D = DEFAULTS;
   return {
     name,
@@ -896,6 +913,7 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       efficiencyFraction: report.efficiencyFraction ?? D.report.efficiencyFraction,
     },
     workers: workers ?? D.workers,
+    ...(agents && agents.length > 0 ? { agents } : {}),
   };
 }
 
@@ -928,6 +946,7 @@ export async function validateDocument(
     limits: checkLimits(c, doc),
     report: checkReport(c, doc),
     workers: c.integer(doc, 'workers', '', 1, MAX_WORKERS),
+    agents: checkAgents(c, doc),
   };
   crossCheck(c, sections.request, sections.slo);
 
