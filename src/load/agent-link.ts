@@ -98,7 +98,11 @@ export class AgentLink {
     ws.on('message', (data) => this.receive(String(data)));
     ws.once('close', (code, reason) => {
       const why = `connection closed (code ${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`;
-      if (!this.closing && this.lost === null) this.onClose?.(why);
+      // Between stages nobody listens: the agent is lost for the stages to come.
+      if (!this.closing && this.lost === null) {
+        if (this.onClose) this.onClose(why);
+        else this.lost = why;
+      }
       this.waiter?.({ type: 'failed', message: why });
     });
     ws.on('error', () => {});
