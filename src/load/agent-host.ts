@@ -239,7 +239,11 @@ class AgentSession {
       const res = await executor.runStage(plan, hooks, { part: m.part, windowCounter: localWindowCounter() });
       batcher.flush();
       this.send({ type: 'done', window: res.window, stoppedBy: res.stoppedBy, health: res.health, sent });
-      this.log(`stage ${m.plan.index}: ${res.records.length} records${res.stoppedBy ? ` (${res.stoppedBy})` : ''}`);
+      const { eventLoopDelayP99Ms: eld, cpuPercent: cpu } = res.health;
+      const health = `event-loop delay p99 ${eld.toFixed(1)} ms, CPU ${cpu.toFixed(0)}%`;
+      this.log(
+        `stage ${m.plan.index}: ${res.records.length} records${res.stoppedBy ? ` (${res.stoppedBy})` : ''}, ${health}`,
+      );
     } finally {
       clearInterval(tick);
       this.interrupt = null;

@@ -5,6 +5,7 @@
 // all of them. The breaker and the run-wide budgets are judged here, on the same StageTally, which tells the agents
 // to stop. An agent that dies or stalls mid-stage is named, the stage is INVALID (stopped: `agent_lost`), the
 // records it sent are kept, and later stages run on the agents left (docs/distributed.md).
+import { ToolError } from '../errors.ts';
 import type { AgentSummary } from '../model/agents.ts';
 import type { RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageRunResult, StoppedBy } from '../model/stage.ts';
@@ -59,7 +60,10 @@ export async function connectAgents(o: RemoteAgentsOptions): Promise<RemoteAgent
   }
   const stallMs = o.stallMs ?? 10_000;
   for (const l of links) {
-    const e = await l.measureClock(PINGS_AT_CONNECT, stallMs);
+    const e = await l.measureClock(PINGS_AT_CONNECT, stallMs).catch(async (err: Error) => {
+      await Promise.all(links.map((x) => x.close()));
+      throw new ToolError('agent_unavailable', `${describe(l)} did not answer: ${err.message}`);
+    });
     o.notice?.(`${describe(l)} connected: clock offset ${e.offsetMs.toFixed(3)} ms ± ${e.errorBoundMs.toFixed(3)} ms`);
   }
   return {
@@ -111,12 +115,23 @@ async function runRemoteStage(
   hooks: StageHooks,
 ): Promise<StageRunResult> {
   const alive = await measureClocks(o, stallMs, links);
+  if (alive.length === 0) return noAgentLeft(o.clock.now(), plan);
   const of = alive.length;
   const active = of === 0 ? [] : partsWithWork(plan.load, of).map((k) => ({ link: alive[k]!, part: { index: k, of } }));
   // The start lies far enough ahead for the stage message to reach every agent before it.
   const maxRttMs = Math.max(0, ...alive.map((l) => l.estimate?.rttMs ?? 0));
   const stage = new RemoteStage(o, stallMs, plan, hooks, active, o.clock.now() + Math.max(20, 3 * maxRttMs));
   return stage.run();
+}
+
+/** A stage that could not start: it is INVALID and never decides the capacity; the run then stops (agent_lost). */
+function noAgentLeft(now: number, plan: StagePlan): StageRunResult {
+  return {
+    window: { index: plan.index, concurrency: plan.load.concurrency, startMs: now, endMs: now },
+    records: [],
+    stoppedBy: 'agent_lost',
+    health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, problems: ['no load agent was left to run the stage'] },
+  };
 }
 
 /** The counts a stage cannot share live, split over its active parts in proportion to their load. */

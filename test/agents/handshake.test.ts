@@ -3,10 +3,11 @@
 // and a controller will not start without one.
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import { ToolError } from '../../src/errors.ts';
 import { startAgentServer, type AgentServer } from '../../src/load/agent-host.ts';
+import { unlimitedBudget } from '../../src/load/executor.ts';
 import { connectAgents, type RemoteAgentsOptions } from '../../src/load/remote-agents.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { systemClock } from '../../src/util/clock.ts';
@@ -97,6 +98,24 @@ describe('agent handshake', () => {
     await expect(runCapacitySearch({ profile, env: {}, outDir: join(dir, 'out') })).rejects.toThrow(
       /FIND_CAPACITY_AGENT_TOKEN is not set: the agents require it of their controller/,
     );
+  });
+
+  it('an agent gone between stages is lost: with none left, a stage cannot start and the run must stop', async () => {
+    server = await startAgentServer({ host: '127.0.0.1', port: 0, token: TOKEN, toolVersion: TOOL_VERSION });
+    const agents = await connectAgents(controller(server.url));
+    expect(agents.halted()).toBeNull();
+    await server.close();
+    server = null;
+    await vi.waitFor(() => expect(agents.agentSummaries()[0]!.lost).toMatch(/^connection closed/));
+    expect(agents.halted()).toMatch(/^every load agent was lost: agent 0 \(ws:.*\) connection closed/);
+    const plan = { index: 0, load: { kind: 'closed' as const, concurrency: 2 }, warmupMs: 0, durationMs: 100 };
+    const res = await agents.runStage(
+      { ...plan, requestLimit: null, drainMs: 100 },
+      { onRecord: () => {}, maxErrorRate: 1, budget: unlimitedBudget() },
+    );
+    expect(res.stoppedBy).toBe('agent_lost');
+    expect(res.health.problems).toEqual(['no load agent was left to run the stage']);
+    await agents.close();
   });
 
   it('an unreachable agent is named, with how to start one', async () => {
