@@ -89,11 +89,13 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
     wss.once('error', reject);
   });
   const closed = new Promise<void>((resolve) => wss.once('close', resolve));
-  const close = async () => {
-    await session?.end('the agent is shutting down');
-    wss.close();
-    await closed;
-  };
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await session?.end('the agent is shutting down');
+      wss.close();
+      await closed;
+    })());
   wss.on('connection', (ws, req) => {
     log(`controller connected from ${req.socket.remoteAddress ?? 'unknown'}`);
     const s = new AgentSession(ws, o, log);
