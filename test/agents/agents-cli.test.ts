@@ -86,7 +86,14 @@ describe('remote agents as real processes', () => {
     const agents = await spawnAgents(3);
     const dir = tempDir('fc-agents-key-');
     try {
-      const text = simProfile({ slots: 4, concurrency: '[2, 4, 6]', warmup: '300ms', duration: '1500ms' }).replace(
+      const quick = 'verdict: {confirm_failures: false, bisect: false, max_extensions: 0}';
+      const text = simProfile({
+        slots: 4,
+        concurrency: '[3, 6]',
+        warmup: '300ms',
+        duration: '1500ms',
+        extra: quick,
+      }).replace(
         /target:\n  simulator: .*\n/,
         `target: {base_url: "${proxy.url}", model: sim-llm, api_key_env: FC_TEST_KEY}\n`,
       );
@@ -97,10 +104,10 @@ describe('remote agents as real processes', () => {
         timeoutMs: 120_000,
       });
       const r = await ctl.done;
-      expect(r.stdout).toMatch(/Capacity: 4 concurrent requests/);
+      expect(r.stdout).toMatch(/Capacity: 3 concurrent requests/);
       expect(r.code).toBe(0);
       // The key was used (the proxy refuses anything else), and only by the agents: the controller sends nothing.
-      expect(proxy.seen.authorized).toBeGreaterThan(50);
+      expect(proxy.seen.authorized).toBeGreaterThan(20);
       expect(proxy.seen.refused).toBe(0);
       await killAgents(agents);
       await sim.stop();
@@ -112,7 +119,7 @@ describe('remote agents as real processes', () => {
         for (const text of outputs) expect(text.includes(secret)).toBe(false);
       }
       // The agents did log their sessions: the check above read real output.
-      expect(agents.every((a) => /stage 2: part \d of 3/.test(a.stderr()))).toBe(true);
+      expect(agents.every((a) => /stage 1: part \d of 3/.test(a.stderr()))).toBe(true);
     } finally {
       await killAgents(agents);
       await sim.stop();
