@@ -178,6 +178,35 @@ describe('a stage merged from agents is judged as one process would judge its re
     expect([...verdicts.keys()].sort()).toEqual(['FAIL', 'INVALID', 'PASS']);
   });
 
+  it('one agent whose event loop lags makes the whole stage INVALID', () => {
+    const rng = mulberry32(7);
+    const plan = {
+      index: 7,
+      load: { kind: 'closed' as const, concurrency: 6 },
+      warmupMs: 300,
+      durationMs: 2000,
+      requestLimit: null,
+      drainMs: 10_000,
+      startMs: 1000,
+    };
+    const parts = [0, 1, 2].map((k) => agentPart(rng, plan, k, 3, 0.5));
+    parts.forEach((p, k) => (p.done.health = { eventLoopDelayP99Ms: k === 2 ? 80 : 2, cpuPercent: 20 }));
+    const merged = mergeAgentStage({
+      plan,
+      windowStartMs: 1300,
+      fallbackWindowEndMs: 0,
+      tallyStoppedBy: null,
+      dones: parts.map((p) => p.done),
+      problems: [],
+      records: parts.flatMap((p) => p.records),
+    });
+    const judged = judgeStage(profile, merged.records, meta(merged.window, merged.health));
+    expect(judged.verdict).toBe('INVALID');
+    expect(judged.reasons).toEqual([
+      "generator: event-loop delay p99 80.0 ms > 30 ms: the load generator's timestamps are late",
+    ]);
+  });
+
   it('a lost agent makes the stage agent_lost and INVALID with the agent named, keeping its records', () => {
     const rng = mulberry32(99);
     const plan = {
