@@ -1,7 +1,14 @@
 // Errors carry a code and a hint; src/cli maps codes to exit codes in exactly one place.
 
 export type ErrorCode =
-  'invalid_profile' | 'invalid_arguments' | 'target_unreachable' | 'missing_api_key' | 'io_error' | 'internal';
+  | 'invalid_profile'
+  | 'invalid_arguments'
+  | 'target_unreachable'
+  | 'missing_api_key'
+  | 'io_error'
+  | 'internal'
+  /** A remote load agent could not be reached, refused the controller, or runs another version. */
+  | 'agent_unavailable';
 
 export class ToolError extends Error {
   readonly code: ErrorCode;

@@ -16,6 +16,10 @@ import { parsePercent } from '../util/units.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
+import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
+import { checkAgentList } from '../profile/agents.ts';
+import { agentCommand } from './agent-command.ts';
+import { k8sCommand } from './k8s-command.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
 export const EXIT = {
@@ -27,6 +31,7 @@ export const EXIT = {
   noKneeUpToMax: 5,
   limitReached: 6,
   generatorLimit: 7,
+  agentLost: 8,
   interrupted: 130,
 } as const;
 
@@ -47,6 +52,8 @@ export function exitCodeForCapacity(c: Capacity): number {
       return EXIT.limitReached;
     case 'generator_limit':
       return EXIT.generatorLimit;
+    case 'agent_lost':
+      return EXIT.agentLost;
     case 'interrupted':
       return EXIT.interrupted;
     case 'target_unreachable':
@@ -70,6 +77,8 @@ function exitCodeForError(err: unknown): number {
         return EXIT.invalidInput;
       case 'target_unreachable':
         return EXIT.targetUnreachable;
+      case 'agent_unavailable':
+        return EXIT.agentLost;
       default:
         return EXIT.internal;
     }
@@ -86,6 +95,7 @@ async function loadOrReport(file: string) {
   const { profile, warnings } = await loadProfile(file, { env: process.env });
   redactOutput = makeRedactor([
     profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null,
+    process.env[AGENT_TOKEN_ENV],
     ...Object.values(profile.target.headers),
   ]);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
@@ -113,7 +123,7 @@ function progressPrinter(): (e: RunEvent) => void {
       err(
         `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
-    } else if (e.type === 'stopping') err(e.reason);
+    } else if (e.type === 'stopping' || e.type === 'notice') err(e.type === 'notice' ? e.text : e.reason);
   };
 }
 
@@ -131,15 +141,34 @@ function parseWorkers(v: unknown): number | undefined {
   return n;
 }
 
+/** --agents url,url: the remote load agents (overrides the profile's `agents`). */
+function parseAgents(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const { urls, problems } = checkAgentList(
+    String(v)
+      .split(',')
+      .filter((u) => u.trim() !== ''),
+  );
+  if (problems.length > 0 || urls.length === 0)
+    throw new ToolError(
+      'invalid_arguments',
+      `--agents: ${problems.map(([k, m]) => `agent ${k + 1} ${m}`).join('; ') || 'no agent listed'}`,
+      'for example --agents ws://10.0.0.5:7070,ws://10.0.0.6:7070',
+    );
+  return urls;
+}
+
 async function runCommand(
   file: string,
   outDir: string | undefined,
   dryRun: boolean,
   workers?: number,
+  agents?: { urls?: string[]; waitS?: number },
 ): Promise<number> {
   const loaded = await loadOrReport(file);
   // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
-  const profile = workers === undefined ? loaded : { ...loaded, workers };
+  const withWorkers = workers === undefined ? loaded : { ...loaded, workers };
+  const profile = agents?.urls === undefined ? withWorkers : { ...withWorkers, agents: agents.urls };
   if (dryRun) {
     out(describePlan(profile));
     return EXIT.ok;
@@ -169,6 +198,7 @@ async function runCommand(
       outDir,
       signal: ac.signal,
       onEvent: progressPrinter(),
+      agentsWaitMs: agents?.waitS === undefined ? undefined : agents.waitS * 1000,
     });
     out(finalReport(result.summary, result.runDir));
     return exitCodeForCapacity(result.capacity);
@@ -258,8 +288,20 @@ const COMMANDS: readonly Registration[] = [
         .option('workers', {
           type: 'string',
           describe: "load-generator worker threads (overrides the profile's workers)",
+        })
+        .option('agents', {
+          type: 'string',
+          describe: "remote load agents: ws://host:port,... (overrides the profile's agents)",
+        })
+        .option('agents-wait', {
+          type: 'number',
+          describe: 'seconds to wait for agents that do not listen yet (default 10)',
         }),
-    run: (a) => runCommand(a.profile, a.out, a['dry-run'], parseWorkers(a.workers)),
+    run: (a) =>
+      runCommand(a.profile, a.out, a['dry-run'], parseWorkers(a.workers), {
+        urls: parseAgents(a.agents),
+        waitS: a['agents-wait'],
+      }),
   }),
   command({
     usage: 'validate <profile>',
@@ -307,6 +349,35 @@ const COMMANDS: readonly Registration[] = [
           describe: 'write the server-side view of every request to this JSONL file',
         }),
     run: (a) => simulateCommand({ preset: a.preset, port: a.port, set: a.set, groundTruthPath: a['ground-truth'] }),
+  }),
+  command({
+    usage: 'agent',
+    describe: `serve as a remote load agent for a controller (needs ${AGENT_TOKEN_ENV}) until Ctrl-C`,
+    options: (y) =>
+      y
+        .option('listen', { type: 'string', default: '127.0.0.1:7070', describe: 'HOST:PORT to listen on' })
+        .option('once', { type: 'boolean', default: false, describe: "exit when the first controller's session ends" }),
+    run: async (a) => {
+      redactOutput = makeRedactor([process.env[AGENT_TOKEN_ENV]]);
+      await agentCommand({ listen: a.listen, once: a.once }, { out, err, env: process.env });
+      return EXIT.ok;
+    },
+  }),
+  command({
+    usage: 'k8s <profile>',
+    describe: 'print Kubernetes manifests that run the profile with N remote agents; sends nothing',
+    options: (y) =>
+      y
+        .positional('profile', { type: 'string', demandOption: true })
+        .option('agents', { type: 'number', demandOption: true, describe: 'number of agent pods' })
+        .option('image', { type: 'string', describe: 'container image (default find-capacity:<version>)' })
+        .option('namespace', { type: 'string', describe: 'namespace of every resource' })
+        .option('secret', { type: 'string', describe: 'Secret with agent-token and api-key (default find-capacity)' })
+        .option('out', { type: 'string', describe: 'write the YAML to this file instead of stdout' }),
+    run: async (a) => {
+      await k8sCommand(a.profile, a, { out, err });
+      return EXIT.ok;
+    },
   }),
 ];
 

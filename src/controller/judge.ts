@@ -53,6 +53,8 @@ export function judgeStage(
   if (meta.stoppedBy === 'breaker') reasons.push('stopped early by the error-rate breaker');
   if (meta.stoppedBy === 'interrupted') reasons.push('interrupted: the window was cut short');
   if (meta.stoppedBy === 'budget') reasons.push('a run-wide safety limit was reached: the window was cut short');
+  if (meta.stoppedBy === 'agent_lost')
+    reasons.push('a load agent was lost mid-stage: the stage does not decide the capacity');
   return {
     summary,
     verdict,
@@ -68,7 +70,7 @@ export function judgeStage(
     })),
     kind: meta.kind,
     aborted: meta.stoppedBy === 'breaker',
-    partial: meta.stoppedBy === 'interrupted' || meta.stoppedBy === 'budget',
+    partial: meta.stoppedBy === 'interrupted' || meta.stoppedBy === 'budget' || meta.stoppedBy === 'agent_lost',
     health,
   };
 }
@@ -77,7 +79,7 @@ export function judgeStage(
 function generatorHealth(profile: JudgeProfile, summary: StageSummary, meta: StageMeta): GeneratorHealth {
   const limits = healthLimits(profile);
   const limit = limits.eventLoopDelayP99Ms.toFixed(0);
-  const problems: string[] = [];
+  const problems: string[] = [...(meta.generatorProblems ?? [])];
   if (meta.eventLoopDelayP99Ms > limits.eventLoopDelayP99Ms) {
     problems.push(
       `event-loop delay p99 ${meta.eventLoopDelayP99Ms.toFixed(1)} ms > ${limit} ms: the load generator's timestamps are late`,

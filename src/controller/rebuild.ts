@@ -1,5 +1,6 @@
 // `find-capacity report <run-dir>`: rebuild summary.json (and report.html) from requests.jsonl,
 // stages.jsonl and the saved profile, without sending any load. Same fold as the live run ⇒ same numbers.
+import type { AgentSummary } from '../model/agents.ts';
 import { planLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
@@ -34,7 +35,10 @@ export function rebuildSummary(runDir: string): Rebuilt {
       : environmentMeta()),
   };
   const summary = buildSummary(profile, state.staged, capacity, meta, sloFrontier(profile, lines, records));
-  return { summary, profile, skippedLines: run.skippedLines };
+  // The agents' clock estimates were measured live; no file holds them but the run's own summary.
+  const agents = (orig as { agents?: AgentSummary[] } | null)?.agents;
+  const withAgents: SummaryJson = agents ? Object.assign(summary, { agents }) : summary;
+  return { summary: withAgents, profile, skippedLines: run.skippedLines };
 }
 
 export function writeRebuilt(runDir: string, r: Rebuilt): void {

@@ -25,7 +25,9 @@ export type RunEvent =
   | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] | 'extend' }
   | { type: 'progress'; progress: StageProgress }
   | { type: 'stage-end'; result: StageResult }
-  | { type: 'stopping'; reason: string };
+  | { type: 'stopping'; reason: string }
+  /** A line for the user from the executor (remote agents connected or lost). */
+  | { type: 'notice'; text: string };
 
 export interface RunOptions {
   profile: Profile;
@@ -43,6 +45,8 @@ export interface RunOptions {
   executor?: (target: Target, clock: RunClock, idPrefix: string) => Promise<StageExecutor>;
   /** Resolves the target (tests: a fake one); the simulator or base_url by default, checked for reachability. */
   target?: (runDir: string) => Promise<Target>;
+  /** Remote agents: how long to wait for agents that do not listen yet (default 10 s). */
+  agentsWaitMs?: number;
 }
 
 export interface RunResult {
@@ -78,7 +82,16 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       files.open(profile);
       emit({ type: 'run-dir', path: files.dir });
       const idPrefix = `fc${Math.floor(clock.originEpochMs).toString(36)}`;
-      const executor = await (o.executor ?? ((t, c, id) => createExecutor(profile, t, c, id)))(target, clock, idPrefix);
+      const context = {
+        env: o.env,
+        notice: (text: string) => emit({ type: 'notice', text }),
+        agentsWaitMs: o.agentsWaitMs,
+      };
+      const executor = await (o.executor ?? ((t, c, id) => createExecutor(profile, t, c, id, context)))(
+        target,
+        clock,
+        idPrefix,
+      );
       const budget = createRunBudget(profile.limits, clock);
       const search: Search = { o, profile, clock, executor, target, files, budget, levels: [], emit, nextIndex: 0 };
       search.levels = planLevels(profile.ramp.concurrency);
@@ -139,6 +152,8 @@ function haltCapacity(s: Search, state: FoldState): Capacity | null {
   const { profile, levels } = s;
   if (s.o.signal?.aborted)
     return provisionalCapacity(state.history, levels, profile, 'interrupted', 'interrupted by the user');
+  const lost = s.executor.halted?.() ?? null;
+  if (lost !== null) return provisionalCapacity(state.history, levels, profile, 'agent_lost', lost);
   if (!s.budget.exceeded()) return null;
   const reason = s.budget.reason()!;
   return provisionalCapacity(state.history, levels, profile, reason, budgetDetail(reason, profile.limits));
@@ -208,7 +223,8 @@ function finish(s: Search, state: FoldState, capacity: Capacity, startedAt: Date
     },
     frontier,
   );
-  const safe = redactDeep(summary, s.target.redact);
+  const agents = s.executor.agentSummaries?.();
+  const safe = redactDeep(agents ? { ...summary, agents } : summary, s.target.redact);
   s.files.writeResults(safe);
   return { runDir: s.files.dir, summary: safe, capacity };
 }

@@ -11,6 +11,8 @@ export interface StageGroup {
   stoppedBy: StageMeta['stoppedBy'];
   eventLoopDelayMaxMs: number;
   cpuPercentSum: number;
+  /** The executors' own problems over every attempt (a lost agent). */
+  generatorProblems: string[];
   /** TTFT-overhead samples pooled like the records; null once an attempt's ground truth could not be read. */
   overheadSamples: number[] | null;
 }
@@ -29,6 +31,7 @@ export function poolAttempt(
     stoppedBy: null,
     eventLoopDelayMaxMs: 0,
     cpuPercentSum: 0,
+    generatorProblems: [],
     overheadSamples: overhead === null ? null : [],
   };
   return {
@@ -38,6 +41,7 @@ export function poolAttempt(
     stoppedBy: attempt.stoppedBy,
     eventLoopDelayMaxMs: Math.max(base.eventLoopDelayMaxMs, attempt.health.eventLoopDelayP99Ms),
     cpuPercentSum: base.cpuPercentSum + attempt.health.cpuPercent,
+    generatorProblems: [...base.generatorProblems, ...(attempt.health.problems ?? [])],
     overheadSamples: base.overheadSamples === null || overhead === null ? null : base.overheadSamples.concat(overhead),
   };
 }
@@ -51,6 +55,7 @@ export function groupMeta(group: StageGroup, final: boolean): StageMeta {
     stoppedBy: group.stoppedBy,
     eventLoopDelayP99Ms: group.eventLoopDelayMaxMs,
     cpuPercent: group.cpuPercentSum / group.windows.length,
+    ...(group.generatorProblems.length > 0 ? { generatorProblems: [...group.generatorProblems] } : {}),
     ttftOverhead: group.overheadSamples === null ? null : summarizeOverhead(group.overheadSamples),
   };
 }

@@ -1,6 +1,8 @@
 // The stage-execution seam: the controller hands a StagePlan to an executor and gets records back as they end.
-// Implementations: in-process (stage-runner.ts) and worker threads (worker-pool.ts); remote agents next. Inside an
-// executor, a LoadModel (load-model.ts) decides when requests are sent and a StageTally (tally.ts) counts them.
+// Implementations: in-process (stage-runner.ts), worker threads (worker-pool.ts), remote agents (remote-agents.ts).
+// Inside an executor, a LoadModel (load-model.ts) decides when requests are sent and a StageTally (tally.ts) counts
+// them.
+import type { AgentSummary } from '../model/agents.ts';
 import type { ErrorClass, PlannedRequest, RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
 
@@ -29,6 +31,10 @@ export interface StageHooks {
 export interface StageExecutor {
   runStage(plan: StagePlan, hooks: StageHooks): Promise<StageRunResult>;
   close(): Promise<void>;
+  /** Why no further stage can run (remote agents: every agent lost), else null. */
+  halted?(): string | null;
+  /** Remote agents: each agent's clock estimate and fate, for summary.json. */
+  agentSummaries?(): AgentSummary[];
 }
 
 export type { PlannedRequest };

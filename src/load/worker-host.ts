@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '../util/prng.ts';
-import type { RequestRecord } from '../model/record.ts';
-import { systemClock, type Clock, type Timer } from '../util/clock.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import type { RunBudget } from './executor.ts';
+import { recordBatcher } from './record-batch.ts';
 import { createInProcessExecutor } from './stage-runner.ts';
 import { createTransport } from './transport.ts';
 import {
@@ -56,21 +56,9 @@ function threadCpuMs(): number | null {
 
 let interrupt: AbortController | null = null;
 
-/** Records go back in batches: one message per ~20 ms or 64 records, not one per record. */
-let batch: RequestRecord[] = [];
-let batchTimer: Timer | null = null;
-function flush(): void {
-  clock.clear(batchTimer);
-  batchTimer = null;
-  if (batch.length === 0) return;
-  post({ type: 'records', records: batch });
-  batch = [];
-}
-function push(rec: RequestRecord): void {
-  batch.push(rec);
-  if (batch.length >= 64) flush();
-  else batchTimer ??= clock.setTimeout(flush, 20);
-}
+const batcher = recordBatcher(clock, (records) => post({ type: 'records', records }));
+const push = batcher.push;
+const flush = batcher.flush;
 
 /** The run-wide limits as this thread sees them: the stage's shared send count, the controller's stop flag. */
 function threadBudget(shared: Int32Array, m: StageMessage, c: Clock): RunBudget {

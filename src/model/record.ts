@@ -28,6 +28,8 @@ export interface RequestRecord {
   /** Started during warm-up (recorded, never judged) or inside the measurement window. */
   phase: 'warmup' | 'window';
   worker: number;
+  /** Index of the remote agent that sent it (`agents:` runs only; see docs/distributed.md). */
+  agent?: number;
   /** Index into the profile's payloads. */
   payload: number;
   /** All times are ms on the run's monotonic clock (performance.now() minus the run origin). */

@@ -19,7 +19,8 @@ export interface StagePlan {
   startMs?: number;
 }
 
-export type StoppedBy = 'breaker' | 'interrupted' | 'budget';
+/** `agent_lost`: a remote agent died or stalled mid-stage (its in-flight requests have no record). */
+export type StoppedBy = 'breaker' | 'interrupted' | 'budget' | 'agent_lost';
 
 export interface StageProgress {
   stage: number;
@@ -35,6 +36,8 @@ export interface StageProgress {
 export interface ExecutorHealth {
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
+  /** What made the executor's stage unusable (a lost agent, named); each makes the stage INVALID. */
+  problems?: string[];
 }
 
 export interface StageRunResult {

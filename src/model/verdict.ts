@@ -63,7 +63,8 @@ export type StopReason =
   | 'limit_duration'
   | 'limit_requests'
   | 'limit_output_tokens'
-  | 'generator_limit';
+  | 'generator_limit'
+  | 'agent_lost';
 
 export interface Capacity {
   /** Highest concurrency whose stage PASSED with the next tested level a FAIL; null when none passed. */
@@ -83,9 +84,11 @@ export interface StageMeta {
   kind: StageResult['kind'];
   /** Judged with no extension left: an undecided rule falls back to its point estimate. */
   final: boolean;
-  stoppedBy: 'breaker' | 'interrupted' | 'budget' | null;
+  stoppedBy: 'breaker' | 'interrupted' | 'budget' | 'agent_lost' | null;
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
+  /** The executor's own problems (a lost agent, named); absent when there were none. */
+  generatorProblems?: string[];
   /**
    * Against the simulator's ground truth, over every pooled window; null without ground truth. Absent from
    * stages.jsonl written before the check existed (read as null).

@@ -62,6 +62,7 @@ export const KEY_TREE = {
     sizing: { peak_qps: 'value', redundancy: 'value', cost_per_hour: 'value', currency: 'value' },
   },
   workers: 'value',
+  agents: 'value',
 } as const satisfies KeySpec;
 
 /** Keys of one chat message in `request.messages` (and in prompts_file lines). */

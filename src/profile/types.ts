@@ -130,4 +130,6 @@ export interface Profile {
   report: ReportConfig;
   /** Worker threads for the load generator (1 = in-process). */
   workers: number;
+  /** Remote load agents (ws:// URLs); absent or empty: the load runs in this process (docs/distributed.md). */
+  agents?: string[];
 }

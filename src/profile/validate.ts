@@ -22,6 +22,7 @@ import {
   SIMULATOR_MODEL,
   type KeySpec,
 } from './keys.ts';
+import { checkAgentList } from './agents.ts';
 import { joinPath, type SourceMap } from './source.ts';
 import type {
   ChatMessage,
@@ -891,11 +892,27 @@ interface CheckedSections {
   limits: Partial<LimitsConfig>;
   report: Partial<ReportConfig>;
   workers: number | undefined;
+  agents: string[] | undefined;
+}
+
+/** `agents`: a list of ws:// URLs of remote load agents; exclusive with worker threads (each agent is one loop). */
+function checkAgents(c: Checker, root: Obj): string[] | undefined {
+  if (!has(root, 'agents')) return undefined;
+  const v = root['agents'];
+  if (!Array.isArray(v)) {
+    c.error('agents', `must be a list of agent URLs such as [ws://10.0.0.5:7070], got ${describeValue(v)}`);
+    return undefined;
+  }
+  const { urls, problems } = checkAgentList(v);
+  for (const [k, message] of problems) c.error(`agents[${k}]`, message);
+  if (urls.length > 0 && typeof root['workers'] === 'number' && root['workers'] > 1)
+    c.error('workers', 'cannot be combined with agents: each agent runs one event loop; list more agents instead');
+  return problems.length > 0 ? undefined : urls;
 }
 
 /** Fills in DEFAULTS; called only when the checks found no error. */
 function withDefaults(absoluteFile: string, sections: CheckedSections): Profile {
-  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers } = sections;
+  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers, agents } = sections;
   const D = DEFAULTS;
   return {
     name,
@@ -952,6 +969,7 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       sizing: report.sizing ?? null,
     },
     workers: workers ?? D.workers,
+    ...(agents && agents.length > 0 ? { agents } : {}),
   };
 }
 
@@ -984,6 +1002,7 @@ export async function validateDocument(
     limits: checkLimits(c, doc),
     report: checkReport(c, doc),
     workers: c.integer(doc, 'workers', '', 1, MAX_WORKERS),
+    agents: checkAgents(c, doc),
   };
   crossCheck(c, sections.request, sections.slo);
 

@@ -159,7 +159,7 @@ function callouts(s: SummaryJson): string {
     );
   if (
     s.interrupted ||
-    ['interrupted', 'limit_duration', 'limit_requests', 'limit_output_tokens'].includes(c.stop_reason)
+    ['interrupted', 'limit_duration', 'limit_requests', 'limit_output_tokens', 'agent_lost'].includes(c.stop_reason)
   ) {
     out.push(
       '<div class="callout warn"><strong>Provisional:</strong> the run stopped before the search finished; the capacity covers only the stages judged so far.</div>',
