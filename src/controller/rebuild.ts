@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
+import type { ServerMetricsLine, ServerMetricsSample, ServerMetricsSource } from '../model/server-metrics.ts';
 import { planLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { foldRun, type StageLine } from './fold.ts';
-import { RunFiles } from './run-files.ts';
+import { RunFiles, SERVER_METRICS_FILE } from './run-files.ts';
 
 export interface Rebuilt {
   summary: SummaryJson;
@@ -29,7 +30,9 @@ export function rebuildSummary(runDir: string): Rebuilt {
   const req = readJsonl<RequestRecord>(need('requests.jsonl'));
   const stagesPath = join(runDir, 'stages.jsonl');
   const st = existsSync(stagesPath) ? readJsonl<StageLine>(stagesPath) : { rows: [], skipped: 0 };
-  const { state, capacity } = foldRun(profile, st.rows, req.rows, planLevels(profile.ramp.concurrency));
+  const server = readServerMetrics(join(runDir, SERVER_METRICS_FILE));
+  const levels = planLevels(profile.ramp.concurrency);
+  const { state, capacity } = foldRun(profile, st.rows, req.rows, levels, server.samples);
   const orig = readOldSummary(join(runDir, 'summary.json'));
   const summary = buildSummary(profile, state.staged, capacity, {
     toolVersion: orig?.tool_version ?? TOOL_VERSION,
@@ -42,8 +45,21 @@ export function rebuildSummary(runDir: string): Rebuilt {
     ...(orig?.environment
       ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform }
       : environmentMeta()),
+    serverMetrics: server.source,
   });
-  return { summary, profile, skippedLines: req.skipped + st.skipped };
+  return { summary, profile, skippedLines: req.skipped + st.skipped + server.skipped };
+}
+
+/** server-metrics.jsonl, when the server's /metrics was scraped: its source line and samples. */
+function readServerMetrics(path: string): {
+  source: ServerMetricsSource | null;
+  samples: ServerMetricsSample[];
+  skipped: number;
+} {
+  if (!existsSync(path)) return { source: null, samples: [], skipped: 0 };
+  const { rows, skipped } = readJsonl<ServerMetricsLine>(path);
+  const source = rows.find((r): r is ServerMetricsSource => r.type === 'source') ?? null;
+  return { source, samples: rows.filter((r): r is ServerMetricsSample => r.type === 'sample'), skipped };
 }
 
 /** The run's own summary.json for its dates and environment; a torn or missing one (killed run) is ignored. */

@@ -14,6 +14,7 @@ import { decide, type NextStep } from './decide.ts';
 import { createExecutor } from './executors.ts';
 import { emptyFold, foldStage, provisionalCapacity, type FoldState } from './fold.ts';
 import { RunFiles, runDirName } from './run-files.ts';
+import { startServerMetrics, type ServerMetricsRun } from './server-metrics.ts';
 import { groupMeta, poolAttempt, type StageGroup } from './stage-group.ts';
 import { checkReachable, openTarget, type Target } from './target.ts';
 
@@ -23,7 +24,9 @@ export type RunEvent =
   | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] | 'extend' }
   | { type: 'progress'; progress: StageProgress }
   | { type: 'stage-end'; result: StageResult }
-  | { type: 'stopping'; reason: string };
+  | { type: 'stopping'; reason: string }
+  /** A one-time remark for the user (e.g. the server has no /metrics). */
+  | { type: 'notice'; message: string };
 
 export interface RunOptions {
   profile: Profile;
@@ -61,6 +64,8 @@ interface Search {
   levels: number[];
   emit: (e: RunEvent) => void;
   nextIndex: number;
+  /** The server's /metrics scraper; null when not scraped. */
+  serverMetrics: ServerMetricsRun | null;
 }
 
 export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
@@ -78,7 +83,20 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       const idPrefix = `fc${Math.floor(clock.originEpochMs).toString(36)}`;
       const executor = await (o.executor ?? ((t, c, id) => createExecutor(profile, t, c, id)))(target, clock, idPrefix);
       const budget = createRunBudget(profile.limits, clock);
-      const search: Search = { o, profile, clock, executor, target, files, budget, levels: [], emit, nextIndex: 0 };
+      const serverMetrics = await openServerMetrics(profile, target, clock, files, emit);
+      const search: Search = {
+        o,
+        profile,
+        clock,
+        executor,
+        target,
+        files,
+        budget,
+        levels: [],
+        emit,
+        nextIndex: 0,
+        serverMetrics,
+      };
       search.levels = planLevels(profile.ramp.concurrency);
       const { state, capacity } = await runSearch(search);
       files.writeEnd(capacity.stopReason, capacity.stopDetail);
@@ -103,6 +121,27 @@ async function defaultTarget(profile: Profile, env: NodeJS.ProcessEnv, runDir: s
   }
 }
 
+function openServerMetrics(
+  profile: Profile,
+  target: Target,
+  clock: RunClock,
+  files: RunFiles,
+  emit: (e: RunEvent) => void,
+) {
+  const notice = (message: string) => emit({ type: 'notice', message });
+  const { apiKey, redact } = target;
+  const sink = files;
+  return startServerMetrics({
+    url: target.metricsUrl,
+    apiKey,
+    headers: profile.target.headers,
+    clock,
+    redact,
+    sink,
+    notice,
+  });
+}
+
 /** The search itself: one stage (or one more window of it) per turn, until decide or a limit stops it. */
 async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capacity }> {
   let state = emptyFold();
@@ -118,7 +157,7 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       const attempt = await runAttempt(s, step);
       group = poolAttempt(step.why === 'extend' ? group : null, kind, attempt.result, attempt.overhead);
       const meta = groupMeta(group, isFinal(s, group));
-      const folded = foldStage(state, s.profile, meta, group.records);
+      const folded = foldStage(state, s.profile, meta, group.records, s.serverMetrics?.scraper.samples);
       open = folded.result.verdict === 'INCONCLUSIVE' ? folded.result : null;
       if (!open) {
         state = folded.state;
@@ -170,16 +209,19 @@ async function runAttempt(
     // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
     drainMs: effectiveDrainMs(s.profile),
   };
-  const result = await s.executor.runStage(plan, {
-    onRecord: (rec) => {
-      s.budget.countRecord(rec);
-      s.files.appendRecord(rec);
-    },
-    onProgress: (progress) => s.emit({ type: 'progress', progress }),
-    stopSignal: s.o.signal,
-    budget: s.budget,
-    maxErrorRate: s.profile.stop.maxErrorRate,
-  });
+  s.serverMetrics?.scraper.start(index);
+  const result = await s.executor
+    .runStage(plan, {
+      onRecord: (rec) => {
+        s.budget.countRecord(rec);
+        s.files.appendRecord(rec);
+      },
+      onProgress: (progress) => s.emit({ type: 'progress', progress }),
+      stopSignal: s.o.signal,
+      budget: s.budget,
+      maxErrorRate: s.profile.stop.maxErrorRate,
+    })
+    .finally(() => s.serverMetrics?.scraper.stop());
   s.files.flushRecords();
   const overhead = s.target.measureOverhead ? await s.target.measureOverhead(result.records) : null;
   return { result, overhead };
@@ -196,6 +238,7 @@ function finish(s: Search, state: FoldState, capacity: Capacity, startedAt: Date
     clockOriginEpochMs: s.clock.originEpochMs,
     interrupted: capacity.stopReason === 'interrupted',
     ...environmentMeta(),
+    serverMetrics: s.serverMetrics?.source ?? null,
   });
   const safe = redactDeep(summary, s.target.redact);
   s.files.writeResults(safe);

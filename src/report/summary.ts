@@ -4,6 +4,8 @@ import type { Capacity, StageResult } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
 import type { Dist, StageWindow } from '../model/summary.ts';
+import type { ServerMetricsSource, StageRateLimit, StageServerMetrics } from '../model/server-metrics.ts';
+import { explainKnee } from './knee-explanation.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -19,6 +21,8 @@ export interface RunMeta {
   node: string;
   cpus: number;
   platform: string;
+  /** Where the server's metrics came from; null or absent when they were not scraped. */
+  serverMetrics?: ServerMetricsSource | null;
 }
 
 export interface EfficiencyKnee {
@@ -97,6 +101,7 @@ export function stageJson(
   windowEndMs: number,
   stoppedBy: string | null,
   windows: readonly StageWindow[] = [],
+  server: { serverMetrics?: StageServerMetrics | null; rateLimit?: StageRateLimit | null } = {},
 ) {
   const m = s.summary;
   return {
@@ -142,6 +147,10 @@ export function stageJson(
     achieved_concurrency: r3(m.achievedConcurrency),
     little_law: { predicted_concurrency: r3(m.littleLaw.predicted), ratio: r3(m.littleLaw.ratio) },
     retry_after_s: m.retryAfterS.length > 0 ? { count: m.retryAfterS.length, max: Math.max(...m.retryAfterS) } : null,
+    /** The server's own gauges over the window (docs/server-metrics.md); null when not scraped. */
+    server_metrics: server.serverMetrics ?? null,
+    /** The quota headers of the window's HTTP 429s; null without a 429. */
+    rate_limit: server.rateLimit ?? null,
     health: {
       event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
       cpu_percent: r3(s.health.cpuPercent),
@@ -163,6 +172,8 @@ export interface StageWithWindow {
   windowEndMs: number;
   stoppedBy: string | null;
   windows?: readonly StageWindow[];
+  serverMetrics?: StageServerMetrics | null;
+  rateLimit?: StageRateLimit | null;
 }
 
 export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
@@ -180,6 +191,9 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
   }
   const red = redactProfile(profile);
   const eff = efficiencyKnee(results, profile.report.efficiencyFraction);
+  const stageRows = stages.map((s) =>
+    stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [], s),
+  );
   return {
     schema_version: SCHEMA_VERSION,
     tool_version: meta.toolVersion,
@@ -221,10 +235,15 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
       n_star: r3(eff.nStar),
       explanation: eff.explanation,
     },
+    /** Why the knee is where it is, from the server's metrics and the 429s' quota headers (null: nothing to say). */
+    knee_explanation: explainKnee(stageRows, capacity),
+    server_metrics_source: meta.serverMetrics
+      ? { url: redactUrl(meta.serverMetrics.url), engine: meta.serverMetrics.engine, auth: meta.serverMetrics.auth }
+      : null,
     totals,
     slo: profile.slo.map((r) => r.text),
     profile: red,
-    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [])),
+    stages: stageRows,
   };
 }
 
