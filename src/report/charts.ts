@@ -22,7 +22,7 @@ const VERDICT_SHAPES: Readonly<Record<Verdict, string>> = {
   INVALID: 'square',
 };
 
-const WIDTH = 540;
+export const WIDTH = 540;
 const HEIGHT = 190;
 const HALF_WIDTH = 250;
 const FONT = 'Helvetica, Arial, sans-serif';
@@ -56,7 +56,7 @@ export function errorClassColor(cls: string): string {
 
 export interface ReportChart {
   /** Stable id: the HTML anchor and the golden file name. */
-  id: 'throughput' | 'ttft' | 'latency' | 'errors';
+  id: 'throughput' | 'ttft' | 'latency' | 'errors' | 'server-metrics';
   title: string;
   /** One or two sentences under the chart: how to read it. */
   caption: string;
@@ -273,7 +273,7 @@ export function seriesPoints(
   return rows;
 }
 
-interface SeriesPanel {
+export interface SeriesPanel {
   s: SummaryJson;
   series: readonly { name: string; color: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[];
   yTitle: string;
@@ -286,7 +286,7 @@ interface SeriesPanel {
 }
 
 /** One panel: a line per series (mean of the judged stages at each concurrency) plus a point per stage. */
-function seriesPanel(p: SeriesPanel): Layer {
+export function seriesPanel(p: SeriesPanel): Layer {
   const points = seriesPoints(p.s, p.series);
   const names = p.series.map((x) => x.name);
   const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale: p.log ? { type: 'log' } : { zero: true } };
@@ -333,7 +333,7 @@ function seriesPanel(p: SeriesPanel): Layer {
   };
 }
 
-function top(spec: Layer): TopLevelSpec {
+export function top(spec: Layer): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',

@@ -6,6 +6,7 @@ import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { reportCharts, VERDICT_COLORS, type ReportChart } from './charts.ts';
 import { addSvgTooltips, compactSvg, renderSvg } from './render-svg.ts';
+import { kneeExplanationHtml, serverMetricsChart, serverStageDetail } from './server-report.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
 
@@ -209,6 +210,7 @@ function stageDetails(st: StageJson): string {
   ];
   if (st.retry_after_s)
     bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
+  bits.push(...serverStageDetail(st, esc));
   if (st.stopped_by) bits.push(`stopped by: ${esc(st.stopped_by)}`);
   for (const [cls, msgs] of Object.entries(st.error_samples ?? {})) {
     if (msgs && msgs.length > 0) bits.push(`${esc(cls)}: ${msgs.map((m) => `“${esc(m)}”`).join(', ')}`);
@@ -504,7 +506,8 @@ footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 
 export function renderReportHtml(summary: SummaryJson): string {
   const s = summary;
-  const charts = s.stages.length > 0 ? reportCharts(s) : [];
+  const server = s.stages.length > 0 ? serverMetricsChart(s) : null;
+  const charts = s.stages.length > 0 ? [...reportCharts(s), ...(server ? [server] : [])] : [];
   const answer = headline(s);
   const cap = s.capacity.concurrency;
   const title = `Capacity report: ${s.name} (${s.target.model})`;
@@ -535,6 +538,7 @@ export function renderReportHtml(summary: SummaryJson): string {
 </section>
 ${callouts(s)}
 ${kneeCards(s)}
+${kneeExplanationHtml(s, esc)}
 ${slaSection(s)}
 <section id="charts"><h2>Charts</h2>
 <p class="small">x = the concurrency of each stage. Every stage is a point, confirmation re-runs and bisection probes included; its colour and shape show its verdict (<span class="verdict v-pass">PASS</span> circle, <span class="verdict v-fail">FAIL</span> cross, <span class="verdict v-inconclusive">INCONCLUSIVE</span> diamond, <span class="verdict v-invalid">INVALID</span> square). Lines join the mean of the judged stages at each concurrency. Hover a point for its exact numbers.</p>
