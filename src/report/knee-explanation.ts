@@ -190,7 +190,8 @@ function kneeCause(stages: readonly KneeStage[], capacity: Capacity): KneeExplan
     return { ...base, ...quotaSentence(above, la) };
   const fromMetrics = la.metrics ? metricsSentence(below, above, lb, la.metrics) : null;
   if (fromMetrics) return { ...base, ...fromMetrics };
-  const few429 = la.http429 > 0 ? ` (${la.http429} HTTP 429s were a minority of its failures)` : '';
+  const n = la.http429;
+  const few429 = n > 0 ? ` (${n} HTTP 429${n === 1 ? ' was' : 's were'} a minority of its failures)` : '';
   return {
     ...base,
     cause: 'latency',
