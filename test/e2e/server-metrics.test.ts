@@ -2,7 +2,6 @@
 // truth: nobody waits at or below its slots, somebody does above), server-metrics.jsonl rebuilt by
 // `find-capacity report`, a server without /metrics (nothing changes) and one that wants credentials.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import type http from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rebuildSummary } from '../../src/controller/rebuild.ts';
@@ -10,6 +9,7 @@ import { runCapacitySearch, type RunEvent } from '../../src/controller/run.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { simProfile, tempDir, writeProfile } from '../helpers.ts';
 import { loopbackServer } from '../reliability/helpers.ts';
+import { baseUrlProfile, streamCompletion } from './loopback-llm.ts';
 
 interface StageRow {
   concurrency: number;
@@ -21,47 +21,6 @@ interface StageRow {
     num_requests_running: number;
     num_requests_running_max: number;
   } | null;
-}
-
-/** A streaming chat completion of `tokens` chunks, 5 ms apart, like an OpenAI-compatible server. */
-export function streamCompletion(res: http.ServerResponse, tokens: number): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const chunk = (delta: object, finish: string | null) =>
-    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-  res.write(chunk({ role: 'assistant', content: '' }, null));
-  let sent = 0;
-  const timer = setInterval(() => {
-    if (sent < tokens) {
-      res.write(chunk({ content: ` t${sent++}` }, null));
-      return;
-    }
-    clearInterval(timer);
-    res.write(chunk({}, 'stop'));
-    res.end(
-      `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: tokens + 3 } })}\n\ndata: [DONE]\n\n`,
-    );
-  }, 5);
-}
-
-function baseUrlProfile(url: string, extra = ''): string {
-  return `name: loopback
-target:
-  base_url: ${url}
-  model: m
-${extra}
-request:
-  messages: [{role: user, content: hello}]
-  max_tokens: 4
-  timeouts: {first_token: 5s, idle: 2s, total: 10s}
-ramp:
-  concurrency: [1, 2]
-  warmup: 200ms
-  stage: {duration: 1500ms}
-  drain: 5s
-slo:
-  - p99(ttft) < 2s
-verdict: {max_extensions: 0}
-`;
 }
 
 describe('server metrics against the simulator', () => {
