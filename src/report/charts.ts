@@ -283,13 +283,17 @@ export interface SeriesPanel {
   width: number;
   /** Legend title for the series colours; null when a panel has one series (its y title names it). */
   seriesLegend: string | null;
+  /** A fixed y range and axis format (a share in [0, 1] as percent); default: from zero to the data. */
+  yFixed?: { domain: [number, number]; format: string };
 }
 
 /** One panel: a line per series (mean of the judged stages at each concurrency) plus a point per stage. */
 export function seriesPanel(p: SeriesPanel): Layer {
   const points = seriesPoints(p.s, p.series);
   const names = p.series.map((x) => x.name);
-  const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale: p.log ? { type: 'log' } : { zero: true } };
+  const scale = p.log ? { type: 'log' } : p.yFixed ? { domain: p.yFixed.domain } : { zero: true };
+  const axis = p.yFixed ? { axis: { format: p.yFixed.format } } : {};
+  const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale, ...axis };
   const stroke = {
     field: 'series',
     type: 'nominal',

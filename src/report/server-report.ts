@@ -78,8 +78,9 @@ export function serverMetricsChart(s: SummaryJson): ReportChart | null {
   const kv = seriesPanel({
     s,
     series: [{ name: 'KV-cache usage (max)', color: '#9c6ade', get: get('kv_cache_usage_perc_max'), fmt: pct }],
-    yTitle: 'KV-cache usage (1 = full)',
+    yTitle: 'KV-cache usage (max)',
     log: false,
+    yFixed: { domain: [0, 1], format: '.0%' },
     thresholds: [],
     markers: m,
     width: WIDTH,
