@@ -1,13 +1,13 @@
 // The server's own metrics explaining the knee: the simulator's /metrics scraped during a real search (ground
 // truth: nobody waits at or below its slots, somebody does above), server-metrics.jsonl rebuilt by
 // `find-capacity report`, a server without /metrics (nothing changes) and one that wants credentials.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rebuildSummary } from '../../src/controller/rebuild.ts';
 import { runCapacitySearch, type RunEvent } from '../../src/controller/run.ts';
 import { loadProfile } from '../../src/profile/load.ts';
-import { simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 import { loopbackServer } from '../reliability/helpers.ts';
 import { baseUrlProfile, streamCompletion } from './loopback-llm.ts';
 
@@ -73,6 +73,14 @@ describe('server metrics against the simulator', () => {
     expect(rebuilt.stages).toEqual(result.summary.stages);
     expect(rebuilt.knee_explanation).toEqual(result.summary.knee_explanation);
     expect(rebuilt.server_metrics_source).toEqual(result.summary.server_metrics_source);
+    // The command itself, from the files alone.
+    rmSync(join(result.runDir, 'summary.json'));
+    rmSync(join(result.runDir, 'report.html'));
+    const cli = await runCli(['report', result.runDir]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const fromCli = JSON.parse(readFileSync(join(result.runDir, 'summary.json'), 'utf8')) as typeof result.summary;
+    expect(fromCli.stages).toEqual(result.summary.stages);
+    expect(fromCli.knee_explanation).toEqual(result.summary.knee_explanation);
     const html = readFileSync(join(result.runDir, 'report.html'), 'utf8');
     expect(html.includes('id="knee-explanation" data-cause="batch_full"')).toBe(true);
     expect(html.includes('data-chart="server-metrics"')).toBe(true);
