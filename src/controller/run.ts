@@ -64,8 +64,8 @@ interface Search {
   levels: number[];
   emit: (e: RunEvent) => void;
   nextIndex: number;
-  /** The server's /metrics scraper; null when not scraped. */
-  serverMetrics: ServerMetricsRun | null;
+  /** The server's /metrics scraper; absent or null when not scraped. */
+  serverMetrics?: ServerMetricsRun | null;
 }
 
 export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
@@ -83,21 +83,9 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       const idPrefix = `fc${Math.floor(clock.originEpochMs).toString(36)}`;
       const executor = await (o.executor ?? ((t, c, id) => createExecutor(profile, t, c, id)))(target, clock, idPrefix);
       const budget = createRunBudget(profile.limits, clock);
-      const serverMetrics = await openServerMetrics(profile, target, clock, files, emit);
-      const search: Search = {
-        o,
-        profile,
-        clock,
-        executor,
-        target,
-        files,
-        budget,
-        levels: [],
-        emit,
-        nextIndex: 0,
-        serverMetrics,
-      };
+      const search: Search = { o, profile, clock, executor, target, files, budget, levels: [], emit, nextIndex: 0 };
       search.levels = planLevels(profile.ramp.concurrency);
+      search.serverMetrics = await openServerMetrics(profile, target, clock, files, emit);
       const { state, capacity } = await runSearch(search);
       files.writeEnd(capacity.stopReason, capacity.stopDetail);
       return finish(search, state, capacity, startedAt);
@@ -166,6 +154,8 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       s.emit({ type: 'stage-end', result: folded.result });
     }
   } finally {
+    // A stage that threw left its scraper running.
+    await s.serverMetrics?.scraper.stop();
     await s.executor.close();
     s.files.closeRecords();
   }
@@ -210,18 +200,17 @@ async function runAttempt(
     drainMs: effectiveDrainMs(s.profile),
   };
   s.serverMetrics?.scraper.start(index);
-  const result = await s.executor
-    .runStage(plan, {
-      onRecord: (rec) => {
-        s.budget.countRecord(rec);
-        s.files.appendRecord(rec);
-      },
-      onProgress: (progress) => s.emit({ type: 'progress', progress }),
-      stopSignal: s.o.signal,
-      budget: s.budget,
-      maxErrorRate: s.profile.stop.maxErrorRate,
-    })
-    .finally(() => s.serverMetrics?.scraper.stop());
+  const result = await s.executor.runStage(plan, {
+    onRecord: (rec) => {
+      s.budget.countRecord(rec);
+      s.files.appendRecord(rec);
+    },
+    onProgress: (progress) => s.emit({ type: 'progress', progress }),
+    stopSignal: s.o.signal,
+    budget: s.budget,
+    maxErrorRate: s.profile.stop.maxErrorRate,
+  });
+  await s.serverMetrics?.scraper.stop();
   s.files.flushRecords();
   const overhead = s.target.measureOverhead ? await s.target.measureOverhead(result.records) : null;
   return { result, overhead };
