@@ -123,7 +123,12 @@ function progressPrinter(): (e: RunEvent) => void {
       err(
         `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
-    } else if (e.type === 'stopping' || e.type === 'notice') err(e.type === 'notice' ? e.text : e.reason);
+    } else if (e.type === 'stopping') err(e.reason);
+    else if (e.type === 'notice') {
+      if (live) process.stderr.write('\r\x1b[2K');
+      live = false;
+      err(e.message);
+    }
   };
 }
 

@@ -5,6 +5,7 @@ import type { Profile } from '../profile/types.ts';
 import type { StageWithWindow } from '../report/summary.ts';
 import { decide, levelStatuses } from './decide.ts';
 import { judgeStage } from './judge.ts';
+import { stageRateLimit, stageServerMetrics, type FoldSample } from './server-fold.ts';
 
 /** One line of stages.jsonl: a judged stage (its pooled windows), or the end of the run. */
 export type StageLine =
@@ -56,6 +57,8 @@ export function foldStage(
   profile: Profile,
   meta: StageMeta,
   records: readonly RequestRecord[],
+  /** The run's server-metrics samples so far (none when /metrics was not scraped). */
+  samples: readonly FoldSample[] = [],
 ): { state: FoldState; result: StageResult } {
   const windows = windowsOf(meta);
   const result = judgeStage(profile, records, { ...meta, windows }, meta.final ?? true);
@@ -65,6 +68,8 @@ export function foldStage(
     windowEndMs: windows[windows.length - 1]!.endMs,
     stoppedBy: meta.stoppedBy,
     windows,
+    serverMetrics: stageServerMetrics(windows, samples),
+    rateLimit: stageRateLimit(records),
   };
   const history = result.partial ? state.history : [...state.history, result];
   return { state: { history, staged: [...state.staged, staged] }, result };
@@ -118,13 +123,14 @@ export function foldRun(
   lines: readonly StageLine[],
   records: readonly RequestRecord[],
   levels: readonly number[],
+  samples: readonly FoldSample[] = [],
 ): { state: FoldState; capacity: Capacity } {
   const byStage = recordsByStage(records);
   let state = emptyFold();
   let end: Extract<StageLine, { type: 'end' }> | null = null;
   for (const line of lines) {
     if (line.type === 'end') end = line;
-    else state = foldStage(state, profile, line, recordsOf(line, byStage)).state;
+    else state = foldStage(state, profile, line, recordsOf(line, byStage), samples).state;
   }
   return { state, capacity: capacityAtEnd(state.history, levels, profile, end) };
 }

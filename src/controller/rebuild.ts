@@ -19,8 +19,9 @@ export interface Rebuilt {
 
 export function rebuildSummary(runDir: string): Rebuilt {
   const run = readRunDir(runDir);
-  const { profile, lines, records } = run;
-  const { state, capacity } = foldRun(profile, lines, records, planLevels(profile.ramp.concurrency));
+  const { profile, lines, records, serverMetrics } = run;
+  const levels = planLevels(profile.ramp.concurrency);
+  const { state, capacity } = foldRun(profile, lines, records, levels, serverMetrics.samples);
   const orig = run.summary;
   const meta = {
     toolVersion: orig?.tool_version ?? TOOL_VERSION,
@@ -33,6 +34,7 @@ export function rebuildSummary(runDir: string): Rebuilt {
     ...(orig?.environment
       ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform }
       : environmentMeta()),
+    serverMetrics: serverMetrics.source,
   };
   const summary = buildSummary(profile, state.staged, capacity, meta, sloFrontier(profile, lines, records));
   // The agents' clock estimates were measured live; no file holds them but the run's own summary.

@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
+import type { ServerMetricsLine, ServerMetricsSample, ServerMetricsSource } from '../model/server-metrics.ts';
 import type { Profile } from '../profile/types.ts';
 import type { SummaryJson } from '../report/summary.ts';
 import type { StageLine } from './fold.ts';
+import { SERVER_METRICS_FILE } from './run-files.ts';
 
 export interface RunRecords {
   lines: StageLine[];
@@ -21,6 +23,8 @@ export interface RunDir extends RunRecords {
   profile: Profile;
   /** The run's own summary.json (dates, environment); null when missing or torn (a killed run). */
   summary: Partial<SummaryJson> | null;
+  /** server-metrics.jsonl, when the server's /metrics was scraped: its source line and samples. */
+  serverMetrics: { source: ServerMetricsSource | null; samples: ServerMetricsSample[] };
 }
 
 function required(dir: string, file: string): string {
@@ -39,7 +43,18 @@ export function readRunRecords(dir: string): RunRecords {
 
 export function readRunDir(dir: string): RunDir {
   const profile = JSON.parse(readFileSync(required(dir, 'profile.json'), 'utf8')) as Profile;
-  return { dir, profile, ...readRunRecords(dir), summary: readOldSummary(join(dir, 'summary.json')) };
+  const recorded = readRunRecords(dir);
+  const server = readServerMetrics(join(dir, SERVER_METRICS_FILE));
+  const skippedLines = recorded.skippedLines + server.skipped;
+  const summary = readOldSummary(join(dir, 'summary.json'));
+  return { dir, profile, ...recorded, skippedLines, summary, serverMetrics: server };
+}
+
+function readServerMetrics(path: string) {
+  if (!existsSync(path)) return { source: null, samples: [], skipped: 0 };
+  const { rows, skipped } = readJsonl<ServerMetricsLine>(path);
+  const source = rows.find((r): r is ServerMetricsSource => r.type === 'source') ?? null;
+  return { source, samples: rows.filter((r): r is ServerMetricsSample => r.type === 'sample'), skipped };
 }
 
 function readOldSummary(path: string): Partial<SummaryJson> | null {

@@ -1,13 +1,17 @@
-// The one writer of a run directory: profile.json, requests.jsonl, stages.jsonl, summary.json, report.html.
+// The one writer of a run directory: profile.json, requests.jsonl, stages.jsonl, server-metrics.jsonl,
+// summary.json, report.html.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { JsonlWriter, writeFileAtomicSync } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
+import type { ServerMetricsSample, ServerMetricsSource } from '../model/server-metrics.ts';
 import type { StageMeta } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { redactProfile, type SummaryJson } from '../report/summary.ts';
 import type { StageLine } from './fold.ts';
+
+export const SERVER_METRICS_FILE = 'server-metrics.jsonl';
 
 export function runDirName(name: string, date: Date): string {
   const ts = date
@@ -20,6 +24,7 @@ export function runDirName(name: string, date: Date): string {
 export class RunFiles {
   private requests: JsonlWriter | null = null;
   private stages: JsonlWriter | null = null;
+  private serverMetrics: JsonlWriter | null = null;
   private created = false;
 
   constructor(readonly dir: string) {}
@@ -48,6 +53,17 @@ export class RunFiles {
 
   flushRecords(): void {
     this.requests!.flush();
+    this.serverMetrics?.flush();
+  }
+
+  /** server-metrics.jsonl, only when the server answered its /metrics probe. */
+  openServerMetrics(source: ServerMetricsSource): void {
+    this.serverMetrics = new JsonlWriter(join(this.dir, SERVER_METRICS_FILE));
+    this.serverMetrics.append(source);
+  }
+
+  appendServerMetrics(sample: ServerMetricsSample): void {
+    this.serverMetrics?.append(sample);
   }
 
   appendStage(meta: StageMeta): void {
@@ -58,6 +74,7 @@ export class RunFiles {
 
   closeRecords(): void {
     this.requests?.close();
+    this.serverMetrics?.close();
   }
 
   writeEnd(stopReason: string, stopDetail: string): void {

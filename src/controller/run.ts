@@ -16,6 +16,7 @@ import { emptyFold, foldStage, provisionalCapacity, type FoldState } from './fol
 import { sloFrontier } from './frontier.ts';
 import { readRunRecords } from './run-dir.ts';
 import { RunFiles, runDirName } from './run-files.ts';
+import { startServerMetrics, type ServerMetricsRun } from './server-metrics.ts';
 import { groupMeta, poolAttempt, type StageGroup } from './stage-group.ts';
 import { checkReachable, openTarget, type Target } from './target.ts';
 
@@ -26,8 +27,8 @@ export type RunEvent =
   | { type: 'progress'; progress: StageProgress }
   | { type: 'stage-end'; result: StageResult }
   | { type: 'stopping'; reason: string }
-  /** A line for the user from the executor (remote agents connected or lost). */
-  | { type: 'notice'; text: string };
+  /** A one-time remark for the user (e.g. the server has no /metrics). */
+  | { type: 'notice'; message: string };
 
 export interface RunOptions {
   profile: Profile;
@@ -67,6 +68,8 @@ interface Search {
   levels: number[];
   emit: (e: RunEvent) => void;
   nextIndex: number;
+  /** The server's /metrics scraper; absent or null when not scraped. */
+  serverMetrics?: ServerMetricsRun | null;
 }
 
 export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
@@ -84,7 +87,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       const idPrefix = `fc${Math.floor(clock.originEpochMs).toString(36)}`;
       const context = {
         env: o.env,
-        notice: (text: string) => emit({ type: 'notice', text }),
+        notice: (message: string) => emit({ type: 'notice', message }),
         agentsWaitMs: o.agentsWaitMs,
       };
       const executor = await (o.executor ?? ((t, c, id) => createExecutor(profile, t, c, id, context)))(
@@ -95,6 +98,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       const budget = createRunBudget(profile.limits, clock);
       const search: Search = { o, profile, clock, executor, target, files, budget, levels: [], emit, nextIndex: 0 };
       search.levels = planLevels(profile.ramp.concurrency);
+      search.serverMetrics = await openServerMetrics(profile, target, clock, files, emit);
       const { state, capacity } = await runSearch(search);
       files.writeEnd(capacity.stopReason, capacity.stopDetail);
       return finish(search, state, capacity, startedAt);
@@ -118,6 +122,27 @@ async function defaultTarget(profile: Profile, env: NodeJS.ProcessEnv, runDir: s
   }
 }
 
+function openServerMetrics(
+  profile: Profile,
+  target: Target,
+  clock: RunClock,
+  files: RunFiles,
+  emit: (e: RunEvent) => void,
+) {
+  const notice = (message: string) => emit({ type: 'notice', message });
+  const { apiKey, redact } = target;
+  const sink = files;
+  return startServerMetrics({
+    url: target.metricsUrl,
+    apiKey,
+    headers: profile.target.headers,
+    clock,
+    redact,
+    sink,
+    notice,
+  });
+}
+
 /** The search itself: one stage (or one more window of it) per turn, until decide or a limit stops it. */
 async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capacity }> {
   let state = emptyFold();
@@ -133,7 +158,7 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       const attempt = await runAttempt(s, step);
       group = poolAttempt(step.why === 'extend' ? group : null, kind, attempt.result, attempt.overhead);
       const meta = groupMeta(group, isFinal(s, group));
-      const folded = foldStage(state, s.profile, meta, group.records);
+      const folded = foldStage(state, s.profile, meta, group.records, s.serverMetrics?.scraper.samples);
       open = folded.result.verdict === 'INCONCLUSIVE' ? folded.result : null;
       if (!open) {
         state = folded.state;
@@ -142,6 +167,8 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       s.emit({ type: 'stage-end', result: folded.result });
     }
   } finally {
+    // A stage that threw left its scraper running.
+    await s.serverMetrics?.scraper.stop();
     await s.executor.close();
     s.files.closeRecords();
   }
@@ -187,6 +214,7 @@ async function runAttempt(
     // Requests are followed to their end or their own timeout: the drain bound never cuts the tail short.
     drainMs: effectiveDrainMs(s.profile),
   };
+  s.serverMetrics?.scraper.start(index);
   const result = await s.executor.runStage(plan, {
     onRecord: (rec) => {
       s.budget.countRecord(rec);
@@ -197,6 +225,7 @@ async function runAttempt(
     budget: s.budget,
     maxErrorRate: s.profile.stop.maxErrorRate,
   });
+  await s.serverMetrics?.scraper.stop();
   s.files.flushRecords();
   const overhead = s.target.measureOverhead ? await s.target.measureOverhead(result.records) : null;
   return { result, overhead };
@@ -220,6 +249,7 @@ function finish(s: Search, state: FoldState, capacity: Capacity, startedAt: Date
       clockOriginEpochMs: s.clock.originEpochMs,
       interrupted: capacity.stopReason === 'interrupted',
       ...environmentMeta(),
+      serverMetrics: s.serverMetrics?.source ?? null,
     },
     frontier,
   );

@@ -6,6 +6,7 @@ import type { RequestRecord } from '../model/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { startSimulator, type RunningSimulator } from '../sim/index.ts';
 import { makeRedactor, redactUrl, secretHeaderValues } from '../util/secrets.ts';
+import { resolveMetricsUrl } from './server-metrics.ts';
 import { GROUND_TRUTH_FILE, GroundTruthReader, measureTtftOverhead } from './ttft-overhead.ts';
 
 export interface Target {
@@ -18,6 +19,8 @@ export interface Target {
   simulator: string | null;
   /** Client TTFT minus the simulator's for the successful window records; null without ground truth. */
   measureOverhead: ((records: readonly RequestRecord[]) => Promise<number[] | null>) | null;
+  /** The server's /metrics to probe and scrape; null or absent: none (turned off, or a test's target). */
+  metricsUrl?: string | null;
   close(): Promise<void>;
 }
 
@@ -55,8 +58,9 @@ export async function openTarget(profile: Profile, env: NodeJS.ProcessEnv, runDi
     }
     const running = sim;
     const groundTruth = reader;
+    const baseUrl = running ? running.baseUrl : profile.target.baseUrl!;
     return {
-      baseUrl: running ? running.baseUrl : profile.target.baseUrl!,
+      baseUrl,
       apiKey,
       secrets,
       redact: makeRedactor(secrets),
@@ -65,6 +69,7 @@ export async function openTarget(profile: Profile, env: NodeJS.ProcessEnv, runDi
         running && groundTruth
           ? (records) => measureTtftOverhead(records, () => running.flushGroundTruth(), groundTruth)
           : null,
+      metricsUrl: resolveMetricsUrl(profile.target.metricsUrl, baseUrl),
       close,
     };
   } catch (err) {

@@ -1,7 +1,7 @@
 // How a failed request is classified from the error its sending or reading threw (DESIGN.md §3): pure, so the
 // record fold stays pure; the wall time a Retry-After date is measured from comes in as an argument.
 import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import type { ErrorClass } from '../model/record.ts';
+import type { ErrorClass, RateLimitHeaders } from '../model/record.ts';
 
 export interface Failure {
   cls: ErrorClass;
@@ -9,6 +9,8 @@ export interface Failure {
   /** The HTTP status of an error response, else null. */
   status: number | null;
   retryAfterS: number | null;
+  /** The x-ratelimit-* headers of a 429, when it sent any. */
+  rateLimit?: RateLimitHeaders;
 }
 
 /** Connection-level failure codes from undici/node, classified per DESIGN.md §3. */
@@ -55,6 +57,42 @@ export function retryAfterSeconds(headers: Headers | undefined | null, epochMs: 
   return Number.isFinite(at) ? Math.max(0, (at - epochMs) / 1000) : null;
 }
 
+/** Seconds of a reset header: "1s", "6m0s", "20ms" (OpenAI's form), a plain number, or an epoch time in seconds. */
+export function resetSeconds(v: string, epochMs: number): number | null {
+  const text = v.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    // A number this large is an epoch time (seconds since 1970), not a delay.
+    return n > 1e9 ? Math.max(0, n - epochMs / 1000) : n;
+  }
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) return null;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]!]!, 0);
+}
+
+const RATE_LIMIT_FIELDS = [
+  ['limit', 'requests', 'limitRequests'],
+  ['remaining', 'requests', 'remainingRequests'],
+  ['reset', 'requests', 'resetRequestsS'],
+  ['limit', 'tokens', 'limitTokens'],
+  ['remaining', 'tokens', 'remainingTokens'],
+  ['reset', 'tokens', 'resetTokensS'],
+] as const;
+
+/** The quota a response announced in x-ratelimit-* headers (a bare x-ratelimit-remaining counts requests). */
+export function rateLimitOf(headers: Headers | undefined | null, epochMs: number): RateLimitHeaders | undefined {
+  const out: RateLimitHeaders = {};
+  for (const [what, unit, key] of RATE_LIMIT_FIELDS) {
+    const v =
+      headers?.get(`x-ratelimit-${what}-${unit}`) ?? (unit === 'requests' ? headers?.get(`x-ratelimit-${what}`) : null);
+    if (v === null || v === undefined) continue;
+    const n = what === 'reset' ? resetSeconds(v, epochMs) : Number(v.trim());
+    if (n !== null && Number.isFinite(n)) out[key] = Math.round(n * 1000) / 1000;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /** An error status from the SDK (http_429/4xx/5xx), else a connection-level class. */
 export function classifyError(err: unknown, afterHeaders: boolean, epochMs: number): Failure {
   if (
@@ -64,7 +102,14 @@ export function classifyError(err: unknown, afterHeaders: boolean, epochMs: numb
     err.status
   ) {
     const cls: ErrorClass = err.status === 429 ? 'http_429' : err.status >= 500 ? 'http_5xx' : 'http_4xx';
-    return { cls, message: err.message, status: err.status, retryAfterS: retryAfterSeconds(err.headers, epochMs) };
+    const failure: Failure = {
+      cls,
+      message: err.message,
+      status: err.status,
+      retryAfterS: retryAfterSeconds(err.headers, epochMs),
+    };
+    const rateLimit = cls === 'http_429' ? rateLimitOf(err.headers, epochMs) : undefined;
+    return rateLimit ? { ...failure, rateLimit } : failure;
   }
   const { cls, msg } = classifyConnection(err, afterHeaders);
   return { cls, message: msg, status: null, retryAfterS: null };

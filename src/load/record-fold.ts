@@ -206,6 +206,7 @@ export class RecordFold {
       if (f.status !== null) {
         rec.status = f.status;
         rec.retryAfterS = f.retryAfterS;
+        if (f.rateLimit) rec.rateLimit = f.rateLimit;
       }
       this.fail(f.cls, f.message);
     }

@@ -55,6 +55,18 @@ export interface RequestRecord {
   outputTokensEstimated: boolean;
   /** Retry-After header of a 429/503, in seconds. */
   retryAfterS: number | null;
+  /** The x-ratelimit-* headers of an HTTP 429 (a hosted API's quota); absent when it sent none. */
+  rateLimit?: RateLimitHeaders;
+}
+
+/** A quota as announced in x-ratelimit-{limit,remaining,reset}-{requests,tokens} headers; resets in seconds. */
+export interface RateLimitHeaders {
+  limitRequests?: number;
+  remainingRequests?: number;
+  resetRequestsS?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  resetTokensS?: number;
 }
 
 /** What an executor hands the transport: the record's identity fields and `t0`. */

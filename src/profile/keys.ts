@@ -23,6 +23,7 @@ export const KEY_TREE = {
     headers: 'map',
     // `preset` plus any simulator setting; the simulator validates the overrides when it starts.
     simulator: 'map',
+    metrics_url: 'value',
   },
   request: {
     messages: 'value',

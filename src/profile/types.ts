@@ -17,6 +17,11 @@ export interface TargetConfig {
   /** Extra headers sent with every request (values may be secret: they are redacted on output). */
   headers: Record<string, string>;
   simulator: SimulatorTarget | null;
+  /**
+   * The server's Prometheus metrics: a URL, false (off), or null/absent: `<origin of base_url>/metrics` when it
+   * answers. Absent from profiles saved before the key existed.
+   */
+  metricsUrl?: string | false | null;
 }
 
 export type ChatMessage = { role: string; content: string };

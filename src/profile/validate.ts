@@ -317,7 +317,34 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
     const headers = checkHeaders(c, t['headers']);
     if (headers !== undefined) out.headers = headers;
   }
+  if (has(t, 'metrics_url')) {
+    const metricsUrl = checkMetricsUrl(c, t['metrics_url']);
+    if (metricsUrl !== undefined) out.metricsUrl = metricsUrl;
+  }
   return out;
+}
+
+/** target.metrics_url → a URL, false (off) or null (the default: base_url's origin + /metrics), or undefined. */
+function checkMetricsUrl(c: Checker, v: unknown): string | false | null | undefined {
+  if (v === false) return false;
+  if (v === true || v === null) return null;
+  const p = 'target.metrics_url';
+  let url: URL | null = null;
+  try {
+    if (typeof v === 'string') url = new URL(v.trim());
+  } catch {
+    url = null;
+  }
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    const got = typeof v === 'string' ? '' : `, got ${describeValue(v)}`;
+    c.error(p, `must be an absolute http(s) URL such as http://host:8000/metrics, or false to scrape nothing${got}`);
+    return undefined;
+  }
+  if (url.username || url.password || [...url.searchParams.keys()].some((k) => SECRET_QUERY.test(k))) {
+    c.error(p, 'must not carry credentials; the auth headers of target are sent with it when the server asks');
+    return undefined;
+  }
+  return url.toString();
 }
 
 /** target.base_url → the URL without trailing slashes, or undefined after reporting. */
@@ -923,6 +950,8 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       apiKeyEnv: target.apiKeyEnv ?? null,
       headers: target.headers ?? {},
       simulator: target.simulator ?? null,
+      // Only when set: a profile without the key stays as it was (the default is decided at run time).
+      ...(target.metricsUrl !== undefined ? { metricsUrl: target.metricsUrl } : {}),
     },
     request: {
       payloads: request.payloads as RequestPayload[],

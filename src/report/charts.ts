@@ -22,7 +22,7 @@ const VERDICT_SHAPES: Readonly<Record<Verdict, string>> = {
   INVALID: 'square',
 };
 
-const WIDTH = 540;
+export const WIDTH = 540;
 const HEIGHT = 190;
 const HALF_WIDTH = 250;
 const FONT = 'Helvetica, Arial, sans-serif';
@@ -56,7 +56,7 @@ export function errorClassColor(cls: string): string {
 
 export interface ReportChart {
   /** Stable id: the HTML anchor and the golden file name. */
-  id: 'throughput' | 'ttft' | 'latency' | 'errors';
+  id: 'throughput' | 'ttft' | 'latency' | 'errors' | 'server-metrics';
   title: string;
   /** One or two sentences under the chart: how to read it. */
   caption: string;
@@ -273,7 +273,7 @@ export function seriesPoints(
   return rows;
 }
 
-interface SeriesPanel {
+export interface SeriesPanel {
   s: SummaryJson;
   series: readonly { name: string; color: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[];
   yTitle: string;
@@ -283,13 +283,17 @@ interface SeriesPanel {
   width: number;
   /** Legend title for the series colours; null when a panel has one series (its y title names it). */
   seriesLegend: string | null;
+  /** A fixed y range and axis format (a share in [0, 1] as percent); default: from zero to the data. */
+  yFixed?: { domain: [number, number]; format: string };
 }
 
 /** One panel: a line per series (mean of the judged stages at each concurrency) plus a point per stage. */
-function seriesPanel(p: SeriesPanel): Layer {
+export function seriesPanel(p: SeriesPanel): Layer {
   const points = seriesPoints(p.s, p.series);
   const names = p.series.map((x) => x.name);
-  const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale: p.log ? { type: 'log' } : { zero: true } };
+  const scale = p.log ? { type: 'log' } : p.yFixed ? { domain: p.yFixed.domain } : { zero: true };
+  const axis = p.yFixed ? { axis: { format: p.yFixed.format } } : {};
+  const y = { field: 'value', type: 'quantitative', title: p.yTitle, scale, ...axis };
   const stroke = {
     field: 'series',
     type: 'nominal',
@@ -333,7 +337,7 @@ function seriesPanel(p: SeriesPanel): Layer {
   };
 }
 
-export function top(spec: Record<string, unknown>): TopLevelSpec {
+export function top(spec: Layer): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     background: 'white',

@@ -6,6 +6,7 @@ import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { reportCharts, VERDICT_COLORS } from './charts.ts';
 import { chartFigure, esc } from './html-parts.ts';
+import { kneeExplanationHtml, serverMetricsChart, serverStageDetail } from './server-report.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
 import { slaTiersSection, TIERS_CSS } from './tiers-html.ts';
@@ -205,6 +206,7 @@ function stageDetails(st: StageJson): string {
   ];
   if (st.retry_after_s)
     bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
+  bits.push(...serverStageDetail(st, esc));
   if (st.stopped_by) bits.push(`stopped by: ${esc(st.stopped_by)}`);
   for (const [cls, msgs] of Object.entries(st.error_samples ?? {})) {
     if (msgs && msgs.length > 0) bits.push(`${esc(cls)}: ${msgs.map((m) => `“${esc(m)}”`).join(', ')}`);
@@ -490,7 +492,8 @@ footer { margin-top: 36px; font-size: 12px; color: var(--muted); }
 
 export function renderReportHtml(summary: SummaryJson): string {
   const s = summary;
-  const charts = s.stages.length > 0 ? reportCharts(s) : [];
+  const server = s.stages.length > 0 ? serverMetricsChart(s) : null;
+  const charts = s.stages.length > 0 ? [...reportCharts(s), ...(server ? [server] : [])] : [];
   const answer = headline(s);
   const cap = s.capacity.concurrency;
   const title = `Capacity report: ${s.name} (${s.target.model})`;
@@ -521,6 +524,7 @@ export function renderReportHtml(summary: SummaryJson): string {
 </section>
 ${callouts(s)}
 ${kneeCards(s)}
+${kneeExplanationHtml(s, esc)}
 ${slaSection(s)}
 ${slaTiersSection(s)}
 <section id="charts"><h2>Charts</h2>

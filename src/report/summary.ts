@@ -6,6 +6,8 @@ import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
 import type { Dist, StageWindow } from '../model/summary.ts';
 import type { SloFrontier } from '../model/frontier.ts';
 import { capacityReviewJson } from './review-json.ts';
+import type { ServerMetricsSource, StageRateLimit, StageServerMetrics } from '../model/server-metrics.ts';
+import { explainKnee } from './knee-explanation.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -21,6 +23,8 @@ export interface RunMeta {
   node: string;
   cpus: number;
   platform: string;
+  /** Where the server's metrics came from; null or absent when they were not scraped. */
+  serverMetrics?: ServerMetricsSource | null;
 }
 
 export interface EfficiencyKnee {
@@ -99,6 +103,7 @@ export function stageJson(
   windowEndMs: number,
   stoppedBy: string | null,
   windows: readonly StageWindow[] = [],
+  server: { serverMetrics?: StageServerMetrics | null; rateLimit?: StageRateLimit | null } = {},
 ) {
   const m = s.summary;
   return {
@@ -144,6 +149,10 @@ export function stageJson(
     achieved_concurrency: r3(m.achievedConcurrency),
     little_law: { predicted_concurrency: r3(m.littleLaw.predicted), ratio: r3(m.littleLaw.ratio) },
     retry_after_s: m.retryAfterS.length > 0 ? { count: m.retryAfterS.length, max: Math.max(...m.retryAfterS) } : null,
+    /** The server's own gauges over the window (docs/server-metrics.md); null when not scraped. */
+    server_metrics: server.serverMetrics ?? null,
+    /** The quota headers of the window's HTTP 429s; null without a 429. */
+    rate_limit: server.rateLimit ?? null,
     health: {
       event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
       cpu_percent: r3(s.health.cpuPercent),
@@ -165,6 +174,8 @@ export interface StageWithWindow {
   windowEndMs: number;
   stoppedBy: string | null;
   windows?: readonly StageWindow[];
+  serverMetrics?: StageServerMetrics | null;
+  rateLimit?: StageRateLimit | null;
 }
 
 /** `frontier`: the SLA tiers, computed from the run's records by the controller (null: not computed). */
@@ -189,6 +200,9 @@ export function buildSummary(
   }
   const red = redactProfile(profile);
   const eff = efficiencyKnee(results, profile.report.efficiencyFraction);
+  const stageRows = stages.map((s) =>
+    stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [], s),
+  );
   return {
     schema_version: SCHEMA_VERSION,
     tool_version: meta.toolVersion,
@@ -231,10 +245,15 @@ export function buildSummary(
       explanation: eff.explanation,
     },
     ...capacityReviewJson(profile, frontier, capacity.concurrency, atCapacity),
+    /** Why the knee is where it is, from the server's metrics and the 429s' quota headers (null: nothing to say). */
+    knee_explanation: explainKnee(stageRows, capacity),
+    server_metrics_source: meta.serverMetrics
+      ? { url: redactUrl(meta.serverMetrics.url), engine: meta.serverMetrics.engine, auth: meta.serverMetrics.auth }
+      : null,
     totals,
     slo: profile.slo.map((r) => r.text),
     profile: red,
-    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [])),
+    stages: stageRows,
   };
 }
 

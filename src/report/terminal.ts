@@ -86,6 +86,9 @@ export function finalReport(s: SummaryJson, runDir: string): string {
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
   if (s.efficiency_knee.concurrency !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
+  // `?? null`: summaries written before the server metrics have no such key.
+  const why = s.knee_explanation ?? null;
+  if (why !== null) lines.push(`Why the knee: ${why.sentence}`);
   lines.push(`Run directory: ${runDir}`);
   return lines.join('\n');
 }

@@ -134,6 +134,8 @@ export class Engine {
   private lateSum = 0;
   private lateMax = 0;
   private resyncs = 0;
+  /** Running and waiting as the last scheduling left them (vLLM's gauges): an arrival mid-step is not counted yet. */
+  private scheduled = { running: 0, waiting: 0 };
 
   constructor(params: EngineParams, clock: EngineClock = realClock) {
     this.params = params;
@@ -197,6 +199,11 @@ export class Engine {
       maxLateMs: this.lateMax,
       resyncs: this.resyncs,
     };
+  }
+
+  /** Running and waiting right after the last step admitted what it could, as vLLM's scheduler reports them. */
+  schedulerStats(): { running: number; waiting: number } {
+    return { ...this.scheduled };
   }
 
   /** Tokens the running sequences hold in their KV: prompt plus tokens emitted so far, summed over them. */
@@ -289,6 +296,7 @@ export class Engine {
       this.waiting = this.waiting.slice(this.head);
       this.head = 0;
     }
+    this.scheduled = { running: this.active.length, waiting: this.waitingLive };
     if (this.active.length === 0) {
       this.busy = false;
       this.armDelayTimer();
@@ -327,6 +335,7 @@ export class Engine {
     if (this.stopped) return;
     if (this.delayedLive > 0) this.releaseDue(now);
     if (kept === 0 && this.waitingLive === 0) {
+      this.scheduled = { running: 0, waiting: 0 };
       this.waiting = [];
       this.head = 0;
       this.busy = false;

@@ -39,9 +39,9 @@ export function renderMetrics(config: SimConfig, engine: Engine, m: SimMetrics):
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${name}{${labels}} ${value}`);
   };
-  const stats = engine.stats();
+  const stats = engine.schedulerStats();
   metric('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', [
-    [model, stats.active],
+    [model, stats.running],
   ]);
   metric('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [[model, stats.waiting]]);
   metric('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', [

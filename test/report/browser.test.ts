@@ -14,8 +14,9 @@ import { E2E_PROFILE, browserSkipReason, launchChromium, tempDir } from './helpe
 const SKIP = browserSkipReason();
 if (SKIP) console.warn(`skipping the report's browser tests: ${SKIP}`);
 
-// The SLA tiers chart comes first: its section precedes the charts section.
-const CHART_IDS = ['sla-tiers', 'throughput', 'ttft', 'latency', 'errors'];
+// The SLA tiers chart comes first (its section precedes the charts section); the run is against the simulator,
+// whose /metrics is scraped: its server chart is checked like the others.
+const CHART_IDS = ['sla-tiers', 'throughput', 'ttft', 'latency', 'errors', 'server-metrics'];
 const SCRIPT = '<script>window.__pwned=1</script>';
 const IMG = '<img src=x onerror="window.__pwned=2">';
 const HOSTILE_MESSAGE = `upstream failed: ${SCRIPT} ${IMG}`;

@@ -100,6 +100,26 @@ describe('Engine', () => {
     expect(engine.heldTokens()).toBe(0);
   });
 
+  it('schedulerStats: running and waiting as the last admission left them, not counting arrivals mid-step', () => {
+    const clock = new FakeClock();
+    const engine = new Engine(model({ slots: 2, step_base_ms: 10, step_per_seq_ms: 0 }), clock);
+    engine.submit(seq(clock, 3).seq);
+    clock.runUntil(5);
+    expect(engine.schedulerStats()).toEqual({ running: 1, waiting: 0 });
+    // Arrives mid-step: the instantaneous queue has it, the scheduler's view only from the next step on.
+    engine.submit(seq(clock, 3).seq);
+    expect(engine.stats().waiting).toBe(1);
+    expect(engine.schedulerStats()).toEqual({ running: 1, waiting: 0 });
+    clock.runUntil(15);
+    expect(engine.schedulerStats()).toEqual({ running: 2, waiting: 0 });
+    engine.submit(seq(clock, 3).seq);
+    clock.runUntil(25);
+    // A third request with two slots full: it waits.
+    expect(engine.schedulerStats()).toEqual({ running: 2, waiting: 1 });
+    clock.runUntil(1000);
+    expect(engine.schedulerStats()).toEqual({ running: 0, waiting: 0 });
+  });
+
   it('holds at most `slots` active and admits the waiting in FIFO order as slots free', () => {
     const clock = new FakeClock();
     const engine = new Engine(model({ slots: 2, step_base_ms: 10, step_per_seq_ms: 0 }), clock);
