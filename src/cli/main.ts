@@ -145,7 +145,7 @@ async function runCommand(
     err(
       `\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
     );
-    ac.abort();
+    ac.abort(`interrupted by ${sig}`);
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');

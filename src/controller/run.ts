@@ -135,8 +135,12 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
 /** An interrupt or a run-wide limit stops the search before decide does: the capacity of the stages judged. */
 function haltCapacity(s: Search, state: FoldState): Capacity | null {
   const { profile, levels } = s;
-  if (s.o.signal?.aborted)
-    return provisionalCapacity(state.history, levels, profile, 'interrupted', 'interrupted by the user');
+  if (s.o.signal?.aborted) {
+    // The caller may say what interrupted the run (a signal, the launcher going away) as the abort reason.
+    const reason = s.o.signal.reason;
+    const why = typeof reason === 'string' ? reason : 'interrupted by the user';
+    return provisionalCapacity(state.history, levels, profile, 'interrupted', why);
+  }
   if (!s.budget.exceeded()) return null;
   const reason = s.budget.reason()!;
   return provisionalCapacity(state.history, levels, profile, reason, budgetDetail(reason, profile.limits));

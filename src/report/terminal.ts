@@ -1,6 +1,7 @@
 // Terminal output: the stage table and the one-sentence answer (pure string builders).
 import type { SummaryJson, StageJson } from './summary.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
+import { formatDuration } from '../util/units.ts';
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -47,29 +48,72 @@ export function stageTable(stages: readonly StageJson[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** The TTFT statistic the headline quotes: the one the first TTFT SLO rule uses, else p99. */
-function ttftStat(s: SummaryJson): 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max' {
-  for (const r of s.profile.slo) if (r.kind === 'latency' && r.metric === 'ttft') return r.stat;
-  return 'p99';
+type Stat = 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max';
+type LatencyKey = 'ttft_ms' | 'ttfb_ms' | 'e2e_ms' | 'tpot_ms' | 'itl_ms';
+
+/**
+ * The latency the headline quotes: a streaming run's first TTFT rule, else the first latency rule a run of its kind
+ * measures (a non-streaming run has no TTFT), else P99 TTFT (streaming) or P99 E2E.
+ */
+function quotedLatency(s: SummaryJson): { key: LatencyKey; stat: Stat; label: string } {
+  const stream = s.profile.request?.stream !== false;
+  const latency = s.profile.slo.flatMap((r) => (r.kind === 'latency' ? [r] : []));
+  const measured = latency.filter((r) => stream || r.metric === 'e2e' || r.metric === 'ttfb');
+  const rule = (stream ? latency.find((r) => r.metric === 'ttft') : undefined) ?? measured[0];
+  const metric = rule?.metric ?? (stream ? 'ttft' : 'e2e');
+  const stat = rule?.stat ?? 'p99';
+  const name = metric === 'e2e' ? 'E2E' : metric.toUpperCase();
+  return { key: `${metric}_ms`, stat, label: `${stat === 'avg' ? 'mean' : stat.toUpperCase()} ${name}` };
+}
+
+/** " at 12.40 QPS with P99 TTFT 84 ms" for the stage the capacity was measured at; empty without one. */
+function atCapacity(s: SummaryJson): string {
+  const c = s.capacity;
+  const stage = [...s.stages].reverse().find((x) => x.concurrency === c.concurrency && x.verdict === 'PASS');
+  if (!c.at_capacity || !stage) return '';
+  const q = quotedLatency(s);
+  return ` at ${(c.at_capacity.qps ?? 0).toFixed(2)} QPS with ${q.label} ${formatMs(stage[q.key][q.stat])}`;
+}
+
+/** Why a run stopped before its search finished (an interrupt or a safety limit), as a clause; else null. */
+function stoppedEarly(s: SummaryJson): string | null {
+  const l = s.profile.limits;
+  switch (s.capacity.stop_reason) {
+    case 'interrupted':
+      return 'the run was interrupted';
+    case 'limit_duration':
+      return `the run reached limits.max_duration (${formatDuration(l.maxDurationMs)})`;
+    case 'limit_requests':
+      return `the run reached limits.max_requests (${l.maxRequests})`;
+    case 'limit_output_tokens':
+      return `the run reached limits.max_output_tokens (${l.maxOutputTokens})`;
+    default:
+      return null;
+  }
+}
+
+/** The headline when no level passed: never "not met" for a run stopped before any stage completed. */
+function noCapacity(s: SummaryJson, early: string | null): string {
+  const complete = s.stages.filter((x) => !x.partial);
+  if (early && complete.length === 0) return `No capacity measured: ${early} before any stage completed.`;
+  const first = (early ? complete : s.stages)[0];
+  const lowest = first ? ` (lowest tested: ${first.concurrency})` : '';
+  if (early)
+    return `No capacity: the SLO was not met at any completed stage${lowest}; ${early} before the search finished.`;
+  return `No capacity: the SLO was not met at any tested concurrency${lowest}.`;
 }
 
 /** The answer in one sentence, e.g. "Capacity: 16 concurrent requests at 12.4 QPS with P99 TTFT 84 ms." */
 export function headline(s: SummaryJson): string {
   const c = s.capacity;
-  const stat = ttftStat(s);
-  const statLabel = stat === 'avg' ? 'mean' : stat.toUpperCase();
-  if (c.concurrency === null) {
-    const first = s.stages[0];
-    return `No capacity: the SLO was not met at any tested concurrency${first ? ` (lowest tested: ${first.concurrency})` : ''}.`;
-  }
-  const at = c.at_capacity;
-  let text = `Capacity: ${c.concurrency} concurrent request${c.concurrency === 1 ? '' : 's'}`;
-  if (at) text += ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}`;
-  text += '.';
+  const early = stoppedEarly(s);
+  if (c.concurrency === null) return noCapacity(s, early);
+  const plural = c.concurrency === 1 ? '' : 's';
+  let text = `Capacity: ${c.concurrency} concurrent request${plural}${atCapacity(s)}.`;
   if (c.stop_reason === 'max_reached')
-    text =
-      `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)` +
-      (at ? ` at ${(at.qps ?? 0).toFixed(2)} QPS with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])}.` : '.');
+    text = `Capacity: at least ${c.concurrency} concurrent requests (no knee up to the maximum tested)${atCapacity(s)}.`;
+  else if (early && c.bracket === null)
+    text = `Capacity so far: at least ${c.concurrency} concurrent request${plural} (the last completed PASS)${atCapacity(s)}; ${early} before the search finished.`;
   const failAt = c.bracket?.[1];
   if (failAt !== undefined) {
     const failStage = [...s.stages].reverse().find((x) => x.concurrency === failAt && x.verdict === 'FAIL');

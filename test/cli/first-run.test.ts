@@ -1,0 +1,35 @@
+// What a first-time user meets, through the real CLI against the built-in simulator: the sentences printed and
+// written when a run stops early, stage numbering, redaction of what is no secret, and the commands that send nothing.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { onlyRunDir } from '../reliability/helpers.ts';
+
+// Requests of ~0.1 s (5 tokens of 20 ms): a 1 s window holds ~20, far too few to decide a p99 (it needs 367).
+const undecided = (extra: string) =>
+  simProfile({
+    slots: 8,
+    concurrency: '[2, 4]',
+    duration: '1s',
+    warmup: '300ms',
+    tokens: 5,
+    slo: ['p99(ttft) < 2s'],
+    extra: `verdict: {max_extensions: 2, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}\n${extra}`,
+  });
+
+describe('a run stopped while its first stage was being extended', () => {
+  it('says the limit stopped it before any stage completed (terminal, summary.json, report)', async () => {
+    const dir = tempDir('fc-first-');
+    const file = writeProfile(dir, 'p.yaml', undecided('limits: {max_requests: 40}'));
+    const r = await runCli([file, '--out', dir]);
+    expect(r.code, r.stderr).toBe(6);
+    const sentence = 'No capacity measured: the run reached limits.max_requests (40) before any stage completed.';
+    expect(r.stdout).toContain(sentence);
+    expect(r.stdout).not.toMatch(/not met/);
+    const runDir = onlyRunDir(dir);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    expect(summary.capacity.stop_detail).toBe('the run reached limits.max_requests (40) before any stage completed');
+    expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain(sentence);
+  });
+});

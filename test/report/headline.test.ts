@@ -1,0 +1,83 @@
+// The one-sentence answer and the terminal's final lines, from summaries of the recorded run edited into the cases
+// a first-time user meets: a run stopped mid-stage, a non-streaming run.
+import { describe, expect, it } from 'vitest';
+import { renderReportHtml } from '../../src/report/html.ts';
+import type { SummaryJson } from '../../src/report/summary.ts';
+import { finalReport, headline } from '../../src/report/terminal.ts';
+import { fixtureSummary } from './helpers.ts';
+
+/** The recorded run cut short during the first stage's extension: that stage is partial, nothing completed. */
+function cutInFirstStage(stopReason: SummaryJson['capacity']['stop_reason'], detail: string): SummaryJson {
+  const s = structuredClone(fixtureSummary());
+  s.stages = [{ ...s.stages[0]!, partial: true, stopped_by: 'budget' }];
+  s.capacity = {
+    ...s.capacity,
+    concurrency: null,
+    bracket: null,
+    at_capacity: null,
+    stop_reason: stopReason,
+    stop_detail: detail,
+  };
+  s.profile.limits.maxRequests = 40;
+  return s;
+}
+
+describe('headline after a stop mid-stage', () => {
+  it('a safety limit before any stage completed: says so, never "the SLO was not met"', () => {
+    const s = cutInFirstStage('limit_requests', 'the run reached limits.max_requests (40) before any stage completed');
+    const text = headline(s);
+    expect(text).toBe('No capacity measured: the run reached limits.max_requests (40) before any stage completed.');
+    expect(renderReportHtml(s)).toContain('before any stage completed');
+    expect(finalReport(s, 'dir')).not.toMatch(/not met/);
+  });
+
+  it('an interrupt before any stage completed', () => {
+    const s = cutInFirstStage('interrupted', 'interrupted by SIGINT before any stage completed');
+    expect(headline(s)).toBe('No capacity measured: the run was interrupted before any stage completed.');
+  });
+
+  it('an interrupt after a completed PASS names that PASS as a lower bound, not as the capacity', () => {
+    const s = structuredClone(fixtureSummary());
+    s.stages = [s.stages[0]!, { ...s.stages[1]!, partial: true, stopped_by: 'interrupted' }];
+    s.capacity = { ...s.capacity, concurrency: 2, bracket: null, stop_reason: 'interrupted' };
+    expect(headline(s)).toMatch(
+      /^Capacity so far: at least 2 concurrent requests \(the last completed PASS\) at [\d.]+ QPS with P99 TTFT [\d.]+ ms; the run was interrupted before the search finished\.$/,
+    );
+  });
+
+  it('completed stages that all failed, then a limit: "not met at any completed stage", and why it stopped', () => {
+    const s = structuredClone(fixtureSummary());
+    s.stages = [s.stages[2]!, { ...s.stages[3]!, partial: true }];
+    s.capacity = { ...s.capacity, concurrency: null, bracket: null, at_capacity: null, stop_reason: 'limit_duration' };
+    expect(headline(s)).toBe(
+      'No capacity: the SLO was not met at any completed stage (lowest tested: 6); the run reached limits.max_duration (2m) before the search finished.',
+    );
+  });
+
+  it('a search that finished keeps its sentences', () => {
+    const s = fixtureSummary();
+    expect(headline(s)).toMatch(/^Capacity: 4 concurrent requests at 33\.78 QPS with P99 TTFT 20\.8 ms\. At 5: /);
+  });
+});
+
+describe('headline of a non-streaming run', () => {
+  it('quotes the statistic of its own latency rule (no TTFT is measured), never "TTFT n/a"', () => {
+    const s = structuredClone(fixtureSummary());
+    s.profile.request.stream = false;
+    s.profile.slo = s.profile.slo.filter((r) => r.kind !== 'latency' || r.metric !== 'ttft');
+    s.profile.slo[0] = { ...s.profile.slo[0]!, stat: 'p95', text: 'p95(e2e) < 1s' } as (typeof s.profile.slo)[number];
+    const nulls = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+    for (const st of s.stages) st.ttft_ms = { ...nulls };
+    if (s.capacity.at_capacity) s.capacity.at_capacity.ttft_ms = { ...nulls };
+    const text = headline(s);
+    expect(text).toMatch(/^Capacity: 4 concurrent requests at 33\.78 QPS with P95 E2E 125 ms\./);
+    expect(text).not.toContain('n/a');
+  });
+
+  it('without a latency rule it quotes P99 E2E', () => {
+    const s = structuredClone(fixtureSummary());
+    s.profile.request.stream = false;
+    s.profile.slo = s.profile.slo.filter((r) => r.kind !== 'latency');
+    expect(headline(s)).toMatch(/ with P99 E2E 130 ms\./);
+  });
+});
