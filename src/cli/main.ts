@@ -84,15 +84,20 @@ async function loadOrReport(file: string) {
 function progressPrinter(): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
   let live = false;
+  let stage = '';
   return (e) => {
     if (e.type === 'target')
       err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
     else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
     else if (e.type === 'stage-start') {
-      if (!tty) err(`stage ${e.index}: concurrency ${e.concurrency} (${e.kind})`);
+      stage = `stage ${e.stage}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`;
+      if (!tty)
+        err(
+          `stage ${e.stage}: concurrency ${e.concurrency} (${e.kind}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''})`,
+        );
     } else if (e.type === 'progress' && tty) {
       const p = e.progress;
-      const line = `stage ${p.stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
+      const line = `${stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
       process.stderr.write(`\r\x1b[2K${redactOutput(line)}`);
       live = true;
     } else if (e.type === 'stage-end') {
@@ -100,7 +105,7 @@ function progressPrinter(): (e: RunEvent) => void {
       live = false;
       const s = e.result.summary;
       err(
-        `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+        `stage ${e.stage}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
     } else if (e.type === 'stopping') err(e.reason);
   };

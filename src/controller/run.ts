@@ -20,9 +20,18 @@ import { checkReachable, openTarget, type Target } from './target.ts';
 export type RunEvent =
   | { type: 'target'; baseUrl: string; simulator: string | null }
   | { type: 'run-dir'; path: string }
-  | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] | 'extend' }
+  // `stage` numbers the stages as the report does (0, 1, 2, ...); an extension is another `attempt` of the same
+  // stage. `index` is the attempt's own index, the `stage` field of its records.
+  | {
+      type: 'stage-start';
+      stage: number;
+      attempt: number;
+      index: number;
+      concurrency: number;
+      kind: StageResult['kind'];
+    }
   | { type: 'progress'; progress: StageProgress }
-  | { type: 'stage-end'; result: StageResult }
+  | { type: 'stage-end'; stage: number; result: StageResult }
   | { type: 'stopping'; reason: string };
 
 export interface RunOptions {
@@ -115,7 +124,8 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       const step = decide({ profile: s.profile, levels: s.levels, history: state.history, open });
       if (step.kind === 'stop') return { state, capacity: step.capacity };
       const kind = step.why === 'extend' ? group!.kind : step.why;
-      const attempt = await runAttempt(s, step);
+      const number = { stage: state.staged.length, attempt: step.why === 'extend' ? group!.windows.length + 1 : 1 };
+      const attempt = await runAttempt(s, step, kind, number);
       group = poolAttempt(step.why === 'extend' ? group : null, kind, attempt.result, attempt.overhead);
       const meta = groupMeta(group, isFinal(s, group));
       const folded = foldStage(state, s.profile, meta, group.records);
@@ -124,7 +134,7 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
         state = folded.state;
         s.files.appendStage(meta);
       }
-      s.emit({ type: 'stage-end', result: folded.result });
+      s.emit({ type: 'stage-end', stage: number.stage, result: folded.result });
     }
   } finally {
     await s.executor.close();
@@ -160,9 +170,11 @@ function isFinal(s: Search, group: StageGroup): boolean {
 async function runAttempt(
   s: Search,
   step: Extract<NextStep, { kind: 'run' }>,
+  kind: StageResult['kind'],
+  number: { stage: number; attempt: number },
 ): Promise<{ result: StageRunResult; overhead: number[] | null }> {
   const index = s.nextIndex++;
-  s.emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: step.why });
+  s.emit({ type: 'stage-start', ...number, index, concurrency: step.concurrency, kind });
   s.o.stageHook?.(index);
   const { ramp } = s.profile;
   const plan: StagePlan = {

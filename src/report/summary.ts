@@ -224,7 +224,11 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
     totals,
     slo: profile.slo.map((r) => r.text),
     profile: red,
-    stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [])),
+    // A stage's number is its place in the run, as the terminal prints it; its windows keep the records' indices.
+    stages: stages.map((s, i) => ({
+      ...stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? []),
+      index: i,
+    })),
   };
 }
 

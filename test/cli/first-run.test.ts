@@ -19,7 +19,7 @@ const undecided = (extra: string) =>
   });
 
 describe('a run stopped while its first stage was being extended', () => {
-  it('says the limit stopped it before any stage completed (terminal, summary.json, report)', async () => {
+  it('says the limit stopped it before any stage completed (terminal, summary.json, report), numbers the attempt', async () => {
     const dir = tempDir('fc-first-');
     const file = writeProfile(dir, 'p.yaml', undecided('limits: {max_requests: 40}'));
     const r = await runCli([file, '--out', dir]);
@@ -31,5 +31,10 @@ describe('a run stopped while its first stage was being extended', () => {
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
     expect(summary.capacity.stop_detail).toBe('the run reached limits.max_requests (40) before any stage completed');
     expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain(sentence);
+    // One stage, its extension numbered as an attempt of it: never a new stage number.
+    expect(summary.stages.map((s: { index: number }) => s.index)).toEqual([0]);
+    expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\)/m);
+    expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp, attempt 2\)/m);
+    expect(r.stderr).not.toMatch(/^stage [1-9]/m);
   });
 });
