@@ -6,6 +6,7 @@ import { MAX_WORKERS } from '../profile/keys.ts';
 import { loadProfile } from '../profile/load.ts';
 import { describePlan } from '../profile/plan.ts';
 import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
+import { readCredentials } from '../controller/target.ts';
 import type { Capacity } from '../model/verdict.ts';
 import { finalReport } from '../report/terminal.ts';
 import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
@@ -66,17 +67,16 @@ function exitCodeForError(err: unknown): number {
   return EXIT.internal;
 }
 
-// Everything printed goes through a redactor; once a profile is loaded it also knows the key and header values.
+// Everything printed goes through a redactor; once a profile is loaded it also knows its credentials (the key,
+// credential headers, headers read from variables), and only those: "X-Team: capacity" is no secret.
 let redactOutput = makeRedactor([]);
 const out = (s: string) => process.stdout.write(redactOutput(s) + '\n');
 const err = (s: string) => process.stderr.write(redactOutput(s) + '\n');
 
-async function loadOrReport(file: string) {
-  const { profile, warnings } = await loadProfile(file, { env: process.env });
-  redactOutput = makeRedactor([
-    profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null,
-    ...Object.values(profile.target.headers),
-  ]);
+/** `sends`: a run needs every variable the profile names; validate and --dry-run only warn about an unset one. */
+async function loadOrReport(file: string, sends: boolean) {
+  const { profile, warnings } = await loadProfile(file, { env: process.env, requireSecrets: sends });
+  redactOutput = makeRedactor(readCredentials(profile, process.env, false).secrets);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
   return profile;
 }
@@ -131,7 +131,7 @@ async function runCommand(
   dryRun: boolean,
   workers?: number,
 ): Promise<number> {
-  const loaded = await loadOrReport(file);
+  const loaded = await loadOrReport(file, !dryRun);
   // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
   const profile = workers === undefined ? loaded : { ...loaded, workers };
   if (dryRun) {

@@ -18,7 +18,7 @@ export async function createExecutor(
   clock: RunClock,
   idPrefix: string,
 ): Promise<StageExecutor> {
-  const config = transportConfig(profile, target.baseUrl, target.apiKey);
+  const config = transportConfig(profile, target.baseUrl, target.apiKey, target.headers);
   if (profile.workers > 1) {
     const pool = await startWorkerPool({
       workers: profile.workers,
