@@ -38,6 +38,14 @@ export function effectiveDrainMs(profile: Pick<Profile, 'ramp' | 'request'>): nu
   return Math.max(profile.ramp.drainMs, profile.request.timeouts.totalMs + 1000);
 }
 
+/** The drain bound, and why it is longer than ramp.drain when the total timeout raised it. */
+function describeDrain(profile: Profile): string {
+  const drain = effectiveDrainMs(profile);
+  if (drain === profile.ramp.drainMs) return `drain at most ${formatDuration(drain)}`;
+  const total = formatDuration(profile.request.timeouts.totalMs);
+  return `drain at most ${formatDuration(drain)} (ramp.drain ${formatDuration(profile.ramp.drainMs)} raised to request.timeouts.total ${total} + 1s: every request is followed to its end or its own timeout)`;
+}
+
 function describeTarget(target: Profile['target']): string {
   if (target.simulator) {
     const overrides = Object.keys(target.simulator.overrides);
@@ -113,7 +121,7 @@ export function describePlan(profile: Profile): string {
     describeRequest(request),
     `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
     `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
-    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
+    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, ${describeDrain(profile)}`,
     profile.slo.length
       ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`
       : 'SLO: none (every stage passes; only the efficiency knee is reported)',

@@ -19,6 +19,7 @@ import {
   SIMULATOR_MODEL,
   type KeySpec,
 } from './keys.ts';
+import { effectiveDrainMs } from './plan.ts';
 import { joinPath, type SourceMap } from './source.ts';
 import type {
   ChatMessage,
@@ -953,11 +954,30 @@ export async function validateDocument(
     workers: c.integer(doc, 'workers', '', 1, MAX_WORKERS),
   };
   crossCheck(c, sections.request, sections.slo);
+  const profile = c.errorCount > 0 ? null : withDefaults(ctx.absoluteFile, sections);
+  if (profile) checkDrainBound(c, doc, profile);
 
   c.problems.sort(
     (a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col,
   );
-  if (c.errorCount > 0) return { profile: null, problems: c.problems };
-  const profile = withDefaults(ctx.absoluteFile, sections);
-  return { profile, problems: c.problems };
+  return { profile: c.errorCount > 0 ? null : profile, problems: c.problems };
+}
+
+/** A drain raised to a total timeout the user never set can make most of the time bound: say so, and where from. */
+function checkDrainBound(c: Checker, doc: Obj, profile: Profile): void {
+  const request = isObj(doc['request']) ? doc['request'] : {};
+  const ramp = isObj(doc['ramp']) ? doc['ramp'] : {};
+  const stage = isObj(ramp['stage']) ? ramp['stage'] : {};
+  // Nothing set: the defaults fit together. A short stage or drain the user chose must not hide behind one.
+  if (!has(ramp, 'drain') && !has(stage, 'duration')) return;
+  if (isObj(request['timeouts']) && has(request['timeouts'], 'total')) return;
+  const drain = effectiveDrainMs(profile);
+  const { warmupMs, drainMs } = profile.ramp;
+  if (drain <= drainMs || drain <= warmupMs + (profile.ramp.stage.durationMs ?? 0)) return;
+  const total = formatDuration(profile.request.timeouts.totalMs);
+  const raised = has(ramp, 'drain') ? `ramp.drain (${formatDuration(drainMs)})` : 'the drain';
+  c.warn(
+    has(ramp, 'drain') ? 'ramp.drain' : 'ramp',
+    `each stage may wait up to ${formatDuration(drain)} for its last requests, more than its warm-up and window: request.timeouts.total is not set, so its default (${total}) + 1s raises ${raised} (no request is cut before its own timeout); set request.timeouts.total to the longest a request may take`,
+  );
 }

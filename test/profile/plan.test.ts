@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatProblem } from '../../src/errors.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import { describePlan, planLevels } from '../../src/profile/plan.ts';
 import type { ConcurrencyPlan } from '../../src/profile/types.ts';
@@ -45,5 +46,29 @@ slo: ["p99(ttft) < 1s"]
     expect(plan).toContain('= 10h10m for the coarse ramp (capped by limits.max_duration 1h)');
     expect(plan).toContain('Requests: bounded by duration');
     expect(plan).toContain('Target: built-in simulator, preset demo; model sim-llm');
+  });
+
+  it('says why the drain is longer than ramp.drain, and warns when a default the user never set makes the bound', async () => {
+    const text = `target: {simulator: {preset: demo}}
+request: {messages: [{role: user, content: hi}]}
+ramp: {concurrency: [1, 2], warmup: 1s, stage: {duration: 3s}, drain: 1s}
+slo: ["p99(ttft) < 1s"]
+`;
+    const { profile, warnings } = await loadProfile('p.yaml', { text, env: {} });
+    const plan = describePlan(profile);
+    expect(plan).toContain(
+      'drain at most 5m1s (ramp.drain 1s raised to request.timeouts.total 5m + 1s: every request is followed to its end or its own timeout)',
+    );
+    expect(plan).toContain('Time: at most 2 × (1s + 3s + 5m1s) = 10m10s for the coarse ramp');
+    expect(warnings.map(formatProblem)).toEqual([
+      'p.yaml:3:71 ramp.drain: each stage may wait up to 5m1s for its last requests, more than its warm-up and window: request.timeouts.total is not set, so its default (5m) + 1s raises ramp.drain (1s) (no request is cut before its own timeout); set request.timeouts.total to the longest a request may take',
+    ]);
+    // Once the total timeout is the user's own choice, the plan still says why, and nothing is left to warn about.
+    const chosen = text.replace('request: {', 'request: {timeouts: {total: 20s}, ');
+    const own = await loadProfile('p.yaml', { text: chosen, env: {} });
+    expect(describePlan(own.profile)).toContain(
+      'drain at most 21s (ramp.drain 1s raised to request.timeouts.total 20s',
+    );
+    expect(own.warnings).toEqual([]);
   });
 });
