@@ -84,12 +84,15 @@ export function slaColumns(s: SummaryJson): { headroom: number; columns: SlaColu
     { title: `At capacity (${c} concurrent)`, concurrency: c, stage: slaStage(s.stages, c) },
   ];
   const h = Math.floor(headroom * c);
-  if (h >= 1 && h < c)
-    columns.push({
-      title: `At ${Math.round(headroom * 100)}% headroom (${h} concurrent)`,
-      concurrency: h,
-      stage: slaStage(s.stages, h),
-    });
+  if (h >= 1 && h < c) {
+    const stage = slaStage(s.stages, h);
+    // Titled with the concurrency its numbers were measured at, which is below h when h was not tested.
+    const measured =
+      stage && stage.concurrency !== h
+        ? `${stage.concurrency} concurrent, the tested level nearest below ${h}`
+        : `${h} concurrent`;
+    columns.push({ title: `At ${Math.round(headroom * 100)}% headroom (${measured})`, concurrency: h, stage });
+  }
   return { headroom, columns };
 }
 
@@ -111,7 +114,7 @@ function slaSection(s: SummaryJson): string {
     return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested concurrency met the SLO.</p></section>`;
   type Row = [string, (st: StageJson, col: SlaColumn) => string];
   const rows: Row[] = [
-    ['Concurrent requests (applies to)', (_st, col) => `<strong>${col.concurrency}</strong>`],
+    ['Concurrent requests (measured at)', (st) => `<strong>${st.concurrency}</strong>`],
     ['Measured at', (st) => stageRef(st)],
     ['P50 TTFT', (st) => esc(formatMs(st.ttft_ms.p50))],
     ['P90 TTFT', (st) => esc(formatMs(st.ttft_ms.p90))],
