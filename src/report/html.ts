@@ -148,7 +148,8 @@ function kneeCards(s: SummaryJson): string {
     : '';
   const slo = `<div class="card"><h3>SLO knee (capacity): ${c.concurrency === null ? 'none' : c.concurrency}</h3><p>The highest tested concurrency whose stage passed every SLO rule, with the next tested concurrency a confirmed FAIL.${bracket}</p></div>`;
   const e = s.efficiency_knee;
-  const eff = `<div class="card"><h3>Efficiency knee: ${e.concurrency === null ? 'n/a' : e.concurrency}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
+  const effAt = e.concurrency ?? (e.best_qps === null ? 'n/a' : 'not reached');
+  const eff = `<div class="card"><h3>Efficiency knee: ${effAt}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
   return `<div class="cards">${slo}${eff}</div>`;
 }
 

@@ -129,7 +129,7 @@ export function finalReport(s: SummaryJson, runDir: string): string {
     lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
-  if (s.efficiency_knee.concurrency !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
+  if (s.efficiency_knee.best_qps !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
   lines.push(`Run directory: ${runDir}`);
   return lines.join('\n');
 }

@@ -2,7 +2,8 @@
 // a first-time user meets: a run stopped mid-stage, a non-streaming run.
 import { describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.ts';
-import type { SummaryJson } from '../../src/report/summary.ts';
+import type { StageResult } from '../../src/model/verdict.ts';
+import { efficiencyKnee, type SummaryJson } from '../../src/report/summary.ts';
 import { finalReport, headline } from '../../src/report/terminal.ts';
 import { fixtureSummary } from './helpers.ts';
 
@@ -79,5 +80,53 @@ describe('headline of a non-streaming run', () => {
     s.profile.request.stream = false;
     s.profile.slo = s.profile.slo.filter((r) => r.kind !== 'latency');
     expect(headline(s)).toMatch(/ with P99 E2E 130 ms\./);
+  });
+});
+
+/** Judged stages reduced to what the efficiency knee reads. */
+const levels = (points: [number, number][]) =>
+  points.map(
+    ([concurrency, qps]) =>
+      ({
+        verdict: 'PASS',
+        partial: false,
+        summary: { concurrency, qps, requests: 100, e2eMs: { avg: 1000 } },
+      }) as unknown as StageResult,
+  );
+
+describe('efficiency knee', () => {
+  it('throughput still rising at the highest tested level: not reached within the tested range, never "around 16"', () => {
+    // A mock server without contention: QPS grows linearly with concurrency.
+    const e = efficiencyKnee(
+      levels([
+        [4, 3.0],
+        [8, 6.1],
+        [16, 11.9],
+      ]),
+      0.9,
+    );
+    expect(e.concurrency).toBeNull();
+    expect(e.explanation).toMatch(
+      /^The efficiency knee is not reached within the tested range: throughput was still growing at the highest tested concurrency \(11\.90 QPS at 16, up from 6\.10 at 8\)/,
+    );
+    expect(e.explanation).not.toMatch(/stops growing/);
+
+    const s = structuredClone(fixtureSummary());
+    s.efficiency_knee = { ...s.efficiency_knee, concurrency: null, best_qps: 11.9, explanation: e.explanation };
+    expect(finalReport(s, 'dir')).toContain(`Efficiency knee: ${e.explanation}`);
+    expect(renderReportHtml(s)).toContain('<h3>Efficiency knee: not reached</h3>');
+  });
+
+  it('a plateau below the highest level is the knee', () => {
+    const e = efficiencyKnee(
+      levels([
+        [4, 3.0],
+        [8, 11.0],
+        [16, 11.9],
+      ]),
+      0.9,
+    );
+    expect(e.concurrency).toBe(8);
+    expect(e.explanation).toMatch(/^Throughput stops growing with concurrency around 8: /);
   });
 });
