@@ -123,10 +123,20 @@ export function headline(s: SummaryJson): string {
   return text;
 }
 
+/** What `~` means, and for each such stage how many requests (and how long a window) would have decided it. */
+function lowConfidenceLines(stages: readonly StageJson[]): string[] {
+  const lines = ['~ = decided on the point estimate: too few samples for the confidence interval to decide.'];
+  for (const st of stages) {
+    if (!st.low_confidence) continue;
+    const sizes = st.reasons.map((r) => /To decide: (.*)$/.exec(r)?.[1]).find((x) => x !== undefined);
+    if (sizes) lines.push(`  stage ${st.index} (concurrency ${st.concurrency}): ${sizes}`);
+  }
+  return lines;
+}
+
 export function finalReport(s: SummaryJson, runDir: string): string {
   const lines = [stageTable(s.stages), ''];
-  if (s.stages.some((x) => x.low_confidence))
-    lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
+  if (s.stages.some((x) => x.low_confidence)) lines.push(...lowConfidenceLines(s.stages));
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
   if (s.efficiency_knee.best_qps !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);

@@ -61,6 +61,17 @@ describe('headline after a stop mid-stage', () => {
   });
 });
 
+describe('low-confidence stages on the terminal', () => {
+  it('say, per stage, how many requests would decide the rule and how long a window that is at its QPS', () => {
+    const text = finalReport(fixtureSummary(), 'dir');
+    expect(text).toContain('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
+    expect(text).toMatch(
+      /^ {2}stage 0 \(concurrency 2\): p99\(ttft\) < 50ms needs about \d{3} requests, p99\(e2e\) < 1s about \d{3}; this stage had 91, and at its 18\.89 QPS \d{3} take about \d+s\.$/m,
+    );
+    expect(text).toMatch(/^ {2}stage 1 \(concurrency 4\): /m);
+  });
+});
+
 describe('headline of a non-streaming run', () => {
   it('quotes the statistic of its own latency rule (no TTFT is measured), never "TTFT n/a"', () => {
     const s = structuredClone(fixtureSummary());
