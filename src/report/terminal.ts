@@ -7,6 +7,15 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
+/**
+ * One format for a column of percentages: as many decimals as its most demanding value needs (formatPct's choice:
+ * 2 near 100 % and 0 %, so that 99.95 % never reads 100 %), so "100%", "99.17%" and "98.3%" do not share a column.
+ */
+function columnPct(values: readonly (number | null)[]): (x: number | null) => string {
+  const decimals = Math.max(0, ...values.map((x) => (formatPct(x).split('.')[1] ?? '%').length - 1));
+  return (x) => (x === null || !Number.isFinite(x) ? 'n/a' : `${(x * 100).toFixed(decimals)}%`);
+}
+
 export function stageTable(stages: readonly StageJson[]): string {
   const head = [
     '#',
@@ -22,13 +31,14 @@ export function stageTable(stages: readonly StageJson[]): string {
     'e2e p99',
     'errors',
   ];
+  const okPct = columnPct(stages.map((s) => s.success_rate));
   const rows = stages.map((s) => [
     String(s.index),
     String(s.concurrency),
     s.kind,
     s.verdict + (s.low_confidence ? '~' : ''),
     String(s.requests),
-    formatPct(s.success_rate),
+    okPct(s.success_rate),
     (s.qps ?? 0).toFixed(2),
     (s.output_tokens_per_s ?? 0).toFixed(0),
     formatMs(s.ttft_ms.p50),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.ts';
 import type { StageResult } from '../../src/model/verdict.ts';
 import { efficiencyKnee, type SummaryJson } from '../../src/report/summary.ts';
-import { finalReport, headline } from '../../src/report/terminal.ts';
+import { finalReport, headline, stageTable } from '../../src/report/terminal.ts';
 import { fixtureSummary } from './helpers.ts';
 
 /** The recorded run cut short during the first stage's extension: that stage is partial, nothing completed. */
@@ -139,5 +139,25 @@ describe('efficiency knee', () => {
     );
     expect(e.concurrency).toBe(8);
     expect(e.explanation).toMatch(/^Throughput stops growing with concurrency around 8: /);
+  });
+});
+
+describe('the stage table', () => {
+  it('prints the ok% column in one format', () => {
+    const s = structuredClone(fixtureSummary());
+    const rates = [1, 0.9917, 0.983, 0.5];
+    s.stages = rates.map((r, i) => ({ ...s.stages[0]!, index: i, success_rate: r }));
+    const ok = stageTable(s.stages)
+      .split('\n')
+      .slice(2)
+      .map((line) => line.trim().split(/\s+/)[5]);
+    expect(ok).toEqual(['100.00%', '99.17%', '98.30%', '50.00%']);
+    s.stages = [0.983, 0.5].map((r, i) => ({ ...s.stages[0]!, index: i, success_rate: r }));
+    expect(
+      stageTable(s.stages)
+        .split('\n')
+        .slice(2)
+        .map((l) => l.trim().split(/\s+/)[5]),
+    ).toEqual(['98.3%', '50.0%']);
   });
 });
