@@ -274,16 +274,20 @@ export async function main(argv: string[]): Promise<number> {
     yargs(argv)
       .scriptName('find-capacity')
       .usage('$0 <profile.yaml>  — find the capacity of an OpenAI-compatible LLM endpoint'),
-  );
-  await parser
+  )
     .version(TOOL_VERSION)
     .strict()
     .help()
     .fail((msg, e) => {
       if (e) throw e;
       throw new ToolError('invalid_arguments', msg ?? 'invalid arguments', 'see find-capacity --help');
-    })
-    .parseAsync();
+    });
+  if (argv.length === 0) {
+    // A bare `find-capacity` asks what the tool does: the usage, not "Not enough non-option arguments".
+    parser.showHelp((text) => err(text));
+    return EXIT.invalidInput;
+  }
+  await parser.parseAsync();
   return code;
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { ROOT, runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 import { onlyRunDir } from '../reliability/helpers.ts';
 
 // Requests of ~0.1 s (5 tokens of 20 ms): a 1 s window holds ~20, far too few to decide a p99 (it needs 367).
@@ -36,5 +36,22 @@ describe('a run stopped while its first stage was being extended', () => {
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\)/m);
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp, attempt 2\)/m);
     expect(r.stderr).not.toMatch(/^stage [1-9]/m);
+  });
+});
+
+describe('the bare command and --version', () => {
+  it('a bare `find-capacity` prints the usage (exit 2), not "Not enough non-option arguments"', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^find-capacity <profile\.yaml> {2}— find the capacity/);
+    expect(r.stderr).toContain('find-capacity validate <profile>');
+    expect(r.stderr).not.toMatch(/Not enough non-option arguments|error:/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
   });
 });
