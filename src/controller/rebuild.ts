@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
+import { profileFromJson } from '../profile/json.ts';
 import { planLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
@@ -25,7 +26,7 @@ export function rebuildSummary(runDir: string): Rebuilt {
     if (!existsSync(p)) throw new ToolError('invalid_arguments', `${runDir} is not a run directory: ${f} is missing`);
     return p;
   };
-  const profile = JSON.parse(readFileSync(need('profile.json'), 'utf8')) as Profile;
+  const profile = profileFromJson(JSON.parse(readFileSync(need('profile.json'), 'utf8')));
   const req = readJsonl<RequestRecord>(need('requests.jsonl'));
   const stagesPath = join(runDir, 'stages.jsonl');
   const st = existsSync(stagesPath) ? readJsonl<StageLine>(stagesPath) : { rows: [], skipped: 0 };

@@ -36,6 +36,13 @@ describe('a run stopped while its first stage was being extended', () => {
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\)/m);
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp, attempt 2\)/m);
     expect(r.stderr).not.toMatch(/^stage [1-9]/m);
+    // profile.json speaks the YAML's names, and `find-capacity report` rebuilds the same answer from it.
+    const saved = JSON.parse(readFileSync(join(runDir, 'profile.json'), 'utf8'));
+    expect(saved.ramp.warmup_ms).toBe(300);
+    expect(saved.limits.max_requests).toBe(40);
+    const rebuilt = await runCli(['report', runDir]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).toContain(sentence);
   });
 });
 
