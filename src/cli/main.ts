@@ -4,11 +4,11 @@ import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
 import { MAX_WORKERS } from '../profile/keys.ts';
 import { loadProfile } from '../profile/load.ts';
-import { describePlan } from '../profile/plan.ts';
+import { describePlan, searchBoundMs } from '../profile/plan.ts';
 import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
 import { readCredentials } from '../controller/target.ts';
 import type { Capacity } from '../model/verdict.ts';
-import { finalReport } from '../report/terminal.ts';
+import { finalReport, progressLine, searchClock } from '../report/terminal.ts';
 import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { makeRedactor } from '../util/secrets.ts';
@@ -81,7 +81,8 @@ async function loadOrReport(file: string, sends: boolean) {
   return profile;
 }
 
-function progressPrinter(): (e: RunEvent) => void {
+/** Stage lines and, on a terminal, one live progress line; `clock` says how far the whole search is. */
+function progressPrinter(clock: () => string): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
   let live = false;
   let stage = '';
@@ -91,14 +92,10 @@ function progressPrinter(): (e: RunEvent) => void {
     else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
     else if (e.type === 'stage-start') {
       stage = `stage ${e.stage}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`;
-      if (!tty)
-        err(
-          `stage ${e.stage}: concurrency ${e.concurrency} (${e.kind}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''})`,
-        );
+      const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
+      if (!tty) err(`stage ${e.stage}: concurrency ${e.concurrency} (${e.kind}${attempt}) — ${clock()}`);
     } else if (e.type === 'progress' && tty) {
-      const p = e.progress;
-      const line = `${stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
-      process.stderr.write(`\r\x1b[2K${redactOutput(line)}`);
+      process.stderr.write(`\r\x1b[2K${redactOutput(progressLine(stage, e.progress, clock()))}`);
       live = true;
     } else if (e.type === 'stage-end') {
       if (live) process.stderr.write('\r\x1b[2K');
@@ -157,12 +154,14 @@ async function runCommand(
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   try {
+    const started = performance.now();
+    const bound = searchBoundMs(profile);
     const result = await runCapacitySearch({
       profile,
       env: process.env,
       outDir,
       signal: ac.signal,
-      onEvent: progressPrinter(),
+      onEvent: progressPrinter(() => searchClock(performance.now() - started, bound)),
     });
     out(finalReport(result.summary, result.runDir));
     return exitCodeForCapacity(result.capacity);

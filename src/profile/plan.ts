@@ -107,6 +107,31 @@ function describeExtraStages(verdict: Profile['verdict']): string[] {
   return [`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`];
 }
 
+/**
+ * An upper bound on the whole search's time: every planned level and every bisection probe run three times
+ * (INVALID, its re-run, a confirmation), each extended to the cap, each window followed by its whole drain; capped
+ * by limits.max_duration. Stages that end on a request count have no time bound but that limit.
+ */
+export function searchBoundMs(profile: Profile): number {
+  const { ramp, verdict, limits } = profile;
+  if (ramp.stage.durationMs === null) return limits.maxDurationMs;
+  const levels = planLevels(ramp.concurrency);
+  const widest = Math.max(1, ...levels.slice(1).map((c, i) => c - levels[i]!));
+  const probes = verdict.bisect ? Math.ceil(Math.log2(widest / (verdict.bisectResolution ?? 1))) : 0;
+  const perWindow = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
+  const windows = (levels.length + Math.max(0, probes)) * 3 * (1 + verdict.maxExtensions);
+  return Math.min(limits.maxDurationMs, windows * perWindow);
+}
+
+function describeSearchBound(profile: Profile): string {
+  const bound = searchBoundMs(profile);
+  const why =
+    bound === profile.limits.maxDurationMs
+      ? 'limits.max_duration'
+      : 'every level and bisection probe confirmed and extended to the cap, each with its whole drain';
+  return `Whole search: at most ${formatDuration(bound)} (${why}); the progress line counts down from it`;
+}
+
 /** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
 export function describePlan(profile: Profile): string {
   const { request, ramp, verdict, limits, stop } = profile;
@@ -127,6 +152,7 @@ export function describePlan(profile: Profile): string {
       : 'SLO: none (every stage passes; only the efficiency knee is reported)',
     ...describeBounds(profile, n),
     ...describeExtraStages(verdict),
+    describeSearchBound(profile),
     `Verdicts: ${formatPercent(verdict.confidence)} confidence; ${stop.onBreach ? 'stop at the first confirmed breach' : 'keep ramping after a breach'}; abort a stage above ${formatPercent(stop.maxErrorRate)} errors`,
     `Safety limits: max_duration ${formatDuration(limits.maxDurationMs)}, max_requests ${limits.maxRequests}, max_output_tokens ${limits.maxOutputTokens} (the run stops at whichever comes first)`,
   ].join('\n');

@@ -1,4 +1,5 @@
 // Terminal output: the stage table and the one-sentence answer (pure string builders).
+import type { StageProgress } from '../model/stage.ts';
 import type { SummaryJson, StageJson } from './summary.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { formatDuration } from '../util/units.ts';
@@ -131,6 +132,19 @@ export function headline(s: SummaryJson): string {
     if (failStage && broken && broken.length > 0) text += ` At ${failAt}: ${broken.join('; ')}.`;
   }
   return text;
+}
+
+const roughDuration = (ms: number) => (ms < 1000 ? '0s' : formatDuration(Math.round(ms / 1000) * 1000));
+
+/** "1m12s elapsed, at most 3m48s left": the run so far against the upper bound of the whole search. */
+export function searchClock(elapsedMs: number, boundMs: number): string {
+  return `${roughDuration(elapsedMs)} elapsed, at most ${roughDuration(Math.max(0, boundMs - elapsedMs))} left`;
+}
+
+/** The live line on a terminal: the stage so far, then the whole search (`clock`, from searchClock). */
+export function progressLine(stage: string, p: StageProgress, clock: string): string {
+  const phase = p.inWindow ? 'measuring' : 'warm-up';
+  return `${stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${phase} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed} | ${clock}`;
 }
 
 /** What `~` means, and for each such stage how many requests (and how long a window) would have decided it. */

@@ -33,7 +33,7 @@ describe('a run stopped while its first stage was being extended', () => {
     expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain(sentence);
     // One stage, its extension numbered as an attempt of it: never a new stage number.
     expect(summary.stages.map((s: { index: number }) => s.index)).toEqual([0]);
-    expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\)/m);
+    expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\) — \d+s elapsed, at most \d+(m\d+)?s left$/m);
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp, attempt 2\)/m);
     expect(r.stderr).not.toMatch(/^stage [1-9]/m);
     // profile.json speaks the YAML's names, and `find-capacity report` rebuilds the same answer from it.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatProblem } from '../../src/errors.ts';
 import { loadProfile } from '../../src/profile/load.ts';
-import { describePlan, planLevels } from '../../src/profile/plan.ts';
+import { describePlan, planLevels, searchBoundMs } from '../../src/profile/plan.ts';
 import type { ConcurrencyPlan } from '../../src/profile/types.ts';
 
 describe('planLevels', () => {
@@ -70,5 +70,22 @@ slo: ["p99(ttft) < 1s"]
       'drain at most 21s (ramp.drain 1s raised to request.timeouts.total 20s',
     );
     expect(own.warnings).toEqual([]);
+  });
+
+  it('bounds the whole search: every level and probe confirmed and extended, capped by limits.max_duration', async () => {
+    const text = `target: {simulator: {preset: demo}}
+request: {messages: [{role: user, content: hi}], timeouts: {total: 4s}}
+ramp: {concurrency: [2, 4, 8], warmup: 1s, stage: {duration: 3s}, drain: 1s}
+slo: ["p99(ttft) < 1s"]
+verdict: {max_extensions: 1}
+limits: {max_duration: 1h}
+`;
+    const { profile } = await loadProfile('p.yaml', { text, env: {} });
+    // (3 levels + log2(4) = 2 probes) × 3 runs × 2 windows × (1 s + 3 s + 5 s).
+    expect(searchBoundMs(profile)).toBe(5 * 3 * 2 * 9000);
+    expect(describePlan(profile)).toContain('Whole search: at most 4m30s (every level and bisection probe');
+    const capped = await loadProfile('p.yaml', { text: text.replace('max_duration: 1h', 'max_duration: 2m'), env: {} });
+    expect(searchBoundMs(capped.profile)).toBe(120_000);
+    expect(describePlan(capped.profile)).toContain('Whole search: at most 2m (limits.max_duration)');
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.ts';
 import type { StageResult } from '../../src/model/verdict.ts';
 import { efficiencyKnee, type SummaryJson } from '../../src/report/summary.ts';
-import { finalReport, headline, stageTable } from '../../src/report/terminal.ts';
+import { finalReport, headline, progressLine, searchClock, stageTable } from '../../src/report/terminal.ts';
 import { fixtureSummary } from './helpers.ts';
 
 /** The recorded run cut short during the first stage's extension: that stage is partial, nothing completed. */
@@ -159,5 +159,26 @@ describe('the stage table', () => {
         .slice(2)
         .map((l) => l.trim().split(/\s+/)[5]),
     ).toEqual(['98.3%', '50.0%']);
+  });
+});
+
+describe('the progress line', () => {
+  it('shows the whole search: time elapsed and the remaining upper bound', () => {
+    expect(searchClock(72_400, 300_000)).toBe('1m12s elapsed, at most 3m48s left');
+    expect(searchClock(400, 300_000)).toBe('0s elapsed, at most 5m left');
+    expect(searchClock(310_000, 300_000)).toBe('5m10s elapsed, at most 0s left');
+    const progress = {
+      stage: 5,
+      concurrency: 4,
+      elapsedMs: 2500,
+      inWindow: true,
+      done: 31,
+      failed: 1,
+      okPerS: 12.5,
+      ttftP99Ms: 42,
+    };
+    expect(progressLine('stage 3 attempt 2', progress, searchClock(72_400, 300_000))).toBe(
+      'stage 3 attempt 2 c=4 2.5s measuring done=31 qps=12.50 p99(ttft)=42.0 ms errors=1 | 1m12s elapsed, at most 3m48s left',
+    );
   });
 });
