@@ -480,6 +480,8 @@ ul.reasons li { overflow-wrap: anywhere; }
 figure.chart { margin: 18px 0 26px; }
 figure.chart h3 { margin-bottom: 4px; }
 .svg svg { display: block; max-width: 100%; height: auto; }
+/* On screen a chart takes the page's width (its viewBox scales it); printed, it keeps its own size. */
+@media screen { .svg svg { width: 100%; } }
 dl.details, dl.defs { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 8px 0; }
 dl.details dt, dl.defs dt { font-weight: 600; }
 dl.details dd, dl.defs dd { margin: 0; overflow-wrap: anywhere; }
