@@ -122,6 +122,43 @@ function parseWorkers(v: unknown): number | undefined {
   return n;
 }
 
+/**
+ * SIGINT, SIGTERM, or the launcher going away (a supervisor stopped `npx`, which exits without passing the signal on,
+ * and this process is re-parented) stop the run gracefully: in-flight requests finish, the report is written. A
+ * second one exits at once. Returns the function that stops listening.
+ */
+function listenForInterrupts(ac: AbortController): () => void {
+  let interrupts = 0;
+  const interrupt = (what: string, reason: string) => {
+    interrupts++;
+    if (interrupts > 1) {
+      // The JSONL writers flush their pending lines on 'exit'; the simulator child ends when its IPC channel closes.
+      err(`\n${what} again: exiting at once (requests.jsonl is intact up to its last line).`);
+      process.exit(EXIT.interrupted);
+    }
+    err(
+      `\n${what}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
+    );
+    ac.abort(reason);
+  };
+  const sigint = () => interrupt('SIGINT', 'interrupted by SIGINT');
+  const sigterm = () => interrupt('SIGTERM', 'interrupted by SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  const launcher = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(watch);
+    interrupt(`the launching process (pid ${launcher}) went away`, `interrupted: the launching process went away`);
+  }, 500);
+  watch.unref();
+  return () => {
+    clearInterval(watch);
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  };
+}
+
 async function runCommand(
   file: string,
   outDir: string | undefined,
@@ -136,23 +173,7 @@ async function runCommand(
     return EXIT.ok;
   }
   const ac = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: string) => {
-    interrupts++;
-    if (interrupts > 1) {
-      // The JSONL writers flush their pending lines on 'exit'; the simulator child ends when its IPC channel closes.
-      err(`\n${sig} again: exiting at once (requests.jsonl is intact up to its last line).`);
-      process.exit(EXIT.interrupted);
-    }
-    err(
-      `\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
-    );
-    ac.abort(`interrupted by ${sig}`);
-  };
-  const sigint = () => onSignal('SIGINT');
-  const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
+  const stopListening = listenForInterrupts(ac);
   try {
     const started = performance.now();
     const bound = searchBoundMs(profile);
@@ -166,8 +187,7 @@ async function runCommand(
     out(finalReport(result.summary, result.runDir));
     return exitCodeForCapacity(result.capacity);
   } finally {
-    process.off('SIGINT', sigint);
-    process.off('SIGTERM', sigterm);
+    stopListening();
   }
 }
 
@@ -302,6 +322,12 @@ async function entry(): Promise<void> {
   // Printed through the redactor (Node's default printer would echo whatever the error holds), then exit 1.
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // A launcher that reads our output may die first (a CI runner, `npx` stopped by a supervisor): writing to its closed
+  // pipe must not end the run before it has written its report.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') crash(e);
+    });
   try {
     const code = await main(hideBin(process.argv));
     process.exitCode = code;
