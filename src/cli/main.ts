@@ -1,15 +1,12 @@
+#!/usr/bin/env node
 // The only module that touches `process`: argv, env, stdout/stderr, signals and exit codes.
 import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
 import { MAX_WORKERS } from '../profile/keys.ts';
-import { loadProfile } from '../profile/load.ts';
-import { describePlan, searchBoundMs } from '../profile/plan.ts';
-import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
-import { readCredentials } from '../controller/target.ts';
+import type { RunEvent } from '../controller/run.ts';
 import type { Capacity } from '../model/verdict.ts';
 import { finalReport, progressLine, searchClock } from '../report/terminal.ts';
-import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -74,7 +71,11 @@ const out = (s: string) => process.stdout.write(redactOutput(s) + '\n');
 const err = (s: string) => process.stderr.write(redactOutput(s) + '\n');
 
 /** `sends`: a run needs every variable the profile names; validate and --dry-run only warn about an unset one. */
+// The commands' modules (the YAML parser, the SDK, the chart renderer) are loaded when a command runs: `--help`
+// and `--version` load none of them, so they answer at once.
 async function loadOrReport(file: string, sends: boolean) {
+  const { loadProfile } = await import('../profile/load.ts');
+  const { readCredentials } = await import('../controller/target.ts');
   const { profile, warnings } = await loadProfile(file, { env: process.env, requireSecrets: sends });
   redactOutput = makeRedactor(readCredentials(profile, process.env, false).secrets);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
@@ -168,10 +169,12 @@ async function runCommand(
   const loaded = await loadOrReport(file, !dryRun);
   // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
   const profile = workers === undefined ? loaded : { ...loaded, workers };
+  const { describePlan, searchBoundMs } = await import('../profile/plan.ts');
   if (dryRun) {
     out(describePlan(profile));
     return EXIT.ok;
   }
+  const { runCapacitySearch } = await import('../controller/run.ts');
   const ac = new AbortController();
   const stopListening = listenForInterrupts(ac);
   try {
@@ -192,7 +195,8 @@ async function runCommand(
 }
 
 /** Sends nothing: recomputes summary.json and report.html from requests.jsonl. */
-function reportCommand(dir: string): number {
+async function reportCommand(dir: string): Promise<number> {
+  const { rebuildSummary, writeRebuilt } = await import('../controller/rebuild.ts');
   const rebuilt = rebuildSummary(dir);
   writeRebuilt(dir, rebuilt);
   if (rebuilt.skippedLines > 0) err(`warning: skipped ${rebuilt.skippedLines} unreadable line(s)`);
