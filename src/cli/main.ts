@@ -82,6 +82,12 @@ async function loadOrReport(file: string, sends: boolean) {
   return profile;
 }
 
+/** " (low confidence, cut short)": what qualifies a stage's verdict; a stage cut short never decides the capacity. */
+function stageNotes(r: { lowConfidence: boolean; partial: boolean }): string {
+  const notes = [r.lowConfidence ? 'low confidence' : '', r.partial ? 'cut short' : ''].filter(Boolean);
+  return notes.length > 0 ? ` (${notes.join(', ')})` : '';
+}
+
 /** Stage lines and, on a terminal, one live progress line; `clock` says how far the whole search is. */
 function progressPrinter(clock: () => string): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
@@ -103,7 +109,7 @@ function progressPrinter(clock: () => string): (e: RunEvent) => void {
       live = false;
       const s = e.result.summary;
       err(
-        `stage ${e.stage}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+        `stage ${e.stage}: concurrency ${s.concurrency} ${e.result.verdict}${stageNotes(e.result)} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
     } else if (e.type === 'stopping') err(e.reason);
   };

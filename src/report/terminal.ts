@@ -109,6 +109,11 @@ function noCapacity(s: SummaryJson, early: string | null): string {
   if (early && complete.length === 0) return `No capacity measured: ${early} before any stage completed.`;
   const first = (early ? complete : s.stages)[0];
   const lowest = first ? ` (lowest tested: ${first.concurrency})` : '';
+  // Neither judged the endpoint against the SLO: never say it was not met.
+  if (s.capacity.stop_reason === 'generator_limit')
+    return `No capacity measured: the load generator could not hold ${first?.concurrency ?? 'the lowest'} concurrent requests, the lowest level tested, so the endpoint was not judged.`;
+  if (s.capacity.stop_reason === 'target_unreachable')
+    return `No capacity measured: the target stopped accepting connections${lowest}.`;
   if (early)
     return `No capacity: the SLO was not met at any completed stage${lowest}; ${early} before the search finished.`;
   return `No capacity: the SLO was not met at any tested concurrency${lowest}.`;

@@ -36,6 +36,7 @@ describe('a run stopped while its first stage was being extended', () => {
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp\) — \d+s elapsed, at most \d+(m\d+)?s left$/m);
     expect(r.stderr).toMatch(/^stage 0: concurrency 2 \(ramp, attempt 2\)/m);
     expect(r.stderr).not.toMatch(/^stage [1-9]/m);
+    expect(r.stderr).toMatch(/^stage 0: concurrency 2 PASS \(low confidence, cut short\) — /m);
     // profile.json speaks the YAML's names, and `find-capacity report` rebuilds the same answer from it.
     const saved = JSON.parse(readFileSync(join(runDir, 'profile.json'), 'utf8'));
     expect(saved.ramp.warmup_ms).toBe(300);

@@ -55,6 +55,18 @@ describe('headline after a stop mid-stage', () => {
     );
   });
 
+  it('a load generator that could not hold the first level: the endpoint was not judged, so no "not met"', () => {
+    const s = structuredClone(fixtureSummary());
+    s.stages = [
+      { ...s.stages[0]!, verdict: 'INVALID' },
+      { ...s.stages[0]!, index: 1, kind: 'confirm', verdict: 'INVALID' },
+    ];
+    s.capacity = { ...s.capacity, concurrency: null, bracket: null, at_capacity: null, stop_reason: 'generator_limit' };
+    expect(headline(s)).toBe(
+      'No capacity measured: the load generator could not hold 2 concurrent requests, the lowest level tested, so the endpoint was not judged.',
+    );
+  });
+
   it('a search that finished keeps its sentences', () => {
     const s = fixtureSummary();
     expect(headline(s)).toMatch(/^Capacity: 4 concurrent requests at 33\.78 QPS with P99 TTFT 20\.8 ms\. At 5: /);
