@@ -1,25 +1,19 @@
+#!/usr/bin/env node
 // The only module that touches `process`: argv, env, stdout/stderr, signals and exit codes.
 import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
 import { MAX_WORKERS } from '../profile/keys.ts';
-import { loadProfile } from '../profile/load.ts';
-import { describePlan } from '../profile/plan.ts';
-import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
+import type { RunEvent } from '../controller/run.ts';
 import type { Capacity } from '../model/verdict.ts';
-import { finalReport } from '../report/terminal.ts';
-import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
-import { compareRunDirs, writeComparison } from '../controller/compare.ts';
+import { finalReport, progressLine, searchClock } from '../report/terminal.ts';
 import type { Comparison } from '../model/compare.ts';
-import { compareText } from '../report/compare-text.ts';
 import { parsePercent } from '../util/units.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
 import { checkAgentList } from '../profile/agents.ts';
-import { agentCommand } from './agent-command.ts';
-import { k8sCommand } from './k8s-command.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
 export const EXIT = {
@@ -86,42 +80,52 @@ function exitCodeForError(err: unknown): number {
   return EXIT.internal;
 }
 
-// Everything printed goes through a redactor; once a profile is loaded it also knows the key and header values.
+// Everything printed goes through a redactor; once a profile is loaded it also knows its credentials (the key,
+// credential headers, headers read from variables), and only those: "X-Team: capacity" is no secret.
 let redactOutput = makeRedactor([]);
 const out = (s: string) => process.stdout.write(redactOutput(s) + '\n');
 const err = (s: string) => process.stderr.write(redactOutput(s) + '\n');
 
-async function loadOrReport(file: string) {
-  const { profile, warnings } = await loadProfile(file, { env: process.env });
-  redactOutput = makeRedactor([
-    profile.target.apiKeyEnv ? process.env[profile.target.apiKeyEnv] : null,
-    process.env[AGENT_TOKEN_ENV],
-    ...Object.values(profile.target.headers),
-  ]);
+/** `sends`: a run needs every variable the profile names; validate and --dry-run only warn about an unset one. */
+// The commands' modules (the YAML parser, the SDK, the chart renderer) are loaded when a command runs: `--help`
+// and `--version` load none of them, so they answer at once.
+async function loadOrReport(file: string, sends: boolean) {
+  const { loadProfile } = await import('../profile/load.ts');
+  const { readCredentials } = await import('../controller/target.ts');
+  const { profile, warnings } = await loadProfile(file, { env: process.env, requireSecrets: sends });
+  redactOutput = makeRedactor([...readCredentials(profile, process.env, false).secrets, process.env[AGENT_TOKEN_ENV]]);
   for (const w of warnings) err(`warning: ${formatProblem(w)}`);
   return profile;
 }
 
-function progressPrinter(): (e: RunEvent) => void {
+/** " (low confidence, cut short)": what qualifies a stage's verdict; a stage cut short never decides the capacity. */
+function stageNotes(r: { lowConfidence: boolean; partial: boolean }): string {
+  const notes = [r.lowConfidence ? 'low confidence' : '', r.partial ? 'cut short' : ''].filter(Boolean);
+  return notes.length > 0 ? ` (${notes.join(', ')})` : '';
+}
+
+/** Stage lines and, on a terminal, one live progress line; `clock` says how far the whole search is. */
+function progressPrinter(clock: () => string): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
   let live = false;
+  let stage = '';
   return (e) => {
     if (e.type === 'target')
       err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
     else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
     else if (e.type === 'stage-start') {
-      if (!tty) err(`stage ${e.index}: concurrency ${e.concurrency} (${e.kind})`);
+      stage = `stage ${e.stage}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`;
+      const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
+      if (!tty) err(`stage ${e.stage}: concurrency ${e.concurrency} (${e.kind}${attempt}) — ${clock()}`);
     } else if (e.type === 'progress' && tty) {
-      const p = e.progress;
-      const line = `stage ${p.stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
-      process.stderr.write(`\r\x1b[2K${redactOutput(line)}`);
+      process.stderr.write(`\r\x1b[2K${redactOutput(progressLine(stage, e.progress, clock()))}`);
       live = true;
     } else if (e.type === 'stage-end') {
       if (live) process.stderr.write('\r\x1b[2K');
       live = false;
       const s = e.result.summary;
       err(
-        `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+        `stage ${e.stage}: concurrency ${s.concurrency} ${e.result.verdict}${stageNotes(e.result)} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
     } else if (e.type === 'stopping') err(e.reason);
     else if (e.type === 'notice') {
@@ -163,6 +167,43 @@ function parseAgents(v: unknown): string[] | undefined {
   return urls;
 }
 
+/**
+ * SIGINT, SIGTERM, or the launcher going away (a supervisor stopped `npx`, which exits without passing the signal on,
+ * and this process is re-parented) stop the run gracefully: in-flight requests finish, the report is written. A
+ * second one exits at once. Returns the function that stops listening.
+ */
+function listenForInterrupts(ac: AbortController): () => void {
+  let interrupts = 0;
+  const interrupt = (what: string, reason: string) => {
+    interrupts++;
+    if (interrupts > 1) {
+      // The JSONL writers flush their pending lines on 'exit'; the simulator child ends when its IPC channel closes.
+      err(`\n${what} again: exiting at once (requests.jsonl is intact up to its last line).`);
+      process.exit(EXIT.interrupted);
+    }
+    err(
+      `\n${what}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
+    );
+    ac.abort(reason);
+  };
+  const sigint = () => interrupt('SIGINT', 'interrupted by SIGINT');
+  const sigterm = () => interrupt('SIGTERM', 'interrupted by SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  const launcher = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(watch);
+    interrupt(`the launching process (pid ${launcher}) went away`, `interrupted: the launching process went away`);
+  }, 500);
+  watch.unref();
+  return () => {
+    clearInterval(watch);
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  };
+}
+
 async function runCommand(
   file: string,
   outDir: string | undefined,
@@ -170,51 +211,39 @@ async function runCommand(
   workers?: number,
   agents?: { urls?: string[]; waitS?: number },
 ): Promise<number> {
-  const loaded = await loadOrReport(file);
+  const loaded = await loadOrReport(file, !dryRun);
   // --workers overrides the profile's `workers` (and is what profile.json and summary.json then record).
   const withWorkers = workers === undefined ? loaded : { ...loaded, workers };
   const profile = agents?.urls === undefined ? withWorkers : { ...withWorkers, agents: agents.urls };
+  const { describePlan, searchBoundMs } = await import('../profile/plan.ts');
   if (dryRun) {
     out(describePlan(profile));
     return EXIT.ok;
   }
+  const { runCapacitySearch } = await import('../controller/run.ts');
   const ac = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: string) => {
-    interrupts++;
-    if (interrupts > 1) {
-      // The JSONL writers flush their pending lines on 'exit'; the simulator child ends when its IPC channel closes.
-      err(`\n${sig} again: exiting at once (requests.jsonl is intact up to its last line).`);
-      process.exit(EXIT.interrupted);
-    }
-    err(
-      `\n${sig}: stopping — letting in-flight requests finish, then writing the report (press Ctrl-C again to exit at once).`,
-    );
-    ac.abort();
-  };
-  const sigint = () => onSignal('SIGINT');
-  const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
+  const stopListening = listenForInterrupts(ac);
   try {
+    const started = performance.now();
+    const bound = searchBoundMs(profile);
     const result = await runCapacitySearch({
       profile,
       env: process.env,
       outDir,
       signal: ac.signal,
-      onEvent: progressPrinter(),
+      onEvent: progressPrinter(() => searchClock(performance.now() - started, bound)),
       agentsWaitMs: agents?.waitS === undefined ? undefined : agents.waitS * 1000,
     });
     out(finalReport(result.summary, result.runDir));
     return exitCodeForCapacity(result.capacity);
   } finally {
-    process.off('SIGINT', sigint);
-    process.off('SIGTERM', sigterm);
+    stopListening();
   }
 }
 
 /** Sends nothing: recomputes summary.json and report.html from requests.jsonl. */
-function reportCommand(dir: string): number {
+async function reportCommand(dir: string): Promise<number> {
+  const { rebuildSummary, writeRebuilt } = await import('../controller/rebuild.ts');
   const rebuilt = rebuildSummary(dir);
   writeRebuilt(dir, rebuilt);
   if (rebuilt.skippedLines > 0) err(`warning: skipped ${rebuilt.skippedLines} unreadable line(s)`);
@@ -238,8 +267,15 @@ function parseMaxRegression(v: unknown): number {
 }
 
 /** Sends nothing: compares two run directories from their files; compare.html and compare.json go to --out. */
-function compareCommand(dirA: string, dirB: string, outDir: string | undefined, maxRegression: unknown): number {
+async function compareCommand(
+  dirA: string,
+  dirB: string,
+  outDir: string | undefined,
+  maxRegression: unknown,
+): Promise<number> {
   const allowed = parseMaxRegression(maxRegression);
+  const { compareRunDirs, writeComparison } = await import('../controller/compare.ts');
+  const { compareText } = await import('../report/compare-text.ts');
   const comparison = compareRunDirs(dirA, dirB, allowed);
   const files = writeComparison(outDir ?? dirB, comparison);
   out(compareText(comparison, files));
@@ -364,6 +400,7 @@ const COMMANDS: readonly Registration[] = [
         .option('once', { type: 'boolean', default: false, describe: "exit when the first controller's session ends" }),
     run: async (a) => {
       redactOutput = makeRedactor([process.env[AGENT_TOKEN_ENV]]);
+      const { agentCommand } = await import('./agent-command.ts');
       await agentCommand({ listen: a.listen, once: a.once }, { out, err, env: process.env });
       return EXIT.ok;
     },
@@ -380,6 +417,7 @@ const COMMANDS: readonly Registration[] = [
         .option('secret', { type: 'string', describe: 'Secret with agent-token and api-key (default find-capacity)' })
         .option('out', { type: 'string', describe: 'write the YAML to this file instead of stdout' }),
     run: async (a) => {
+      const { k8sCommand } = await import('./k8s-command.ts');
       await k8sCommand(a.profile, a, { out, err });
       return EXIT.ok;
     },
@@ -396,16 +434,20 @@ export async function main(argv: string[]): Promise<number> {
     yargs(argv)
       .scriptName('find-capacity')
       .usage('$0 <profile.yaml>  — find the capacity of an OpenAI-compatible LLM endpoint'),
-  );
-  await parser
+  )
     .version(TOOL_VERSION)
     .strict()
     .help()
     .fail((msg, e) => {
       if (e) throw e;
       throw new ToolError('invalid_arguments', msg ?? 'invalid arguments', 'see find-capacity --help');
-    })
-    .parseAsync();
+    });
+  if (argv.length === 0) {
+    // A bare `find-capacity` asks what the tool does: the usage, not "Not enough non-option arguments".
+    parser.showHelp((text) => err(text));
+    return EXIT.invalidInput;
+  }
+  await parser.parseAsync();
   return code;
 }
 
@@ -421,6 +463,12 @@ async function entry(): Promise<void> {
   // Printed through the redactor (Node's default printer would echo whatever the error holds), then exit 1.
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  // A launcher that reads our output may die first (a CI runner, `npx` stopped by a supervisor): writing to its closed
+  // pipe must not end the run before it has written its report.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') crash(e);
+    });
   try {
     const code = await main(hideBin(process.argv));
     process.exitCode = code;

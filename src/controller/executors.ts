@@ -30,7 +30,7 @@ export async function createExecutor(
   idPrefix: string,
   context: ExecutorContext = {},
 ): Promise<StageExecutor> {
-  const config = transportConfig(profile, target.baseUrl, target.apiKey);
+  const config = transportConfig(profile, target.baseUrl, target.apiKey, target.headers);
   if (profile.agents && profile.agents.length > 0)
     return createAgentsExecutor(profile, target, clock, idPrefix, context);
   if (profile.workers > 1) {

@@ -92,12 +92,15 @@ export function provisionalCapacity(
   const fails = [...status].filter(([, st]) => st !== 'PASS').map(([c]) => c);
   const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
   const below = passes.filter((c) => c < minFail);
-  return {
-    concurrency: below.length > 0 ? Math.max(...below) : null,
-    stopReason: reason,
-    stopDetail: detail,
-    bracket: null,
-  };
+  const concurrency = below.length > 0 ? Math.max(...below) : null;
+  // A run cut short says how far it got: never read as "the SLO was not met" (README, "Failure handling").
+  const got =
+    history.length === 0
+      ? ' before any stage completed'
+      : concurrency === null
+        ? ''
+        : `; the last completed PASS was at concurrency ${concurrency}`;
+  return { concurrency, stopReason: reason, stopDetail: `${detail}${got}`, bracket: null };
 }
 
 /** The capacity a run's end line stands for, recomputed from the history. */

@@ -4,6 +4,7 @@ import type { RequestRecord } from '../model/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { evaluateRules } from '../slo/evaluate.ts';
 import { summarizeStage } from '../stats/summarize.ts';
+import { formatDuration } from '../util/units.ts';
 import type { StageSummary } from '../model/summary.ts';
 import {
   MIN_TTFT_OVERHEAD_SAMPLES,
@@ -170,7 +171,7 @@ function verdictFromRules(
   const reasons = rules.map((r) => `${ruleMark(r)} ${r.reason}`);
   if (lowConfidence)
     reasons.push(
-      `low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate`,
+      `low confidence: too few samples for the ${Math.round(profile.verdict.confidence * 100)}% interval to decide; judged on the point estimate. ${requestsToDecide(rules, summary)}`,
     );
   const windows = meta.windows.length > 0 ? meta.windows.length : 1;
   if (windows > 1)
@@ -179,6 +180,29 @@ function verdictFromRules(
     );
   return { verdict, lowConfidence, reasons };
 }
+
+/** "To decide: p99(ttft) < 2s needs about 420 requests; this stage had 120, and at its 2.00 QPS 420 take about 3m30s." */
+function requestsToDecide(rules: readonly RuleEvaluation[], summary: StageSummary): string {
+  const undecided = rules.filter((r) => r.outcome === 'undecided' && r.samples > 0);
+  // Latency rules count successful requests (ITL: gaps), rate rules every request: scale to requests.
+  const needs = undecided.map((r) =>
+    r.samplesToDecide === null ? null : Math.ceil((r.samplesToDecide * summary.requests) / r.samples),
+  );
+  const parts = undecided.map((r, i) => {
+    const n = needs[i];
+    if (n === null || n === undefined) return `${r.rule} sits on its threshold (more requests would not decide it)`;
+    return i === 0 ? `${r.rule} needs about ${n} requests` : `${r.rule} about ${n}`;
+  });
+  if (parts.length === 0) return '';
+  const most = Math.max(0, ...needs.map((n) => n ?? 0));
+  const time =
+    most > 0 && summary.qps > 0
+      ? `, and at its ${summary.qps.toFixed(2)} QPS ${most} take about ${roundedDuration(most / summary.qps)}`
+      : '';
+  return `To decide: ${parts.join(', ')}; this stage had ${summary.requests}${time}.`;
+}
+
+const roundedDuration = (seconds: number) => formatDuration(Math.max(1, Math.round(seconds)) * 1000);
 
 function ruleMark(r: RuleEvaluation): string {
   if (r.outcome === 'fail') return 'FAIL';

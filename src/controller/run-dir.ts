@@ -6,6 +6,7 @@ import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
 import type { ServerMetricsLine, ServerMetricsSample, ServerMetricsSource } from '../model/server-metrics.ts';
+import { profileFromJson } from '../profile/json.ts';
 import type { Profile } from '../profile/types.ts';
 import type { SummaryJson } from '../report/summary.ts';
 import type { StageLine } from './fold.ts';
@@ -42,7 +43,7 @@ export function readRunRecords(dir: string): RunRecords {
 }
 
 export function readRunDir(dir: string): RunDir {
-  const profile = JSON.parse(readFileSync(required(dir, 'profile.json'), 'utf8')) as Profile;
+  const profile = profileFromJson(JSON.parse(readFileSync(required(dir, 'profile.json'), 'utf8')));
   const recorded = readRunRecords(dir);
   const server = readServerMetrics(join(dir, SERVER_METRICS_FILE));
   const skippedLines = recorded.skippedLines + server.skipped;

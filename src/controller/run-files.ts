@@ -6,6 +6,7 @@ import { JsonlWriter, writeFileAtomicSync } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
 import type { ServerMetricsSample, ServerMetricsSource } from '../model/server-metrics.ts';
 import type { StageMeta } from '../model/verdict.ts';
+import { profileToJson } from '../profile/json.ts';
 import type { Profile } from '../profile/types.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { redactProfile, type SummaryJson } from '../report/summary.ts';
@@ -38,7 +39,8 @@ export class RunFiles {
   /** profile.json first: a directory announced to the user is always one `find-capacity report` can rebuild. */
   open(profile: Profile): void {
     this.create();
-    writeFileAtomicSync(join(this.dir, 'profile.json'), JSON.stringify(redactProfile(profile), null, 2) + '\n');
+    const json = profileToJson(redactProfile(profile));
+    writeFileAtomicSync(join(this.dir, 'profile.json'), JSON.stringify(json, null, 2) + '\n');
     this.requests = new JsonlWriter(join(this.dir, 'requests.jsonl'));
     this.stages = new JsonlWriter(join(this.dir, 'stages.jsonl'));
   }

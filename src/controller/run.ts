@@ -23,11 +23,20 @@ import { checkReachable, openTarget, type Target } from './target.ts';
 export type RunEvent =
   | { type: 'target'; baseUrl: string; simulator: string | null }
   | { type: 'run-dir'; path: string }
-  | { type: 'stage-start'; index: number; concurrency: number; kind: StageResult['kind'] | 'extend' }
+  // `stage` numbers the stages as the report does (0, 1, 2, ...); an extension is another `attempt` of the same
+  // stage. `index` is the attempt's own index, the `stage` field of its records.
+  | {
+      type: 'stage-start';
+      stage: number;
+      attempt: number;
+      index: number;
+      concurrency: number;
+      kind: StageResult['kind'];
+    }
   | { type: 'progress'; progress: StageProgress }
-  | { type: 'stage-end'; result: StageResult }
+  | { type: 'stage-end'; stage: number; result: StageResult }
   | { type: 'stopping'; reason: string }
-  /** A one-time remark for the user (e.g. the server has no /metrics). */
+  /** A one-time remark for the user (e.g. the server has no /metrics, an agent connected or was lost). */
   | { type: 'notice'; message: string };
 
 export interface RunOptions {
@@ -135,7 +144,7 @@ function openServerMetrics(
   return startServerMetrics({
     url: target.metricsUrl,
     apiKey,
-    headers: profile.target.headers,
+    headers: target.headers,
     clock,
     redact,
     sink,
@@ -155,7 +164,8 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
       const step = decide({ profile: s.profile, levels: s.levels, history: state.history, open });
       if (step.kind === 'stop') return { state, capacity: step.capacity };
       const kind = step.why === 'extend' ? group!.kind : step.why;
-      const attempt = await runAttempt(s, step);
+      const number = { stage: state.staged.length, attempt: step.why === 'extend' ? group!.windows.length + 1 : 1 };
+      const attempt = await runAttempt(s, step, kind, number);
       group = poolAttempt(step.why === 'extend' ? group : null, kind, attempt.result, attempt.overhead);
       const meta = groupMeta(group, isFinal(s, group));
       const folded = foldStage(state, s.profile, meta, group.records, s.serverMetrics?.scraper.samples);
@@ -164,7 +174,7 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
         state = folded.state;
         s.files.appendStage(meta);
       }
-      s.emit({ type: 'stage-end', result: folded.result });
+      s.emit({ type: 'stage-end', stage: number.stage, result: folded.result });
     }
   } finally {
     // A stage that threw left its scraper running.
@@ -177,8 +187,12 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
 /** An interrupt or a run-wide limit stops the search before decide does: the capacity of the stages judged. */
 function haltCapacity(s: Search, state: FoldState): Capacity | null {
   const { profile, levels } = s;
-  if (s.o.signal?.aborted)
-    return provisionalCapacity(state.history, levels, profile, 'interrupted', 'interrupted by the user');
+  if (s.o.signal?.aborted) {
+    // The caller may say what interrupted the run (a signal, the launcher going away) as the abort reason.
+    const reason = s.o.signal.reason;
+    const why = typeof reason === 'string' ? reason : 'interrupted by the user';
+    return provisionalCapacity(state.history, levels, profile, 'interrupted', why);
+  }
   const lost = s.executor.halted?.() ?? null;
   if (lost !== null) return provisionalCapacity(state.history, levels, profile, 'agent_lost', lost);
   if (!s.budget.exceeded()) return null;
@@ -200,9 +214,11 @@ function isFinal(s: Search, group: StageGroup): boolean {
 async function runAttempt(
   s: Search,
   step: Extract<NextStep, { kind: 'run' }>,
+  kind: StageResult['kind'],
+  number: { stage: number; attempt: number },
 ): Promise<{ result: StageRunResult; overhead: number[] | null }> {
   const index = s.nextIndex++;
-  s.emit({ type: 'stage-start', index, concurrency: step.concurrency, kind: step.why });
+  s.emit({ type: 'stage-start', ...number, index, concurrency: step.concurrency, kind });
   s.o.stageHook?.(index);
   const { ramp } = s.profile;
   const plan: StagePlan = {

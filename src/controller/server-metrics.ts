@@ -21,8 +21,8 @@ export function resolveMetricsUrl(setting: string | false | null | undefined, ba
 }
 
 /** What the chat requests carry: the API key as a bearer token and the profile's headers. */
-export function targetAuthHeaders(apiKey: string, headers: Record<string, string>): Record<string, string> {
-  return { ...(apiKey === 'EMPTY' ? {} : { authorization: `Bearer ${apiKey}` }), ...headers };
+export function targetAuthHeaders(apiKey: string | null, headers: Record<string, string>): Record<string, string> {
+  return { ...(apiKey === null || apiKey === 'EMPTY' ? {} : { authorization: `Bearer ${apiKey}` }), ...headers };
 }
 
 export interface ScrapeEndpoint {
@@ -165,7 +165,7 @@ export interface ServerMetricsRun {
 /** Probes `url` once; a scraper when it answers Prometheus text, else null after one notice saying why. */
 export async function startServerMetrics(o: {
   url: string | null | undefined;
-  apiKey: string;
+  apiKey: string | null;
   headers: Record<string, string>;
   clock: Clock;
   redact: (text: string) => string;

@@ -11,7 +11,10 @@ import { GROUND_TRUTH_FILE, GroundTruthReader, measureTtftOverhead } from './ttf
 
 export interface Target {
   baseUrl: string;
-  apiKey: string;
+  /** Null without target.api_key_env: then no Authorization header is sent at all. */
+  apiKey: string | null;
+  /** The profile's headers with `{env: NAME}` values read from the environment. */
+  headers: Record<string, string>;
   /** Credential values only: redacting every header value would also blank harmless text. */
   secrets: (string | null)[];
   redact: (text: string) => string;
@@ -24,23 +27,48 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export function readApiKey(profile: Profile, env: NodeJS.ProcessEnv): string {
+/** What a run sends to prove who it is: the API key and the headers, resolved from the environment. */
+export interface Credentials {
+  apiKey: string | null;
+  headers: Record<string, string>;
+  /** Every value output must never show: the key, credential headers, and every header read from a variable. */
+  secrets: string[];
+}
+
+function missing(name: string, key: string): ToolError {
+  return new ToolError(
+    'missing_api_key',
+    `environment variable ${name} (${key}) is not set or empty`,
+    `export ${name}=... before running`,
+  );
+}
+
+/** Reads the key and `{env: NAME}` header values; a run refuses to start without them (`strict`). */
+export function readCredentials(profile: Profile, env: NodeJS.ProcessEnv, strict = true): Credentials {
+  const read = (name: string, key: string): string | null => {
+    const value = env[name];
+    if (value) return value;
+    if (strict) throw missing(name, key);
+    return null;
+  };
   const name = profile.target.apiKeyEnv;
-  if (!name) return 'EMPTY';
-  const value = env[name];
-  if (!value)
-    throw new ToolError(
-      'missing_api_key',
-      `environment variable ${name} (target.api_key_env) is not set or empty`,
-      `export ${name}=... before running`,
-    );
-  return value;
+  const apiKey = name ? read(name, 'target.api_key_env') : null;
+  const headers: Record<string, string> = {};
+  const fromEnv: string[] = [];
+  for (const [k, v] of Object.entries(profile.target.headers)) {
+    if (typeof v === 'string') headers[k] = v;
+    else {
+      const value = read(v.env, `target.headers.${k}`);
+      if (value !== null) fromEnv.push((headers[k] = value));
+    }
+  }
+  const secrets = [...(apiKey ? [apiKey] : []), ...secretHeaderValues(headers), ...fromEnv];
+  return { apiKey, headers, secrets };
 }
 
 /** Starts the simulator if the profile asks for one (its ground truth goes into `runDir`) and checks reachability. */
 export async function openTarget(profile: Profile, env: NodeJS.ProcessEnv, runDir: string): Promise<Target> {
-  const apiKey = readApiKey(profile, env);
-  const secrets = [apiKey === 'EMPTY' ? null : apiKey, ...secretHeaderValues(profile.target.headers)];
+  const { apiKey, headers, secrets } = readCredentials(profile, env);
   const simConfig = profile.target.simulator;
   let sim: RunningSimulator | null = null;
   let reader: GroundTruthReader | null = null;
@@ -62,6 +90,7 @@ export async function openTarget(profile: Profile, env: NodeJS.ProcessEnv, runDi
     return {
       baseUrl,
       apiKey,
+      headers,
       secrets,
       redact: makeRedactor(secrets),
       simulator: simConfig?.preset ?? null,

@@ -2,7 +2,16 @@
 import type { TransportConfig } from '../load/transport.ts';
 import type { Profile } from '../profile/types.ts';
 
-export function transportConfig(profile: Profile, baseUrl: string, apiKey: string): TransportConfig {
+/**
+ * `apiKey` null: no key. The SDK insists on one, so it gets a placeholder, and a null Authorization header (which
+ * the SDK drops) keeps the placeholder off the wire. `headers`: the profile's, resolved (default: those written).
+ */
+export function transportConfig(
+  profile: Profile,
+  baseUrl: string,
+  apiKey: string | null,
+  headers: Record<string, string> = writtenHeaders(profile),
+): TransportConfig {
   const req = profile.request;
   const base: Record<string, unknown> = { ...req.extraBody, model: profile.target.model, stream: req.stream };
   if (req.maxTokens !== null) base.max_tokens = req.maxTokens;
@@ -10,10 +19,19 @@ export function transportConfig(profile: Profile, baseUrl: string, apiKey: strin
   if (req.stream) base.stream_options = { include_usage: true };
   return {
     baseUrl,
-    apiKey,
-    headers: profile.target.headers,
+    apiKey: apiKey ?? 'EMPTY',
+    headers: apiKey === null && !hasAuthorization(headers) ? { ...headers, Authorization: null } : headers,
     body: { base, payloads: req.payloads.map((p) => ({ messages: p.messages })) },
     stream: req.stream,
     timeouts: req.timeouts,
   };
 }
+
+function writtenHeaders(profile: Profile): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(profile.target.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+  );
+}
+
+const hasAuthorization = (headers: Record<string, string>) =>
+  Object.keys(headers).some((k) => k.toLowerCase() === 'authorization');

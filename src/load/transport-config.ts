@@ -3,7 +3,8 @@
 export interface TransportConfig {
   baseUrl: string;
   apiKey: string;
-  headers: Record<string, string>;
+  /** A null value removes a header the SDK would add (Authorization without a key). */
+  headers: Record<string, string | null>;
   /** Payload i is sent as `{ ...body.base, ...body.payloads[i] }`. */
   body: { base: Record<string, unknown>; payloads: readonly Record<string, unknown>[] };
   stream: boolean;

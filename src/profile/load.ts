@@ -20,6 +20,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** The profile's text, when already in memory (the file is then not read). */
   text?: string;
+  /** False for commands that send nothing: an unset key or header variable is then a warning (default true). */
+  requireSecrets?: boolean;
 }
 
 function tooBig(file: string, bytes: number): ProfileProblem {
@@ -41,6 +43,7 @@ export async function validateProfileText(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  requireSecrets = true,
 ): Promise<ValidateResult> {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PROFILE_BYTES) return { profile: null, problems: [tooBig(file, bytes)] };
@@ -61,6 +64,7 @@ export async function validateProfileText(
     displayFile: file,
     absoluteFile: path.resolve(file),
     env,
+    requireSecrets,
     source: parsed.source,
   });
 }
@@ -94,7 +98,12 @@ export async function loadProfile(
       );
     }
   }
-  const { profile, problems } = await validateProfileText(text, file, opts.env ?? process.env);
+  const { profile, problems } = await validateProfileText(
+    text,
+    file,
+    opts.env ?? process.env,
+    opts.requireSecrets ?? true,
+  );
   if (!profile) throw new ProfileError(problems);
   return { profile, warnings: problems.filter((p) => p.severity === 'warning') };
 }

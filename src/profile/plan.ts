@@ -38,6 +38,14 @@ export function effectiveDrainMs(profile: Pick<Profile, 'ramp' | 'request'>): nu
   return Math.max(profile.ramp.drainMs, profile.request.timeouts.totalMs + 1000);
 }
 
+/** The drain bound, and why it is longer than ramp.drain when the total timeout raised it. */
+function describeDrain(profile: Profile): string {
+  const drain = effectiveDrainMs(profile);
+  if (drain === profile.ramp.drainMs) return `drain at most ${formatDuration(drain)}`;
+  const total = formatDuration(profile.request.timeouts.totalMs);
+  return `drain at most ${formatDuration(drain)} (ramp.drain ${formatDuration(profile.ramp.drainMs)} raised to request.timeouts.total ${total} + 1s: every request is followed to its end or its own timeout)`;
+}
+
 function describeTarget(target: Profile['target']): string {
   if (target.simulator) {
     const overrides = Object.keys(target.simulator.overrides);
@@ -99,6 +107,31 @@ function describeExtraStages(verdict: Profile['verdict']): string[] {
   return [`Extra stages: ${extra.join('; ')} (these add to the bounds above; the safety limits still apply)`];
 }
 
+/**
+ * An upper bound on the whole search's time: every planned level and every bisection probe run three times
+ * (INVALID, its re-run, a confirmation), each extended to the cap, each window followed by its whole drain; capped
+ * by limits.max_duration. Stages that end on a request count have no time bound but that limit.
+ */
+export function searchBoundMs(profile: Profile): number {
+  const { ramp, verdict, limits } = profile;
+  if (ramp.stage.durationMs === null) return limits.maxDurationMs;
+  const levels = planLevels(ramp.concurrency);
+  const widest = Math.max(1, ...levels.slice(1).map((c, i) => c - levels[i]!));
+  const probes = verdict.bisect ? Math.ceil(Math.log2(widest / (verdict.bisectResolution ?? 1))) : 0;
+  const perWindow = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
+  const windows = (levels.length + Math.max(0, probes)) * 3 * (1 + verdict.maxExtensions);
+  return Math.min(limits.maxDurationMs, windows * perWindow);
+}
+
+function describeSearchBound(profile: Profile): string {
+  const bound = searchBoundMs(profile);
+  const why =
+    bound === profile.limits.maxDurationMs
+      ? 'limits.max_duration'
+      : 'every level and bisection probe confirmed and extended to the cap, each with its whole drain';
+  return `Whole search: at most ${formatDuration(bound)} (${why}); the progress line counts down from it`;
+}
+
 /** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
 export function describePlan(profile: Profile): string {
   const { request, ramp, verdict, limits, stop } = profile;
@@ -113,12 +146,13 @@ export function describePlan(profile: Profile): string {
     describeRequest(request),
     `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
     `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
-    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, drain at most ${formatDuration(effectiveDrainMs(profile))}`,
+    `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, ${describeDrain(profile)}`,
     profile.slo.length
       ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`
       : 'SLO: none (every stage passes; only the efficiency knee is reported)',
     ...describeBounds(profile, n),
     ...describeExtraStages(verdict),
+    describeSearchBound(profile),
     `Verdicts: ${formatPercent(verdict.confidence)} confidence; ${stop.onBreach ? 'stop at the first confirmed breach' : 'keep ramping after a breach'}; abort a stage above ${formatPercent(stop.maxErrorRate)} errors`,
     `Safety limits: max_duration ${formatDuration(limits.maxDurationMs)}, max_requests ${limits.maxRequests}, max_output_tokens ${limits.maxOutputTokens} (the run stops at whichever comes first)`,
   ].join('\n');

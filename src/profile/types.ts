@@ -8,14 +8,17 @@ export interface SimulatorTarget {
   overrides: Record<string, unknown>;
 }
 
+/** A header value as written, or `{env: NAME}`: read from the environment at run time, never stored, redacted. */
+export type HeaderValue = string | { env: string };
+
 export interface TargetConfig {
   /** Null when the target is the embedded simulator (filled in at run time). */
   baseUrl: string | null;
   model: string;
   /** Name of the environment variable holding the API key; the key itself never enters the profile. */
   apiKeyEnv: string | null;
-  /** Extra headers sent with every request (values may be secret: they are redacted on output). */
-  headers: Record<string, string>;
+  /** Extra headers sent with every request: a value written in the profile, or the name of a variable holding it. */
+  headers: Record<string, HeaderValue>;
   simulator: SimulatorTarget | null;
   /**
    * The server's Prometheus metrics: a URL, false (off), or null/absent: `<origin of base_url>/metrics` when it

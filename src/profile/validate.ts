@@ -23,10 +23,12 @@ import {
   type KeySpec,
 } from './keys.ts';
 import { checkAgentList } from './agents.ts';
+import { effectiveDrainMs } from './plan.ts';
 import { joinPath, type SourceMap } from './source.ts';
 import type {
   ChatMessage,
   ConcurrencyPlan,
+  HeaderValue,
   LimitsConfig,
   Profile,
   RampConfig,
@@ -49,6 +51,8 @@ export interface ValidateContext {
   /** Absolute path of the profile (Profile.file; prompts_file is relative to its directory). */
   absoluteFile: string;
   env: NodeJS.ProcessEnv;
+  /** An unset variable (api_key_env, a header's env) is an error; false for commands that send nothing: a warning. */
+  requireSecrets: boolean;
   source: SourceMap;
 }
 
@@ -314,7 +318,7 @@ function checkTarget(c: Checker, root: Obj, env: NodeJS.ProcessEnv): Partial<Tar
     if (apiKeyEnv !== undefined) out.apiKeyEnv = apiKeyEnv;
   }
   if (has(t, 'headers')) {
-    const headers = checkHeaders(c, t['headers']);
+    const headers = checkHeaders(c, t['headers'], env);
     if (headers !== undefined) out.headers = headers;
   }
   if (has(t, 'metrics_url')) {
@@ -408,26 +412,46 @@ function checkApiKeyEnv(c: Checker, v: unknown, env: NodeJS.ProcessEnv): string 
     );
     return undefined;
   }
-  const value = env[v];
-  if (value === undefined || value === '') {
-    c.error(
-      'target.api_key_env',
-      `environment variable ${v} is ${value === undefined ? 'not set' : 'empty'}; export it before running (e.g. export ${v}=...)`,
-    );
-  }
+  checkVariableSet(c, 'target.api_key_env', v, env);
   return v;
 }
 
-function checkHeaders(c: Checker, h: unknown): Record<string, string> | undefined {
+/** An unset or empty variable stops a run (error); `validate` and `--dry-run` send nothing, so only warn. */
+function checkVariableSet(c: Checker, p: string, name: string, env: NodeJS.ProcessEnv): void {
+  const value = env[name];
+  if (value !== undefined && value !== '') return;
+  const state = value === undefined ? 'not set' : 'empty';
+  if (c.ctx.requireSecrets)
+    c.error(p, `environment variable ${name} is ${state}; export it before running (e.g. export ${name}=...)`);
+  else c.warn(p, `environment variable ${name} is ${state}: the run will refuse to start until it is exported`);
+}
+
+/** `{env: NAME}`: the header's value is read from that variable when the run starts. */
+function checkHeaderEnv(c: Checker, p: string, value: Obj, env: NodeJS.ProcessEnv): { env: string } | undefined {
+  const name = value['env'];
+  if (Object.keys(value).length !== 1 || typeof name !== 'string' || !ENV_NAME.test(name)) {
+    c.error(p, 'value must be a string, or {env: NAME} to read it from an environment variable');
+    return undefined;
+  }
+  checkVariableSet(c, p, name, env);
+  return { env: name };
+}
+
+function checkHeaders(c: Checker, h: unknown, env: NodeJS.ProcessEnv): Record<string, HeaderValue> | undefined {
   if (!isObj(h)) {
     c.error('target.headers', `must be a mapping of header name to value, got ${describeValue(h)}`);
     return undefined;
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, HeaderValue> = {};
   for (const [name, value] of Object.entries(h)) {
     const p = joinPath('target.headers', name);
     if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
       c.error(p, 'is not a valid HTTP header name', 'key');
+      continue;
+    }
+    if (isObj(value)) {
+      const fromEnv = checkHeaderEnv(c, p, value, env);
+      if (fromEnv) headers[name] = fromEnv;
       continue;
     }
     // Header values may be secrets: messages never include them.
@@ -435,12 +459,12 @@ function checkHeaders(c: Checker, h: unknown): Record<string, string> | undefine
       headers[name] = String(value);
       if (/[\r\n]/.test(String(value))) c.error(p, 'value must be a single line');
     } else {
-      c.error(p, 'value must be a string');
+      c.error(p, 'value must be a string, or {env: NAME}');
     }
     if (CREDENTIAL_HEADERS.test(name)) {
       c.warn(
         p,
-        'carries a credential in the profile file; prefer target.api_key_env (the value is redacted from all output either way)',
+        'carries a credential in the profile file; prefer target.api_key_env, or {env: NAME} (the value is redacted from all output either way)',
         'key',
       );
     }
@@ -1034,11 +1058,30 @@ export async function validateDocument(
     agents: checkAgents(c, doc),
   };
   crossCheck(c, sections.request, sections.slo);
+  const profile = c.errorCount > 0 ? null : withDefaults(ctx.absoluteFile, sections);
+  if (profile) checkDrainBound(c, doc, profile);
 
   c.problems.sort(
     (a, b) => (a.file === b.file ? 0 : a.file === ctx.displayFile ? -1 : 1) || a.line - b.line || a.col - b.col,
   );
-  if (c.errorCount > 0) return { profile: null, problems: c.problems };
-  const profile = withDefaults(ctx.absoluteFile, sections);
-  return { profile, problems: c.problems };
+  return { profile: c.errorCount > 0 ? null : profile, problems: c.problems };
+}
+
+/** A drain raised to a total timeout the user never set can make most of the time bound: say so, and where from. */
+function checkDrainBound(c: Checker, doc: Obj, profile: Profile): void {
+  const request = isObj(doc['request']) ? doc['request'] : {};
+  const ramp = isObj(doc['ramp']) ? doc['ramp'] : {};
+  const stage = isObj(ramp['stage']) ? ramp['stage'] : {};
+  // Nothing set: the defaults fit together. A short stage or drain the user chose must not hide behind one.
+  if (!has(ramp, 'drain') && !has(stage, 'duration')) return;
+  if (isObj(request['timeouts']) && has(request['timeouts'], 'total')) return;
+  const drain = effectiveDrainMs(profile);
+  const { warmupMs, drainMs } = profile.ramp;
+  if (drain <= drainMs || drain <= warmupMs + (profile.ramp.stage.durationMs ?? 0)) return;
+  const total = formatDuration(profile.request.timeouts.totalMs);
+  const raised = has(ramp, 'drain') ? `ramp.drain (${formatDuration(drainMs)})` : 'the drain';
+  c.warn(
+    has(ramp, 'drain') ? 'ramp.drain' : 'ramp',
+    `each stage may wait up to ${formatDuration(drain)} for its last requests, more than its warm-up and window: request.timeouts.total is not set, so its default (${total}) + 1s raises ${raised} (no request is cut before its own timeout); set request.timeouts.total to the longest a request may take`,
+  );
 }

@@ -81,12 +81,15 @@ export function slaColumns(s: SummaryJson): { headroom: number; columns: SlaColu
     { title: `At capacity (${c} concurrent)`, concurrency: c, stage: slaStage(s.stages, c) },
   ];
   const h = Math.floor(headroom * c);
-  if (h >= 1 && h < c)
-    columns.push({
-      title: `At ${Math.round(headroom * 100)}% headroom (${h} concurrent)`,
-      concurrency: h,
-      stage: slaStage(s.stages, h),
-    });
+  if (h >= 1 && h < c) {
+    const stage = slaStage(s.stages, h);
+    // Titled with the concurrency its numbers were measured at, which is below h when h was not tested.
+    const measured =
+      stage && stage.concurrency !== h
+        ? `${stage.concurrency} concurrent, the tested level nearest below ${h}`
+        : `${h} concurrent`;
+    columns.push({ title: `At ${Math.round(headroom * 100)}% headroom (${measured})`, concurrency: h, stage });
+  }
   return { headroom, columns };
 }
 
@@ -108,7 +111,7 @@ function slaSection(s: SummaryJson): string {
     return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested concurrency met the SLO.</p></section>`;
   type Row = [string, (st: StageJson, col: SlaColumn) => string];
   const rows: Row[] = [
-    ['Concurrent requests (applies to)', (_st, col) => `<strong>${col.concurrency}</strong>`],
+    ['Concurrent requests (measured at)', (st) => `<strong>${st.concurrency}</strong>`],
     ['Measured at', (st) => stageRef(st)],
     ['P50 TTFT', (st) => esc(formatMs(st.ttft_ms.p50))],
     ['P90 TTFT', (st) => esc(formatMs(st.ttft_ms.p90))],
@@ -142,7 +145,8 @@ function kneeCards(s: SummaryJson): string {
     : '';
   const slo = `<div class="card"><h3>SLO knee (capacity): ${c.concurrency === null ? 'none' : c.concurrency}</h3><p>The highest tested concurrency whose stage passed every SLO rule, with the next tested concurrency a confirmed FAIL.${bracket}</p></div>`;
   const e = s.efficiency_knee;
-  const eff = `<div class="card"><h3>Efficiency knee: ${e.concurrency === null ? 'n/a' : e.concurrency}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
+  const effAt = e.concurrency ?? (e.best_qps === null ? 'n/a' : 'not reached');
+  const eff = `<div class="card"><h3>Efficiency knee: ${effAt}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
   return `<div class="cards">${slo}${eff}</div>`;
 }
 
@@ -464,6 +468,8 @@ ul.reasons li { overflow-wrap: anywhere; }
 figure.chart { margin: 18px 0 26px; }
 figure.chart h3 { margin-bottom: 4px; }
 .svg svg { display: block; max-width: 100%; height: auto; }
+/* On screen a chart takes the page's width (its viewBox scales it); printed, it keeps its own size. */
+@media screen { .svg svg { width: 100%; } }
 dl.details, dl.defs { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 8px 0; }
 dl.details dt, dl.defs dt { font-weight: 600; }
 dl.details dd, dl.defs dd { margin: 0; overflow-wrap: anywhere; }

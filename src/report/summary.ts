@@ -31,7 +31,7 @@ export interface EfficiencyKnee {
   bestQps: number | null;
   bestQpsConcurrency: number | null;
   fraction: number;
-  /** Smallest tested concurrency whose QPS reached `fraction` of the best. */
+  /** Smallest tested concurrency whose QPS reached `fraction` of the best; null when only the highest did. */
   concurrency: number | null;
   /** Best QPS × mean E2E at the lowest tested concurrency: where the two throughput asymptotes cross. */
   nStar: number | null;
@@ -83,18 +83,32 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
   for (const s of valid) if (s.summary.concurrency < lowest.summary.concurrency) lowest = s;
   const e2eS = lowest.summary.e2eMs.avg === null ? null : lowest.summary.e2eMs.avg / 1000;
   const nStar = e2eS === null ? null : bestQps * e2eS;
+  const top = Math.max(...valid.map((s) => s.summary.concurrency));
+  // Only the highest level reaches the fraction: throughput was still rising there, the knee lies beyond the range.
+  const reached = concurrency !== null && concurrency < top;
+  const growth = reached ? '' : stillGrowing(valid, best);
   return {
     bestQps,
     bestQpsConcurrency: best.summary.concurrency,
     fraction,
-    concurrency,
+    concurrency: reached ? concurrency : null,
     nStar,
     explanation:
-      `Throughput stops growing with concurrency around ${concurrency ?? 'n/a'}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). ` +
+      (reached
+        ? `Throughput stops growing with concurrency around ${concurrency}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). `
+        : `The efficiency knee is not reached within the tested range: throughput was still growing at the highest tested concurrency (${bestQps.toFixed(2)} QPS at ${best.summary.concurrency}${growth}), and no lower level reached ${Math.round(fraction * 100)}% of it. `) +
       (nStar === null
         ? ''
         : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
   };
+}
+
+/** ", up from 6.00 at 8": the best QPS against the next lower tested level, when there is one. */
+function stillGrowing(valid: readonly StageResult[], best: StageResult): string {
+  const below = valid.filter((s) => s.summary.concurrency < best.summary.concurrency);
+  if (below.length === 0) return '';
+  const next = below.reduce((a, b) => (b.summary.concurrency > a.summary.concurrency ? b : a));
+  return `, up from ${next.summary.qps.toFixed(2)} at ${next.summary.concurrency}`;
 }
 
 export function stageJson(
@@ -200,9 +214,11 @@ export function buildSummary(
   }
   const red = redactProfile(profile);
   const eff = efficiencyKnee(results, profile.report.efficiencyFraction);
-  const stageRows = stages.map((s) =>
-    stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [], s),
-  );
+  // A stage's number is its place in the run, as the terminal prints it; its windows keep the records' indices.
+  const stageRows = stages.map((s, i) => ({
+    ...stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [], s),
+    index: i,
+  }));
   return {
     schema_version: SCHEMA_VERSION,
     tool_version: meta.toolVersion,

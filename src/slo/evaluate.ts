@@ -3,6 +3,7 @@
 import type { RequestRecord } from '../model/record.ts';
 import { metricSamples } from '../stats/summarize.ts';
 import { meanInterval, proportionInterval, quantileInterval } from '../stats/confidence.ts';
+import { meanSamples, percentileSamples, rateSamples } from './sample-size.ts';
 import type { StageSummary } from '../model/summary.ts';
 import type { Comparator, SloRule } from './types.ts';
 
@@ -16,6 +17,9 @@ export interface RuleEvaluation {
   pointPass: boolean | null;
   outcome: RuleOutcome;
   reason: string;
+  /** Samples the rule was judged on, and, when undecided, about how many would decide it (null: none would). */
+  samples: number;
+  samplesToDecide: number | null;
 }
 
 const QUANTILE: Record<string, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99 };
@@ -77,9 +81,10 @@ export function evaluateRules(
   return rules.map((rule) => {
     let value: number | null = null;
     let interval: [number, number] | null = null;
+    let samples: number[] = [];
     const threshold = rule.kind === 'latency' ? rule.thresholdMs : rule.threshold;
     if (rule.kind === 'latency') {
-      const samples = metricSamples(records, stages, rule.metric).sort((a, b) => a - b);
+      samples = metricSamples(records, stages, rule.metric).sort((a, b) => a - b);
       const key = `${rule.metric}Ms` as 'ttftMs' | 'ttfbMs' | 'e2eMs' | 'tpotMs' | 'itlMs';
       value = summary[key][rule.stat];
       if (samples.length > 0) {
@@ -118,11 +123,14 @@ export function evaluateRules(
         interval: null,
         pointPass: nothing === 'fail' ? false : null,
         outcome: nothing,
+        samples: 0,
+        samplesToDecide: null,
         reason: `${label}: no ${summary.requests > 0 ? 'successful ' : ''}requests to measure, needs ${rule.op} ${fmtThreshold(rule)}`,
       };
     }
     const pointPass = compare(value, rule.op, threshold);
     const outcome = outcomeOf(interval, rule.op, threshold);
+    const size = outcome === 'undecided' ? samplesToDecide(rule, value, interval, samples, confidence) : null;
     const ci =
       interval[0] === interval[1]
         ? ''
@@ -134,6 +142,27 @@ export function evaluateRules(
       pointPass,
       outcome,
       reason: `${label} = ${fmtValue(rule, value)}${ci}, needs ${rule.op} ${fmtThreshold(rule)}`,
+      samples: rule.kind === 'rate' ? summary.requests : samples.length,
+      samplesToDecide: size,
     };
   });
+}
+
+/** About how many samples the rule's interval needs to decide it, the stage going on as it went. */
+function samplesToDecide(
+  rule: SloRule,
+  value: number,
+  interval: [number, number],
+  sorted: readonly number[],
+  confidence: number,
+): number | null {
+  if (rule.kind === 'rate') return rateSamples(value, rule.threshold, rule.op, confidence);
+  if (rule.kind !== 'latency' || sorted.length === 0) return null;
+  if (rule.stat === 'avg')
+    return meanSamples(sorted.length, (interval[1] - interval[0]) / 2, Math.abs(value - rule.thresholdMs));
+  const q = QUANTILE[rule.stat];
+  if (q === undefined) return null;
+  const below = sorted.filter((x) => x < rule.thresholdMs).length / sorted.length;
+  // With most samples below the threshold the interval's upper end must come down to it, else its lower end up.
+  return percentileSamples(below, q, confidence, below > q);
 }

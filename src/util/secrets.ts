@@ -40,10 +40,8 @@ function secretForms(secret: string | null | undefined): string[] {
 }
 
 /** The values of the headers whose names say they carry credentials (what a redactor must know). */
-export function secretHeaderValues(headers: Record<string, string>): string[] {
-  return Object.entries(headers)
-    .filter(([k]) => isSecretHeader(k))
-    .map(([, v]) => v);
+export function secretHeaderValues(headers: Record<string, unknown>): string[] {
+  return Object.entries(headers).flatMap(([k, v]) => (isSecretHeader(k) && typeof v === 'string' ? [v] : []));
 }
 
 /** Redacts every string (keys too) inside a JSON-able value, leaving its structure intact. */
@@ -71,8 +69,9 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function redactHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = isSecretHeader(k) ? REDACTED : v;
+/** Credential header values replaced; a value that is no text (a reference to where it comes from) is kept. */
+export function redactHeaders<V>(headers: Record<string, V>): Record<string, V | string> {
+  const out: Record<string, V | string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = isSecretHeader(k) && typeof v === 'string' ? REDACTED : v;
   return out;
 }

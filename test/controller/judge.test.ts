@@ -103,6 +103,12 @@ describe('judgeStage', () => {
     expect(r.verdict).toBe('PASS');
     expect(r.lowConfidence).toBe(true);
     expect(r.reasons.join(' ')).toMatch(/low confidence/);
+    // Not just "too few samples": how many requests would decide it, and how long a window that is at this QPS.
+    const qps = r.summary.qps.toFixed(2);
+    const seconds = Math.round(368 / r.summary.qps);
+    expect(r.reasons).toContain(
+      `low confidence: too few samples for the 95% interval to decide; judged on the point estimate. To decide: p99(ttft) < 100ms needs about 368 requests; this stage had 30, and at its ${qps} QPS 368 take about ${seconds}s.`,
+    );
   });
 
   it('a clear breach is a FAIL even from few samples', () => {

@@ -87,7 +87,8 @@ function slotServer(clock: FakeClock, model: ServerModel): RequestSender {
 
 const fakeTarget: Target = {
   baseUrl: 'http://127.0.0.1:9',
-  apiKey: 'EMPTY',
+  apiKey: null,
+  headers: {},
   secrets: [],
   redact: (text) => text,
   simulator: null,

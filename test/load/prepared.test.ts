@@ -146,7 +146,7 @@ describe('prepared requests', () => {
         apiKey: 'sk-prepared-test',
         maxRetries: 0,
         timeout: profile.request.timeouts.totalMs + 60_000,
-        defaultHeaders: profile.target.headers,
+        defaultHeaders: profile.target.headers as Record<string, string>,
       };
       for (let i = 0; i < plan.length; i++) {
         const p = plan[i]!;

@@ -272,6 +272,38 @@ ramp: {concurrency: [1]}
   });
 });
 
+describe('header values from environment variables', () => {
+  const withHeaders = (headers: string) =>
+    `target:\n  base_url: http://h/v1\n  model: m\n  headers: ${headers}\n${BASE.split('\n').slice(2).join('\n')}slo: ["p99(ttft) < 1s"]\n`;
+
+  it('{env: NAME} is kept as a reference in the profile; its value is read only when a run starts', async () => {
+    const r = await validateProfileText(withHeaders('{api-key: {env: FC_HDR_KEY}, X-Team: capacity}'), 'p.yaml', {
+      FC_HDR_KEY: 'value-of-the-key',
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.profile?.target.headers).toEqual({ 'api-key': { env: 'FC_HDR_KEY' }, 'X-Team': 'capacity' });
+    expect(JSON.stringify(r.profile)).not.toContain('value-of-the-key');
+  });
+
+  it('anything but {env: NAME} is refused; an unset variable is an error for a run, a warning for validate', async () => {
+    expect(await problemsOf(withHeaders('{a: {env: "not a name"}, b: {env: X, other: 1}}'), { X: '1' })).toEqual([
+      'p.yaml:4:16 target.headers.a: value must be a string, or {env: NAME} to read it from an environment variable',
+      'p.yaml:4:40 target.headers.b: value must be a string, or {env: NAME} to read it from an environment variable',
+    ]);
+    const unset = withHeaders('{api-key: {env: FC_HDR_UNSET}}');
+    expect(
+      (await validateProfileText(unset, 'p.yaml', {})).problems.map((p) => `${p.severity} ${formatProblem(p)}`),
+    ).toEqual([
+      'error p.yaml:4:22 target.headers.api-key: environment variable FC_HDR_UNSET is not set; export it before running (e.g. export FC_HDR_UNSET=...)',
+    ]);
+    const lenient = await validateProfileText(unset, 'p.yaml', {}, false);
+    expect(lenient.profile).not.toBeNull();
+    expect(lenient.problems.map((p) => `${p.severity} ${formatProblem(p)}`)).toEqual([
+      'warning p.yaml:4:22 target.headers.api-key: environment variable FC_HDR_UNSET is not set: the run will refuse to start until it is exported',
+    ]);
+  });
+});
+
 describe('warnings and cross-checks', () => {
   it('warns when a timeout is shorter than a latency SLO threshold on the same metric', async () => {
     const text = `${BASE.replace('request:\n', 'request:\n  timeouts: {first_token: 500ms, total: 5s}\n')}slo:

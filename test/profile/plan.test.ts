@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { formatProblem } from '../../src/errors.ts';
 import { loadProfile } from '../../src/profile/load.ts';
-import { describePlan, planLevels } from '../../src/profile/plan.ts';
+import { describePlan, planLevels, searchBoundMs } from '../../src/profile/plan.ts';
 import type { ConcurrencyPlan } from '../../src/profile/types.ts';
 
 describe('planLevels', () => {
@@ -45,5 +46,46 @@ slo: ["p99(ttft) < 1s"]
     expect(plan).toContain('= 10h10m for the coarse ramp (capped by limits.max_duration 1h)');
     expect(plan).toContain('Requests: bounded by duration');
     expect(plan).toContain('Target: built-in simulator, preset demo; model sim-llm');
+  });
+
+  it('says why the drain is longer than ramp.drain, and warns when a default the user never set makes the bound', async () => {
+    const text = `target: {simulator: {preset: demo}}
+request: {messages: [{role: user, content: hi}]}
+ramp: {concurrency: [1, 2], warmup: 1s, stage: {duration: 3s}, drain: 1s}
+slo: ["p99(ttft) < 1s"]
+`;
+    const { profile, warnings } = await loadProfile('p.yaml', { text, env: {} });
+    const plan = describePlan(profile);
+    expect(plan).toContain(
+      'drain at most 5m1s (ramp.drain 1s raised to request.timeouts.total 5m + 1s: every request is followed to its end or its own timeout)',
+    );
+    expect(plan).toContain('Time: at most 2 × (1s + 3s + 5m1s) = 10m10s for the coarse ramp');
+    expect(warnings.map(formatProblem)).toEqual([
+      'p.yaml:3:71 ramp.drain: each stage may wait up to 5m1s for its last requests, more than its warm-up and window: request.timeouts.total is not set, so its default (5m) + 1s raises ramp.drain (1s) (no request is cut before its own timeout); set request.timeouts.total to the longest a request may take',
+    ]);
+    // Once the total timeout is the user's own choice, the plan still says why, and nothing is left to warn about.
+    const chosen = text.replace('request: {', 'request: {timeouts: {total: 20s}, ');
+    const own = await loadProfile('p.yaml', { text: chosen, env: {} });
+    expect(describePlan(own.profile)).toContain(
+      'drain at most 21s (ramp.drain 1s raised to request.timeouts.total 20s',
+    );
+    expect(own.warnings).toEqual([]);
+  });
+
+  it('bounds the whole search: every level and probe confirmed and extended, capped by limits.max_duration', async () => {
+    const text = `target: {simulator: {preset: demo}}
+request: {messages: [{role: user, content: hi}], timeouts: {total: 4s}}
+ramp: {concurrency: [2, 4, 8], warmup: 1s, stage: {duration: 3s}, drain: 1s}
+slo: ["p99(ttft) < 1s"]
+verdict: {max_extensions: 1}
+limits: {max_duration: 1h}
+`;
+    const { profile } = await loadProfile('p.yaml', { text, env: {} });
+    // (3 levels + log2(4) = 2 probes) × 3 runs × 2 windows × (1 s + 3 s + 5 s).
+    expect(searchBoundMs(profile)).toBe(5 * 3 * 2 * 9000);
+    expect(describePlan(profile)).toContain('Whole search: at most 4m30s (every level and bisection probe');
+    const capped = await loadProfile('p.yaml', { text: text.replace('max_duration: 1h', 'max_duration: 2m'), env: {} });
+    expect(searchBoundMs(capped.profile)).toBe(120_000);
+    expect(describePlan(capped.profile)).toContain('Whole search: at most 2m (limits.max_duration)');
   });
 });

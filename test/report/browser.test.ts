@@ -90,6 +90,26 @@ describe.skipIf(SKIP !== null)('report.html in headless Chromium', () => {
     await page.close();
   });
 
+  it('on screen every chart takes the width of the page; printed, each keeps its own size', async () => {
+    const page = await ctx.newPage();
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.goto(run.url, { waitUntil: 'load' });
+    const sizes = () =>
+      page.$$eval('figure.chart svg', (svgs) =>
+        svgs.map((svg) => ({
+          shown: svg.getBoundingClientRect().width,
+          own: Number(svg.getAttribute('width')),
+          page: document.querySelector('main')!.getBoundingClientRect().width,
+        })),
+      );
+    const screen = await sizes();
+    expect(screen).toHaveLength(CHART_IDS.length);
+    for (const c of screen) expect(c.shown).toBeCloseTo(c.page, 0);
+    await page.emulateMedia({ media: 'print' });
+    for (const c of await sizes()) expect(c.shown).toBeCloseTo(Math.min(c.own, c.page), 0);
+    await page.close();
+  });
+
   it.each([
     ['A4', 210],
     ['Letter', 215.9],

@@ -201,6 +201,26 @@ describe('SLA recommendation', () => {
     s.profile.report.headroom = 0.5;
     expect(slaColumns(s).columns.map((c) => c.concurrency)).toEqual([4, 2]);
   });
+
+  it('titles each column with the concurrency its numbers were measured at', () => {
+    const s = structuredClone(fixtureSummary());
+    s.profile.report.headroom = 0.8;
+    expect(slaColumns(s).columns.map((c) => c.title)).toEqual([
+      'At capacity (4 concurrent)',
+      'At 80% headroom (2 concurrent, the tested level nearest below 3)',
+    ]);
+    const html = renderReportHtml(s);
+    expect(html).not.toContain('(3 concurrent)');
+    const sla = html.slice(
+      html.indexOf('<table class="sla">'),
+      html.indexOf('</table>', html.indexOf('<table class="sla">')),
+    );
+    expect(sla).toMatch(
+      /Concurrent requests \(measured at\)<\/th><td><strong>4<\/strong><\/td><td><strong>2<\/strong>/,
+    );
+    s.profile.report.headroom = 0.5;
+    expect(slaColumns(s).columns[1]!.title).toBe('At 50% headroom (2 concurrent)');
+  });
 });
 
 describe('compactJson', () => {
