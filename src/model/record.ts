@@ -53,7 +53,21 @@ export interface RequestRecord {
   outputTokensEstimated: boolean;
   /** Retry-After header of a 429/503, in seconds. */
   retryAfterS: number | null;
+  // Fields below were added with datasets, reasoning and conversations: absent in records of older runs.
+  /** First non-empty reasoning chunk (`reasoning_content` / `reasoning`); null without reasoning. */
+  firstReasoningAt?: number | null;
+  /** First non-empty answer chunk (`content`, or `text` on completions): TTFO. TTFT is the first of either kind. */
+  firstOutputAt?: number | null;
+  /** usage.completion_tokens_details.reasoning_tokens, when the server reported it. */
+  reasoningTokens?: number | null;
+  /** usage.prompt_tokens_details.cached_tokens, when the server reported it. */
+  cachedTokens?: number | null;
+  /** The output length the request asked for (its max_tokens), or null when it set none. */
+  requestedOutputTokens?: number | null;
+  /** 1-based turn of its conversation: 1 for single-turn requests and for the first turn of a conversation. */
+  turn?: number;
 }
 
 /** What an executor hands the transport: the record's identity fields and `t0`. */
-export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'> &
+  Pick<RequestRecord, 'turn'>;
