@@ -1,5 +1,6 @@
 // Chooses and builds the stage executor for a run: worker threads when `workers > 1`, else this thread.
 import type { StageExecutor } from '../load/executor.ts';
+import { createPayloadSource } from '../load/payload-source.ts';
 import { createInProcessExecutor } from '../load/stage-runner.ts';
 import { createTransport } from '../load/transport.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
@@ -8,6 +9,7 @@ import type { RunClock } from '../util/clock.ts';
 import { mulberry32 } from '../util/prng.ts';
 import type { Target } from './target.ts';
 import { transportConfig } from './transport-config.ts';
+import { buildWorkload } from './workload.ts';
 
 export async function createExecutor(
   profile: Profile,
@@ -15,11 +17,13 @@ export async function createExecutor(
   clock: RunClock,
   idPrefix: string,
 ): Promise<StageExecutor> {
-  const config = transportConfig(profile, target.baseUrl, target.apiKey);
+  const workload = await buildWorkload(profile);
+  const config = transportConfig(profile, target.baseUrl, target.apiKey, workload);
   if (profile.workers > 1) {
     return startWorkerPool({
       workers: profile.workers,
       transport: config,
+      payloads: workload.spec,
       seed: profile.request.seed,
       secrets: target.secrets,
       originEpochMs: clock.originEpochMs,
@@ -29,8 +33,10 @@ export async function createExecutor(
     });
   }
   const transport = createTransport({ config, clock, redact: target.redact });
-  const rng = mulberry32(profile.request.seed);
-  const nPayloads = config.body.payloads.length;
-  const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
-  return createInProcessExecutor({ transport, clock, idPrefix, pickPayload });
+  const payloads = createPayloadSource(workload.spec, {
+    payloadCount: config.body.payloads.length,
+    endpoint: config.endpoint ?? 'chat',
+    rng: mulberry32(profile.request.seed),
+  });
+  return createInProcessExecutor({ transport, clock, idPrefix, payloads });
 }
