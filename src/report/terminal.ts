@@ -1,6 +1,7 @@
 // Terminal output: the stage table and the one-sentence answer (pure string builders).
 import type { SummaryJson, StageJson } from './summary.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
+import { trafficLines } from './traffic.ts';
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -81,6 +82,8 @@ export function headline(s: SummaryJson): string {
 
 export function finalReport(s: SummaryJson, runDir: string): string {
   const lines = [stageTable(s.stages), ''];
+  const traffic = trafficLines(s);
+  if (traffic.length > 0) lines.push(...traffic, '');
   if (s.stages.some((x) => x.low_confidence))
     lines.push('~ = decided on the point estimate: too few samples for the confidence interval to decide.');
   lines.push(headline(s));
