@@ -115,8 +115,9 @@ export function createPayloadSource(
     }
     case 'scripts': {
       const { scripts } = spec;
+      const order = shuffledCycle(scripts.length, rng);
       return conversations(spec.thinkTimeMs, () => {
-        const payload = Math.floor(rng() * scripts.length);
+        const payload = order();
         const script = scripts[payload]!;
         return { payload, turns: script.length, turn: (k) => script[k]! };
       });
@@ -134,6 +135,21 @@ export function createPayloadSource(
       }));
     }
   }
+}
+
+/** 0 … n−1 in a seeded random order, each once per pass: conversations repeat only after all were played. */
+function shuffledCycle(n: number, rng: () => number): () => number {
+  let order: number[] = [];
+  return () => {
+    if (order.length === 0) {
+      order = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+    }
+    return order.pop()!;
+  };
 }
 
 function single(next: () => NextRequest): PayloadSource {
