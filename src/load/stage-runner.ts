@@ -89,8 +89,9 @@ function stageRequests(
   const source = o.payloads ?? pickedPayloads(o.pickPayload ?? (() => 0));
   return {
     async sendNext(worker: number): Promise<boolean> {
-      const pause = source.pauseMs(worker);
-      if (pause > 0) await sleep(o.clock, pause);
+      // Think time between turns, cut short when the stage stops sending: a stage never waits out a pause.
+      const until = o.clock.now() + source.pauseMs(worker);
+      while (tally.sendingOpen && o.clock.now() < until) await sleep(o.clock, Math.min(100, until - o.clock.now()));
       if (!tally.sendingOpen) return false;
       if (tally.checkBudget(hooks.budget)) return false;
       // Built before t0: a long prompt's text is the generator's work, not the server's latency.
