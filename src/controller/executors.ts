@@ -4,8 +4,9 @@ import { ToolError } from '../errors.ts';
 import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
 import type { StageExecutor } from '../load/executor.ts';
 import { connectAgents } from '../load/remote-agents.ts';
+import { createPayloadSource, type PayloadSpec } from '../load/payload-source.ts';
 import { createInProcessExecutor } from '../load/stage-runner.ts';
-import { createTransport } from '../load/transport.ts';
+import { createTransport, type TransportConfig } from '../load/transport.ts';
 import { startWorkerPool } from '../load/worker-pool.ts';
 import type { Profile } from '../profile/types.ts';
 import type { RunClock } from '../util/clock.ts';
@@ -13,6 +14,7 @@ import { mulberry32 } from '../util/prng.ts';
 import { TOOL_VERSION } from '../version.ts';
 import type { Target } from './target.ts';
 import { transportConfig } from './transport-config.ts';
+import { buildWorkload } from './workload.ts';
 
 /** What only a remote-agents run needs from outside the profile. */
 export interface ExecutorContext {
@@ -30,13 +32,15 @@ export async function createExecutor(
   idPrefix: string,
   context: ExecutorContext = {},
 ): Promise<StageExecutor> {
-  const config = transportConfig(profile, target.baseUrl, target.apiKey, target.headers);
+  const workload = await buildWorkload(profile);
+  const config = transportConfig(profile, target.baseUrl, target.apiKey, target.headers, workload);
   if (profile.agents && profile.agents.length > 0)
-    return createAgentsExecutor(profile, target, clock, idPrefix, context);
+    return createAgentsExecutor(profile, target, clock, idPrefix, context, { config, spec: workload.spec });
   if (profile.workers > 1) {
     return startWorkerPool({
       workers: profile.workers,
       transport: config,
+      payloads: workload.spec,
       seed: profile.request.seed,
       secrets: target.secrets,
       originEpochMs: clock.originEpochMs,
@@ -46,10 +50,12 @@ export async function createExecutor(
     });
   }
   const transport = createTransport({ config, clock, redact: target.redact });
-  const rng = mulberry32(profile.request.seed);
-  const nPayloads = config.body.payloads.length;
-  const pickPayload = nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads);
-  return createInProcessExecutor({ transport, clock, idPrefix, pickPayload });
+  const payloads = createPayloadSource(workload.spec, {
+    payloadCount: config.body.payloads.length,
+    endpoint: config.endpoint ?? 'chat',
+    rng: mulberry32(profile.request.seed),
+  });
+  return createInProcessExecutor({ transport, clock, idPrefix, payloads });
 }
 
 function createAgentsExecutor(
@@ -58,6 +64,7 @@ function createAgentsExecutor(
   clock: RunClock,
   idPrefix: string,
   context: ExecutorContext,
+  workload: { config: TransportConfig; spec: PayloadSpec },
 ): Promise<StageExecutor> {
   if (profile.workers > 1)
     throw new ToolError(
@@ -76,7 +83,8 @@ function createAgentsExecutor(
     urls: profile.agents!,
     token,
     toolVersion: TOOL_VERSION,
-    transport: transportConfig(profile, target.baseUrl, target.apiKey),
+    transport: workload.config,
+    payloads: workload.spec,
     seed: profile.request.seed,
     secrets: target.secrets,
     idPrefix,

@@ -1,6 +1,7 @@
 // The transport's view of a profile: the target and the request bodies as plain data (src/load knows no Profile).
 import type { TransportConfig } from '../load/transport.ts';
 import type { Profile } from '../profile/types.ts';
+import { plainWorkload, type Workload } from './workload.ts';
 
 /**
  * `apiKey` null: no key. The SDK insists on one, so it gets a placeholder, and a null Authorization header (which
@@ -11,6 +12,7 @@ export function transportConfig(
   baseUrl: string,
   apiKey: string | null,
   headers: Record<string, string> = writtenHeaders(profile),
+  workload: Workload = plainWorkload(profile),
 ): TransportConfig {
   const req = profile.request;
   const base: Record<string, unknown> = { ...req.extraBody, model: profile.target.model, stream: req.stream };
@@ -21,7 +23,8 @@ export function transportConfig(
     baseUrl,
     apiKey: apiKey ?? 'EMPTY',
     headers: apiKey === null && !hasAuthorization(headers) ? { ...headers, Authorization: null } : headers,
-    body: { base, payloads: req.payloads.map((p) => ({ messages: p.messages })) },
+    body: { base, payloads: workload.payloads },
+    endpoint: req.endpoint ?? 'chat',
     stream: req.stream,
     timeouts: req.timeouts,
   };

@@ -19,6 +19,7 @@ import {
 } from './agent-protocol.ts';
 import type { RunBudget } from './executor.ts';
 import { recordBatcher } from './record-batch.ts';
+import { createPayloadSource } from './payload-source.ts';
 import { createInProcessExecutor, type InProcessExecutor } from './stage-runner.ts';
 import { localWindowCounter } from './tally.ts';
 import { createTransport } from './transport.ts';
@@ -191,13 +192,16 @@ class AgentSession {
       redact: this.redact,
       path: setup.path,
     });
-    const nPayloads = setup.transport.body.payloads.length;
     const rng = mulberry32((setup.seed + 7919 * (setup.index + 1)) >>> 0);
     this.executor = createInProcessExecutor({
       transport,
       clock: this.clock,
       idPrefix: setup.idPrefix,
-      pickPayload: nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads),
+      payloads: createPayloadSource(setup.payloads ?? { kind: 'payloads' }, {
+        payloadCount: setup.transport.body.payloads.length,
+        endpoint: setup.transport.endpoint ?? 'chat',
+        rng,
+      }),
       interruptGraceMs: setup.interruptGraceMs,
     });
     this.log(`agent ${setup.index}: set up for ${new URL(setup.transport.baseUrl).host}`);

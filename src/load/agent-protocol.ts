@@ -4,6 +4,7 @@ import type { RequestRecord } from '../model/record.ts';
 import type { ExecutorHealth, StagePlan, StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
 import type { StagePart } from './executor.ts';
+import type { PayloadSpec } from './payload-source.ts';
 import type { TransportConfig } from './transport.ts';
 
 /** Bumped on any change to the messages below; controller and agent must agree (and run the same tool version). */
@@ -26,6 +27,8 @@ export interface AgentSetup {
   index: number;
   idPrefix: string;
   transport: TransportConfig;
+  /** What each request sends (synthetic prompts, conversations); absent: a payload drawn from `transport.body`. */
+  payloads?: PayloadSpec;
   seed: number;
   /** Secret values for the agent's redactor (the API key, secret header values). */
   secrets: (string | null)[];

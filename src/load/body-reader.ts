@@ -29,20 +29,23 @@ class StreamEvents {
 
   constructor(
     readonly fold: RecordFold,
-    /** Most content chunks skip JSON.parse once the shape is learned (fast path only). */
-    private readonly shape: ChunkShape | null,
+    /** Most token chunks skip JSON.parse once their shape is learned (fast path only): answers, then reasoning. */
+    private readonly shapes: readonly [ChunkShape, ChunkShape] | null,
   ) {}
 
   /** True to stop reading: [DONE], a malformed event or an error event. */
   private onData(data: string): boolean {
-    const shape = this.shape;
-    if (shape !== null) {
-      const m = shape.match(data);
-      if (m === 1) {
-        this.fold.content(this.t);
+    const shapes = this.shapes;
+    if (shapes !== null) {
+      for (const shape of shapes) {
+        const m = shape.match(data);
+        if (m < 0) continue;
+        if (m === 1) {
+          if (shape.reasoning) this.fold.reasoning(this.t);
+          else this.fold.content(this.t);
+        }
         return false;
       }
-      if (m === 0) return false;
     }
     const ev = parseDataPayload(data);
     if (ev.kind === 'done') {
@@ -58,18 +61,18 @@ class StreamEvents {
       this.fold.errorEvent(ev.message);
       return true;
     }
-    if (ev.content) {
-      this.fold.content(this.t);
-      // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
-      if (
-        shape !== null &&
-        ev.finishReason === null &&
-        ev.usage === null &&
-        this.shapeTries < SHAPE_TRIES &&
-        !shape.learn(data)
-      )
-        this.shapeTries++;
-    }
+    if (ev.answer) this.fold.content(this.t, ev.text, ev.reasoning);
+    else if (ev.reasoning) this.fold.reasoning(this.t);
+    // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
+    if (
+      (ev.answer || ev.reasoning) &&
+      shapes !== null &&
+      ev.finishReason === null &&
+      ev.usage === null &&
+      this.shapeTries < SHAPE_TRIES &&
+      !shapes[ev.reasoning ? 1 : 0].learn(data)
+    )
+      this.shapeTries++;
     if (ev.finishReason) this.fold.finishReason(ev.finishReason);
     if (ev.usage) this.fold.usage(ev.usage);
     return false;
@@ -93,7 +96,7 @@ export async function readText(reply: Reply): Promise<string> {
 
 /**
  * Reads the body of `reply` into `fold` and ends it there; rejects with the error that cut the body short.
- * `shapes`: match content chunks by their shape (ChunkShape) before parsing them.
+ * `shapes`: match token chunks by their shape (ChunkShape) before parsing them; never while the fold keeps the answer.
  */
 export function readBody(
   reply: Reply,
@@ -109,7 +112,8 @@ export function readBody(
     fold.noBody(clock.now());
     return Promise.resolve();
   }
-  const events = new StreamEvents(fold, shapes ? new ChunkShape() : null);
+  const useShapes = shapes && fold.answer === null;
+  const events = new StreamEvents(fold, useShapes ? [new ChunkShape(), new ChunkShape()] : null);
   const reading = node !== null ? readNodeStream(node, events, clock) : readWebStream(web!, events, clock);
   return reading.then(() => fold.endOfBody(clock.now()));
 }

@@ -5,6 +5,7 @@
 import type { AgentSummary } from '../model/agents.ts';
 import type { ErrorClass, PlannedRequest, RequestRecord } from '../model/record.ts';
 import type { StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
+import type { RequestBody } from './transport-config.ts';
 
 /** Run-wide safety limits, shared by every stage and every executor. */
 export interface RunBudget {
@@ -41,7 +42,8 @@ export type { PlannedRequest };
 
 /** What an executor needs of a transport (src/load/transport.ts): send, cut in-flight requests short, close. */
 export interface RequestSender {
-  send(req: PlannedRequest): Promise<RequestRecord>;
+  /** Sends payload `req.payload`, or `body` when the request was built for itself. */
+  send(req: PlannedRequest, body?: RequestBody): Promise<RequestRecord>;
   /** Abort every request in flight, classified with `errorClass`. */
   abortAll(errorClass: ErrorClass, message: string): void;
   close(): void;

@@ -53,12 +53,19 @@ function findCaptured(err: unknown): Captured | null {
  * built something this path does not re-send (a streaming or non-text body, a protocol other than http(s)): the
  * caller then sends through the SDK as usual. Rejects with the SDK's own error when it refuses to build the request.
  */
-export async function capture(client: OpenAI, body: unknown): Promise<PreparedRequest | null> {
+export async function capture(
+  client: OpenAI,
+  body: unknown,
+  endpoint: 'chat' | 'completions' = 'chat',
+): Promise<PreparedRequest | null> {
   let captured: Captured | null = null;
   try {
-    await client.chat.completions
-      .create(body as OpenAI.ChatCompletionCreateParamsStreaming, { headers: { 'x-request-id': 'prepared' } })
-      .asResponse();
+    const options = { headers: { 'x-request-id': 'prepared' } };
+    await (
+      endpoint === 'completions'
+        ? client.completions.create(body as OpenAI.CompletionCreateParamsStreaming, options)
+        : client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming, options)
+    ).asResponse();
   } catch (err) {
     captured = findCaptured(err);
     if (captured === null) throw err;
@@ -81,6 +88,15 @@ export async function capture(client: OpenAI, body: unknown): Promise<PreparedRe
     headers,
     body: bodyBuf,
   };
+}
+
+/** The same request with another JSON body: every header as the SDK built it, the content-length of `json`. */
+export function withBody(p: PreparedRequest, json: string): PreparedRequest {
+  const body = Buffer.from(json);
+  const headers = [...p.headers];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i] === 'content-length') headers[i + 1] = String(body.byteLength);
+  return { ...p, headers, body };
 }
 
 /** A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none. */

@@ -3,7 +3,7 @@
 // mutable accumulator with a method per event kind, so that a content chunk costs no event object (BENCHMARKS.md).
 import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import { classifyError } from './error-class.ts';
-import type { Usage } from './sse.ts';
+import { usageOf, type Usage } from './sse.ts';
 
 import type { PlannedRequest } from '../model/record.ts';
 export type { PlannedRequest };
@@ -29,10 +29,12 @@ const PHASED = new Set<ErrorClass>([
 interface CompletionBody {
   error?: unknown;
   choices?: {
-    message?: { content?: string | null; reasoning_content?: string | null };
+    message?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+    /** Legacy completions. */
+    text?: string | null;
     finish_reason?: string | null;
   }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  usage?: unknown;
 }
 
 /** A non-streaming response body as a JSON object, or null when it is not one. */
@@ -61,11 +63,14 @@ export class RecordFold {
   /** [DONE], a finish_reason at the end of the body, or a whole non-streaming response. */
   private ended = false;
   private usageTokens: number | null = null;
+  /** The answer's text, kept only for a conversation (which resends it); null otherwise. */
+  readonly answer: string[] | null;
 
   constructor(
     p: PlannedRequest,
     /** Removes secrets from any text before it is stored. */
     private readonly redact: (text: string) => string,
+    opts: { requestedOutputTokens?: number | null; keepAnswer?: boolean } = {},
   ) {
     this.rec = {
       id: p.id,
@@ -77,6 +82,8 @@ export class RecordFold {
       headersAt: null,
       firstContentAt: null,
       lastContentAt: null,
+      firstReasoningAt: null,
+      firstOutputAt: null,
       end: 0,
       gapsMs: [],
       contentChunks: 0,
@@ -87,11 +94,16 @@ export class RecordFold {
       errorPhase: null,
       finishReason: null,
       promptTokens: null,
+      cachedTokens: null,
       outputTokens: 0,
       outputTokensEstimated: true,
+      requestedOutputTokens: opts.requestedOutputTokens ?? null,
+      reasoningTokens: null,
       retryAfterS: null,
+      turn: p.turn ?? 1,
     };
     this.lastActivityAt = p.t0;
+    this.answer = opts.keepAnswer ? [] : null;
   }
 
   /** The first failure is the one recorded. */
@@ -114,8 +126,23 @@ export class RecordFold {
     this.lastActivityAt = t;
   }
 
-  /** A chunk with non-empty content (or reasoning content) at `t`. */
-  content(t: number): void {
+  /** A chunk at `t` with a non-empty answer (`text`, kept for a conversation), and maybe reasoning too. */
+  content(t: number, text: string | null = null, reasoning = false): void {
+    this.token(t);
+    const rec = this.rec;
+    if (rec.firstOutputAt === null) rec.firstOutputAt = t;
+    if (reasoning && rec.firstReasoningAt === null) rec.firstReasoningAt = t;
+    if (text !== null) this.answer?.push(text);
+  }
+
+  /** A chunk with non-empty reasoning (and no answer) at `t`. */
+  reasoning(t: number): void {
+    this.token(t);
+    if (this.rec.firstReasoningAt === null) this.rec.firstReasoningAt = t;
+  }
+
+  /** Any token, of either kind: TTFT, TPOT and ITL count both. */
+  private token(t: number): void {
     const rec = this.rec;
     rec.contentChunks++;
     const last = rec.lastContentAt;
@@ -131,6 +158,8 @@ export class RecordFold {
   usage(u: Usage): void {
     if (u.completionTokens !== null) this.usageTokens = u.completionTokens;
     if (u.promptTokens !== null) this.rec.promptTokens = u.promptTokens;
+    if (u.reasoningTokens != null) this.rec.reasoningTokens = u.reasoningTokens;
+    if (u.cachedTokens != null) this.rec.cachedTokens = u.cachedTokens;
   }
 
   /** `data: [DONE]`. */
@@ -182,10 +211,14 @@ export class RecordFold {
       return this.fail('stream_error_event', `error object in response: ${errorMessage(obj.error)}`);
     const c0 = obj.choices?.[0];
     rec.finishReason = c0?.finish_reason ?? null;
-    rec.promptTokens = obj.usage?.prompt_tokens ?? null;
-    const content = c0?.message?.content || c0?.message?.reasoning_content || '';
-    if (typeof obj.usage?.completion_tokens === 'number') {
-      rec.outputTokens = obj.usage.completion_tokens;
+    const usage = usageOf(obj.usage);
+    rec.promptTokens = usage?.promptTokens ?? null;
+    if (usage) this.usage(usage);
+    const answer = c0?.message?.content || c0?.text || '';
+    const content = answer || c0?.message?.reasoning_content || c0?.message?.reasoning || '';
+    if (answer) this.answer?.push(answer);
+    if (usage?.completionTokens != null) {
+      rec.outputTokens = usage.completionTokens;
       rec.outputTokensEstimated = false;
     } else {
       rec.outputTokens = content ? 1 : 0;

@@ -46,6 +46,7 @@ export async function connectAgents(o: RemoteAgentsOptions): Promise<RemoteAgent
     index,
     idPrefix: `${o.idPrefix}a${index}`,
     transport: o.transport,
+    payloads: o.payloads,
     seed: o.seed,
     secrets: o.secrets,
     path: o.path ?? 'fast',

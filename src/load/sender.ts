@@ -17,11 +17,20 @@ import {
   capture,
   capturingFetch,
   createPreparedSender,
+  withBody,
   type PreparedRequest,
   type PreparedSender,
 } from './prepared.ts';
 import type { PlannedRequest } from './record-fold.ts';
 import type { TransportConfig } from './transport-config.ts';
+
+type Body = Record<string, unknown>;
+
+/** The output length a body asks for, or null when it sets none. */
+export function requestedOutputTokens(body: Body): number | null {
+  const n = body.max_completion_tokens ?? body.max_tokens;
+  return typeof n === 'number' ? n : null;
+}
 
 /** How one request is aborted: through the node:http fetch's link, or the SDK's signal. */
 export interface AbortHandle {
@@ -62,6 +71,9 @@ export class RequestSender {
   private readonly prepared: PreparedSender | null = null;
   private readonly captureClient: OpenAI | null = null;
   private readonly templates: Promise<PreparedRequest | null>[] = [];
+  /** For bodies built per request: one SDK build, re-sent with each body when the SDK sends JSON.stringify(body). */
+  private ownBodyTemplate: Promise<PreparedRequest | null> | null = null;
+  private readonly endpoint: 'chat' | 'completions';
 
   /** `fetch`: one for the SDK instead of either path's (tests replaying recorded streams). */
   constructor(
@@ -69,6 +81,7 @@ export class RequestSender {
     path: 'fast' | 'sdk',
     fetch?: typeof globalThis.fetch,
   ) {
+    this.endpoint = config.endpoint ?? 'chat';
     const { baseURL, defaultQuery } = splitBaseUrl(config.baseUrl);
     this.httpFetch = path === 'fast' && !fetch ? createHttpFetch() : null;
     const fetchImpl = fetch ?? this.httpFetch?.fetch;
@@ -95,9 +108,13 @@ export class RequestSender {
       : { link: null, controller: new AbortController() };
   }
 
-  /** The response's status and body; rejects with the SDK's error for an error status, or the connection's. */
-  send(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
-    return this.prepared !== null ? this.fastReply(p, h) : this.sdkReply(p, h);
+  /**
+   * The response's status and body; rejects with the SDK's error for an error status, or the connection's.
+   * `body`: a body built for this request instead of payload `p.payload`.
+   */
+  send(p: PlannedRequest, h: AbortHandle, body?: Body): Promise<Reply> {
+    if (body !== undefined) return this.prepared !== null ? this.fastReplyWith(p, h, body) : this.sdkReply(p, h, body);
+    return this.prepared !== null ? this.fastReply(p, h) : this.sdkReply(p, h, this.bodyOf(p.payload));
   }
 
   abort(h: AbortHandle, message: string): void {
@@ -110,21 +127,30 @@ export class RequestSender {
     this.prepared?.close();
   }
 
-  private bodyOf(payload: number): Record<string, unknown> {
+  /** The whole body of payload `payload`. */
+  bodyOf(payload: number): Body {
     const { base, payloads } = this.config.body;
     return { ...base, ...(payloads[payload] ?? payloads[0]) };
   }
 
+  /** The whole body of a request built for itself. */
+  ownBody(fields: Body): Body {
+    return { ...this.config.body.base, ...fields };
+  }
+
   /** The response through the SDK: its own fetch (path 'sdk', tests' fetch) or the node:http one. */
-  private async sdkReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
-    const response = await this.client.chat.completions
-      .create(this.bodyOf(p.payload) as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-        ...(h.link
-          ? { fetchOptions: { [ABORT_LINK]: h.link } as unknown as OpenAI.RequestOptions['fetchOptions'] }
-          : { signal: h.controller!.signal }),
-        headers: { 'x-request-id': p.id },
-      })
-      .asResponse();
+  private async sdkReply(p: PlannedRequest, h: AbortHandle, body: Body): Promise<Reply> {
+    const options = {
+      ...(h.link
+        ? { fetchOptions: { [ABORT_LINK]: h.link } as unknown as OpenAI.RequestOptions['fetchOptions'] }
+        : { signal: h.controller!.signal }),
+      headers: { 'x-request-id': p.id },
+    };
+    const response = await (
+      this.endpoint === 'completions'
+        ? this.client.completions.create(body as unknown as OpenAI.CompletionCreateParamsStreaming, options)
+        : this.client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, options)
+    ).asResponse();
     return replyOf(response);
   }
 
@@ -132,9 +158,27 @@ export class RequestSender {
   // paid before. Not all up front: a prompts file of 10,000 payloads stalled the event loop for ~1.8 s that way, in
   // the first stage. A refusal by the SDK is kept too and becomes each request's error for that payload.
   private async fastReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
-    const template = await (this.templates[p.payload] ??= capture(this.captureClient!, this.bodyOf(p.payload)));
-    if (template === null) return this.sdkReply(p, h);
+    const template = await (this.templates[p.payload] ??= capture(
+      this.captureClient!,
+      this.bodyOf(p.payload),
+      this.endpoint,
+    ));
+    if (template === null) return this.sdkReply(p, h, this.bodyOf(p.payload));
     const r = await this.prepared!.send(template, p.id, h.link!);
+    return { status: r.status, node: r.body, web: null };
+  }
+
+  // A body built per request (a fresh synthetic prompt, a conversation's history) costs one JSON.stringify, not an
+  // SDK build: the request the SDK built for the first such body is re-sent with each body, as long as that first
+  // body's bytes were exactly JSON.stringify of it (else every such request goes through the SDK).
+  private async fastReplyWith(p: PlannedRequest, h: AbortHandle, body: Body): Promise<Reply> {
+    const json = JSON.stringify(body);
+    this.ownBodyTemplate ??= capture(this.captureClient!, body, this.endpoint).then((t) =>
+      t !== null && t.body.toString() === json ? t : null,
+    );
+    const template = await this.ownBodyTemplate;
+    if (template === null) return this.sdkReply(p, h, body);
+    const r = await this.prepared!.send(withBody(template, json), p.id, h.link!);
     return { status: r.status, node: r.body, web: null };
   }
 }

@@ -1,19 +1,49 @@
-// A minimal server-sent-events line scanner for chat-completion streams. Only `data:` fields
+// A minimal server-sent-events line scanner for chat-completion (and legacy completion) streams. Only `data:` fields
 // matter for the Chat Completions API; comments, `event:` and `id:` lines are ignored.
-// ChunkShape lets most content chunks of a stream skip JSON.parse, exactly (see its comment).
+// ChunkShape lets most token chunks of a stream skip JSON.parse, exactly (see its comment).
 
 export type StreamEvent =
   | { kind: 'done' }
-  | { kind: 'chunk'; content: boolean; finishReason: string | null; usage: Usage | null }
+  | {
+      kind: 'chunk';
+      /** A non-empty answer: `delta.content` (chat) or `text` (completions). */
+      answer: boolean;
+      /** A non-empty `delta.reasoning_content` or `delta.reasoning`. */
+      reasoning: boolean;
+      finishReason: string | null;
+      usage: Usage | null;
+      /** The answer text when `answer` (read only by conversations, which resend it). */
+      text: string | null;
+    }
   | { kind: 'error'; message: string }
   | { kind: 'malformed'; sample: string };
 
 export interface Usage {
   promptTokens: number | null;
   completionTokens: number | null;
+  /** usage.completion_tokens_details.reasoning_tokens. */
+  reasoningTokens?: number | null;
+  /** usage.prompt_tokens_details.cached_tokens. */
+  cachedTokens?: number | null;
 }
 
-/** Interprets one `data:` payload of a chat.completion.chunk stream. */
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** The `usage` object of a chunk or a response, or null when it has none. */
+export function usageOf(u: unknown): Usage | null {
+  if (!u || typeof u !== 'object') return null;
+  const o = u as Record<string, unknown>;
+  const completion = o.completion_tokens_details as Record<string, unknown> | null | undefined;
+  const prompt = o.prompt_tokens_details as Record<string, unknown> | null | undefined;
+  return {
+    promptTokens: numberOrNull(o.prompt_tokens),
+    completionTokens: numberOrNull(o.completion_tokens),
+    reasoningTokens: numberOrNull(completion?.reasoning_tokens),
+    cachedTokens: numberOrNull(prompt?.cached_tokens),
+  };
+}
+
+/** Interprets one `data:` payload of a chat.completion.chunk (or legacy text_completion) stream. */
 export function parseDataPayload(data: string): StreamEvent {
   if (data === '[DONE]') return { kind: 'done' };
   let obj: unknown;
@@ -30,27 +60,22 @@ export function parseDataPayload(data: string): StreamEvent {
     const message = typeof e === 'string' ? e : typeof e.message === 'string' ? e.message : JSON.stringify(e);
     return { kind: 'error', message };
   }
-  let content = false;
+  let text: string | null = null;
+  let reasoning = false;
   let finishReason: string | null = null;
   const choices = o.choices;
   if (Array.isArray(choices) && choices.length > 0) {
     const c0 = choices[0] as Record<string, unknown> | null;
     const delta = (c0?.delta ?? null) as Record<string, unknown> | null;
     if (delta) {
-      // Reasoning models stream their thinking first; it is output the user waits for, so it counts.
-      content = nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning);
+      if (nonEmpty(delta.content)) text = delta.content as string;
+      // Reasoning models stream their thinking first: a token the user waits for (TTFT), not yet the answer (TTFO).
+      reasoning = nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning);
     }
+    if (text === null && nonEmpty(c0?.text)) text = c0!.text as string;
     if (typeof c0?.finish_reason === 'string') finishReason = c0.finish_reason;
   }
-  let usage: Usage | null = null;
-  const u = o.usage as Record<string, unknown> | null | undefined;
-  if (u && typeof u === 'object') {
-    usage = {
-      promptTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : null,
-      completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : null,
-    };
-  }
-  return { kind: 'chunk', content, finishReason, usage };
+  return { kind: 'chunk', answer: text !== null, reasoning, finishReason, usage: usageOf(o.usage), text };
 }
 
 function nonEmpty(v: unknown): boolean {
@@ -146,16 +171,29 @@ function jsonStringBody(s: string, from: number, to: number): number {
   return to - from;
 }
 
+/** The string fields a token can come in; a chunk of a learned shape carries exactly one of them. */
+const TOKEN_FIELDS = ['content', 'text', 'reasoning_content', 'reasoning'] as const;
+type TokenField = (typeof TOKEN_FIELDS)[number];
+
+function tokenField(o: unknown, field: TokenField): unknown {
+  const c0 = (o as { choices?: Record<string, unknown>[] } | null)?.choices?.[0];
+  if (!c0 || typeof c0 !== 'object') return undefined;
+  return field === 'text' ? c0.text : (c0.delta as Record<string, unknown> | null | undefined)?.[field];
+}
+
 /**
- * The shape of one stream's plain content chunks: the text before and after the content string of a chunk that
- * parseDataPayload read as {content, no finish_reason, no usage}. A payload `prefix + X + suffix`, X the body of a
- * JSON string, is the same JSON document with another content string, so it is a content chunk iff X is non-empty.
+ * The shape of one stream's plain token chunks: the text before and after the token string of a chunk that
+ * parseDataPayload read as {one kind of token, no finish_reason, no usage}. A payload `prefix + X + suffix`, X the
+ * body of a JSON string, is the same JSON document with another token string, so it is a token chunk of the same
+ * kind (`reasoning` or an answer) iff X is non-empty. Every other field, reasoning ones included, is unchanged.
  */
 export class ChunkShape {
   private prefix = '';
   private suffix = '';
+  /** The learned chunks are reasoning tokens (else answer tokens). */
+  reasoning = false;
 
-  /** 1: a content chunk, 0: the same shape with empty content, -1: unknown (parse it). */
+  /** 1: a token chunk of the learned kind, 0: the same shape with an empty token, -1: unknown (parse it). */
   match(data: string): number {
     const p = this.prefix;
     if (p === '') return -1;
@@ -166,41 +204,46 @@ export class ChunkShape {
     return n < 0 ? -1 : n > 0 ? 1 : 0;
   }
 
-  /** Learns the shape from a payload parseDataPayload read as a plain content chunk; false if it cannot be used. */
+  /** Learns the shape from a payload parseDataPayload read as a plain token chunk; false if it cannot be used. */
   learn(data: string): boolean {
     this.prefix = this.suffix = '';
-    let content: unknown;
+    let o: unknown;
     try {
-      const o = JSON.parse(data) as { choices?: { delta?: Record<string, unknown> }[] };
-      const d = o.choices?.[0]?.delta;
-      content = d?.content;
-      // The reasoning fields would also make a chunk count as content: only learn chunks that carry neither.
-      if (
-        d &&
-        ((typeof d.reasoning_content === 'string' && d.reasoning_content !== '') ||
-          (typeof d.reasoning === 'string' && d.reasoning !== ''))
-      )
-        return false;
+      o = JSON.parse(data);
     } catch {
       return false;
     }
-    if (typeof content !== 'string' || content === '' || content === PROBE) return false;
-    const quoted = JSON.stringify(content);
+    // Exactly one token field is non-empty: a chunk with both reasoning and content cannot stand for either kind.
+    const filled = TOKEN_FIELDS.filter((f) => {
+      const v = tokenField(o, f);
+      return typeof v === 'string' && v !== '';
+    });
+    const field = filled.length === 1 ? filled[0]! : null;
+    if (field === null) return false;
+    const value = tokenField(o, field) as string;
+    if (value === PROBE) return false;
+    const quoted = JSON.stringify(value);
     const at = data.indexOf(quoted);
     if (at < 0 || data.indexOf(quoted, at + 1) >= 0) return false;
     const prefix = data.slice(0, at + 1);
     const suffix = data.slice(at + quoted.length - 1);
-    // Proof that the cut is exactly the content string: the same text with a probe there reads as the probe.
+    if (!this.proves(prefix, suffix, field)) return false;
+    this.prefix = prefix;
+    this.suffix = suffix;
+    this.reasoning = field === 'reasoning_content' || field === 'reasoning';
+    return true;
+  }
+
+  /** Proof that the cut is exactly the token string: the same text with a probe there reads as the probe. */
+  private proves(prefix: string, suffix: string, field: TokenField): boolean {
+    const reasoning = field === 'reasoning_content' || field === 'reasoning';
     const probe = parseDataPayload(prefix + PROBE + suffix);
-    if (probe.kind !== 'chunk' || !probe.content || probe.finishReason !== null || probe.usage !== null) return false;
+    if (probe.kind !== 'chunk' || probe.finishReason !== null || probe.usage !== null) return false;
+    if (probe.answer === reasoning || probe.reasoning !== reasoning) return false;
     try {
-      const o = JSON.parse(prefix + PROBE + suffix) as { choices?: { delta?: Record<string, unknown> }[] };
-      if (o.choices?.[0]?.delta?.content !== PROBE) return false;
+      return tokenField(JSON.parse(prefix + PROBE + suffix), field) === PROBE;
     } catch {
       return false;
     }
-    this.prefix = prefix;
-    this.suffix = suffix;
-    return true;
   }
 }

@@ -4,9 +4,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestRecord } from '../model/record.ts';
 import type { ExecutorHealth, StagePlan, StageRunResult } from '../model/stage.ts';
-import type { Clock, Timer } from '../util/clock.ts';
+import { sleep, type Clock, type Timer } from '../util/clock.ts';
 import type { RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
 import { loadModelFor, WHOLE_STAGE } from './load-model.ts';
+import type { PayloadSource } from './payload-source.ts';
 import { StageTally, type WindowRequestCounter } from './tally.ts';
 
 export interface InProcessExecutorOptions {
@@ -15,7 +16,9 @@ export interface InProcessExecutorOptions {
   clock: Clock;
   /** Prefix of request ids (x-request-id), unique per run: ids are `${idPrefix}-${stage}-${seq}`. */
   idPrefix: string;
-  pickPayload: () => number;
+  /** What each request sends (payloads, synthetic prompts, conversations); or `pickPayload`, a payload index. */
+  payloads?: PayloadSource;
+  pickPayload?: () => number;
   /** After an interrupt, in-flight requests get this long before they are aborted (default 5 s). */
   interruptGraceMs?: number;
   /** Window records before the breaker may trip (default 20). */
@@ -88,25 +91,37 @@ function stageRequests(
   records: RequestRecord[],
 ): StageRequests {
   let seq = 0;
+  const source = o.payloads ?? pickedPayloads(o.pickPayload ?? (() => 0));
   return {
     async sendNext(worker: number): Promise<boolean> {
+      // Think time between turns, cut short when the stage stops sending: a stage never waits out a pause.
+      const until = o.clock.now() + source.pauseMs(worker);
+      while (tally.sendingOpen && o.clock.now() < until) await sleep(o.clock, Math.min(100, until - o.clock.now()));
       if (!tally.sendingOpen) return false;
       if (tally.checkBudget(hooks.budget)) return false;
+      // Built before t0: a long prompt's text is the generator's work, not the server's latency.
+      const next = source.next(worker);
       const t0 = o.clock.now();
       const admitted = tally.admit(t0);
       if (!admitted) return false;
       const id = `${o.idPrefix}-${plan.index}-${seq++}`;
-      const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: o.pickPayload(), t0 };
+      const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: next.payload, turn: next.turn, t0 };
       hooks.budget.countSent(1);
-      const pending = o.transport.send(req);
+      const pending = o.transport.send(req, next.body);
       if (admitted.last) tally.closeAtLastRequest();
       const rec = await pending;
+      source.ended(worker, rec);
       records.push(rec);
       hooks.onRecord(rec);
       tally.record(rec);
       return true;
     },
   };
+}
+
+/** Single-turn payloads picked by index. */
+function pickedPayloads(pick: () => number): PayloadSource {
+  return { pauseMs: () => 0, next: () => ({ payload: pick(), turn: 1, body: undefined }), ended: () => {} };
 }
 
 /**

@@ -7,15 +7,16 @@ import type { ErrorClass, RequestRecord } from '../model/record.ts';
 import type { Clock, Timer } from '../util/clock.ts';
 import { readBody } from './body-reader.ts';
 import { RecordFold, type PlannedRequest, type Timeouts } from './record-fold.ts';
-import { RequestSender, type AbortHandle } from './sender.ts';
-import type { TransportConfig } from './transport-config.ts';
+import { RequestSender, requestedOutputTokens, type AbortHandle } from './sender.ts';
+import type { RequestBody, TransportConfig } from './transport-config.ts';
 
 export type { PlannedRequest } from './record-fold.ts';
-export type { TransportConfig } from './transport-config.ts';
+export type { RequestBody, TransportConfig } from './transport-config.ts';
 export { splitBaseUrl } from './sender.ts';
 
 export interface Transport {
-  send(req: PlannedRequest): Promise<RequestRecord>;
+  /** Sends payload `req.payload`, or `body` when the request was built for itself. */
+  send(req: PlannedRequest, body?: RequestBody): Promise<RequestRecord>;
   /** Abort every request in flight, classified with `errorClass`. */
   abortAll(errorClass: ErrorClass, message: string): void;
   inFlight(): number;
@@ -75,24 +76,35 @@ export function createTransport(opts: TransportOptions): Transport {
   const sweeper = startSweeper(clock, live, config.timeouts, abort);
 
   // No await after the headers: a frame suspended there would keep the reply for as long as the stream lasts.
-  async function exchange(p: PlannedRequest, l: InFlight): Promise<void> {
-    const reply = await sender.send(p, l);
+  async function exchange(p: PlannedRequest, l: InFlight, body: Record<string, unknown> | undefined): Promise<void> {
+    const reply = await sender.send(p, l, body);
     l.fold.headers(clock.now(), reply.status);
     return readBody(reply, l.fold, clock, config.stream, path === 'fast');
   }
 
-  async function send(p: PlannedRequest): Promise<RequestRecord> {
+  /** What a payload asks for, once per payload: the same for each of its requests. */
+  const requested: (number | null)[] = [];
+  const requestedOf = (payload: number) => (requested[payload] ??= requestedOutputTokens(sender.bodyOf(payload)));
+
+  async function send(p: PlannedRequest, own?: RequestBody): Promise<RequestRecord> {
     const { link, controller } = sender.abortHandle();
-    const l: InFlight = { fold: new RecordFold(p, redact), link, controller };
+    const body = own ? sender.ownBody(own.fields) : undefined;
+    const fold = new RecordFold(p, redact, {
+      requestedOutputTokens: body ? requestedOutputTokens(body) : requestedOf(p.payload),
+      keepAnswer: own?.onAnswer !== undefined,
+    });
+    const l: InFlight = { fold, link, controller };
     live.add(l);
     try {
-      await exchange(p, l);
+      await exchange(p, l, body);
     } catch (err) {
       l.fold.transportError(clock.now(), err, Date.now());
     } finally {
       live.delete(l);
     }
-    return l.fold.finish();
+    const rec = l.fold.finish();
+    if (rec.ok && fold.answer !== null) own?.onAnswer?.(fold.answer.join(''));
+    return rec;
   }
 
   return {

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../util/clock.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import type { RunBudget } from './executor.ts';
 import { recordBatcher } from './record-batch.ts';
+import { createPayloadSource } from './payload-source.ts';
 import { createInProcessExecutor } from './stage-runner.ts';
 import { createTransport } from './transport.ts';
 import {
@@ -33,13 +34,16 @@ const transport = createTransport({
   redact: makeRedactor(init.secrets),
   path: init.path,
 });
-const nPayloads = init.transport.body.payloads.length;
 const rng = mulberry32((init.seed + 7919 * (init.index + 1)) >>> 0);
 const executor = createInProcessExecutor({
   transport,
   clock,
   idPrefix: init.idPrefix,
-  pickPayload: nPayloads <= 1 ? () => 0 : () => Math.floor(rng() * nPayloads),
+  payloads: createPayloadSource(init.payloads ?? { kind: 'payloads' }, {
+    payloadCount: init.transport.body.payloads.length,
+    endpoint: init.transport.endpoint ?? 'chat',
+    rng,
+  }),
   interruptGraceMs: init.interruptGraceMs,
 });
 

@@ -4,6 +4,7 @@ import type { ExecutorHealth, StagePlan, StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
 import type { StagePart } from './executor.ts';
 import type { WindowRequestCounter } from './tally.ts';
+import type { PayloadSpec } from './payload-source.ts';
 import type { TransportConfig } from './transport.ts';
 
 export interface WorkerInit {
@@ -12,6 +13,8 @@ export interface WorkerInit {
   /** Prefix of the request ids this thread sends (the run's prefix and `w<index>`). */
   idPrefix: string;
   transport: TransportConfig;
+  /** What each request sends; default: the transport's payloads, sampled. */
+  payloads?: PayloadSpec;
   /** The run's payload sampling seed (request.seed); each thread derives its own from it. */
   seed: number;
   /** Secret values for the worker's redactor (the same as the controller's). */

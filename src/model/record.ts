@@ -57,6 +57,20 @@ export interface RequestRecord {
   retryAfterS: number | null;
   /** The x-ratelimit-* headers of an HTTP 429 (a hosted API's quota); absent when it sent none. */
   rateLimit?: RateLimitHeaders;
+
+  // Fields below were added with datasets, reasoning and conversations: absent in records of older runs.
+  /** First non-empty reasoning chunk (`reasoning_content` / `reasoning`); null without reasoning. */
+  firstReasoningAt?: number | null;
+  /** First non-empty answer chunk (`content`, or `text` on completions): TTFO. TTFT is the first of either kind. */
+  firstOutputAt?: number | null;
+  /** usage.completion_tokens_details.reasoning_tokens, when the server reported it. */
+  reasoningTokens?: number | null;
+  /** usage.prompt_tokens_details.cached_tokens, when the server reported it. */
+  cachedTokens?: number | null;
+  /** The output length the request asked for (its max_tokens), or null when it set none. */
+  requestedOutputTokens?: number | null;
+  /** 1-based turn of its conversation: 1 for single-turn requests and for the first turn of a conversation. */
+  turn?: number;
 }
 
 /** A quota as announced in x-ratelimit-{limit,remaining,reset}-{requests,tokens} headers; resets in seconds. */
@@ -70,4 +84,5 @@ export interface RateLimitHeaders {
 }
 
 /** What an executor hands the transport: the record's identity fields and `t0`. */
-export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'> &
+  Pick<RequestRecord, 'turn'>;

@@ -56,4 +56,15 @@ export interface StageSummary {
   errorSamples: Partial<Record<ErrorClass, string[]>>;
   /** Retry-After values seen on 429s (seconds), for the report. */
   retryAfterS: number[];
+  /** Time to the first answer token (reasoning excluded); = TTFT without reasoning. */
+  ttfoMs: Dist;
+  /** TTFT of first turns (every single-turn request) and of later turns of conversations. */
+  ttftFirstTurnMs: Dist;
+  ttftLaterTurnsMs: Dist;
+  /** Means over the successful judged requests whose server reported the count; null when none did. */
+  promptTokensAvg: number | null;
+  cachedTokensAvg: number | null;
+  reasoningTokensAvg: number | null;
+  /** Successful judged requests that received fewer output tokens than they asked for (the server stopped early). */
+  outputTokensShort: number;
 }

@@ -28,6 +28,11 @@ export const KEY_TREE = {
   request: {
     messages: 'value',
     prompts_file: 'value',
+    dataset: { path: 'value', format: 'value', limit: 'value', seed: 'value', tokenizer: 'value' },
+    // input_tokens and output_tokens: N, or a mapping {mean, stddev, min, max} (TOKEN_LENGTH_KEYS).
+    synthetic: { input_tokens: 'value', output_tokens: 'value', tokenizer: 'value', prefix_tokens: 'value' },
+    endpoint: 'value',
+    conversation: { turns: 'value', think_time: 'value' },
     max_tokens: 'value',
     temperature: 'value',
     stream: 'value',
@@ -70,10 +75,21 @@ export const KEY_TREE = {
 export const MESSAGE_KEYS = ['role', 'content'] as const;
 export const MESSAGE_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
+/** Keys of a token-length distribution (request.synthetic.input_tokens / output_tokens). */
+export const TOKEN_LENGTH_KEYS = ['mean', 'stddev', 'min', 'max'] as const;
+export const ENDPOINTS = ['chat', 'completions'] as const;
+export const TOKENIZERS = ['o200k_base', 'cl100k_base'] as const;
+/** Upper bounds of synthetic lengths and conversation turns: beyond them a profile is a mistake. */
+export const MAX_SYNTHETIC_TOKENS = 1_000_000;
+export const MAX_CONVERSATION_TURNS = 1000;
+/** Datasets may be bigger than a prompts file used to be (ShareGPT subsets); the whole file is read into memory. */
+export const MAX_DATASET_FILE_BYTES = 256 * 1024 * 1024;
+
 /** extra_body keys the tool sets itself; passing them through would silently change the measurement. */
 export const RESERVED_BODY_KEYS = [
   'model',
   'messages',
+  'prompt',
   'stream',
   'stream_options',
   'max_tokens',

@@ -1,5 +1,5 @@
 // The coarse ramp a profile describes, and the dry-run text `find-capacity validate` prints.
-import type { ConcurrencyPlan, Profile } from './types.ts';
+import type { ConcurrencyPlan, Profile, TokenLength } from './types.ts';
 import { formatDuration, formatPercent } from '../util/units.ts';
 
 /** The concurrency levels of the coarse ramp, strictly increasing (docs/profile.md, "Concurrency levels"). */
@@ -54,13 +54,38 @@ function describeTarget(target: Profile['target']): string {
   return `Target: ${target.baseUrl ?? '?'}, model ${target.model}${target.apiKeyEnv ? `, API key from $${target.apiKeyEnv}` : ', no API key'}`;
 }
 
+/** A token length as written: N, or its mean and range. */
+function describeLength(l: TokenLength): string {
+  return l.min === l.max ? `${l.min}` : `mean ${l.mean} (${l.min}–${l.max})`;
+}
+
+/** What each request sends: inline messages, a dataset, or synthetic prompts; and as conversations. */
+function describePayloads(request: Profile['request']): string {
+  const s = request.synthetic;
+  if (s) {
+    const prefix = s.prefixTokens > 0 ? ` after a shared ${s.prefixTokens}-token system prompt` : '';
+    return `synthetic prompts of ${describeLength(s.inputTokens)} tokens (${s.tokenizer})${prefix}, a fresh one per request (seed ${request.seed})`;
+  }
+  const n = request.payloads.length;
+  if (request.source === 'inline') return 'inline messages';
+  const format = request.dataset && request.dataset.format !== 'auto' ? `, ${request.dataset.format}` : '';
+  return `${n} ${request.conversation ? 'conversation' : 'payload'}${n === 1 ? '' : 's'} from ${request.source}${format} (sampled with seed ${request.seed})`;
+}
+
 function describeRequest(request: Profile['request']): string {
-  const payloads =
-    request.source === 'inline'
-      ? 'inline messages'
-      : `${request.payloads.length} payload${request.payloads.length === 1 ? '' : 's'} from ${request.source} (sampled with seed ${request.seed})`;
-  const tokens = request.maxTokens === null ? 'max_tokens not sent' : `max_tokens ${request.maxTokens}`;
-  return `Request: ${payloads}; ${tokens}; ${request.stream ? 'streaming' : 'not streaming (TTFT not measured)'}`;
+  const conv = request.conversation;
+  const turns = !conv
+    ? ''
+    : `; conversations of ${conv.turns === 'dataset' ? 'every turn of each record' : `${conv.turns} turns`}${conv.thinkTimeMs > 0 ? `, think time ${formatDuration(conv.thinkTimeMs)}` : ''}`;
+  const tokens = request.synthetic?.outputTokens
+    ? `max_tokens ${describeLength(request.synthetic.outputTokens)} per request`
+    : request.maxTokensFromDataset
+      ? 'max_tokens from each recorded reply'
+      : request.maxTokens === null
+        ? 'max_tokens not sent'
+        : `max_tokens ${request.maxTokens}`;
+  const endpoint = request.endpoint === 'completions' ? '; completions endpoint' : '';
+  return `Request: ${describePayloads(request)}${turns}; ${tokens}${endpoint}; ${request.stream ? 'streaming' : 'not streaming (TTFT not measured)'}`;
 }
 
 /** Upper bounds of the coarse ramp of n stages: its time, then its requests. */

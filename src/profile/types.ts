@@ -30,7 +30,56 @@ export interface TargetConfig {
 export type ChatMessage = { role: string; content: string };
 
 export interface RequestPayload {
+  /** What a single-turn request sends. */
   messages: ChatMessage[];
+  /** The reply a dataset recorded for it: its token count is max_tokens with `max_tokens: dataset`. */
+  reply?: string | null;
+  /** With request.conversation: the record's turns, each played with the history and the server's own answers. */
+  turns?: ConversationTurn[];
+}
+
+/** One turn of a recorded conversation: the messages it adds, and the reply the dataset recorded. */
+export interface ConversationTurn {
+  messages: ChatMessage[];
+  reply: string | null;
+}
+
+export type Endpoint = 'chat' | 'completions';
+export type TokenizerName = 'o200k_base' | 'cl100k_base';
+
+/** A length in tokens: N is {mean: N, stddev: 0, min: N, max: N}. */
+export interface TokenLength {
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+}
+
+export interface DatasetConfig {
+  /** As written, relative to the profile's directory. */
+  path: string;
+  format: 'messages' | 'sharegpt' | 'prompt' | 'auto';
+  /** Records used (after a seeded shuffle when `seed` is set); null: all. */
+  limit: number | null;
+  seed: number | null;
+  /** Counts the recorded replies' tokens for `max_tokens: dataset`. */
+  tokenizer: TokenizerName;
+}
+
+export interface SyntheticConfig {
+  inputTokens: TokenLength;
+  /** Null: request.max_tokens applies. */
+  outputTokens: TokenLength | null;
+  tokenizer: TokenizerName;
+  /** A shared leading system prompt of this many tokens (0: none). */
+  prefixTokens: number;
+}
+
+export interface ConversationConfig {
+  /** Every turn of each dataset record, or at most N turns (exactly N with synthetic prompts). */
+  turns: 'dataset' | number;
+  /** Pause of a slot between a turn's answer and its next turn. */
+  thinkTimeMs: number;
 }
 
 export interface RequestConfig {
@@ -43,6 +92,13 @@ export interface RequestConfig {
   stream: boolean;
   /** Extra body fields passed through to the API untouched (e.g. top_p). */
   extraBody: Record<string, unknown>;
+  /** `max_tokens: dataset`: each request asks for its recorded reply's token count (maxTokens is then null). */
+  maxTokensFromDataset?: boolean;
+  endpoint?: Endpoint;
+  dataset?: DatasetConfig | null;
+  /** Synthetic prompts instead of payloads (payloads is then empty). */
+  synthetic?: SyntheticConfig | null;
+  conversation?: ConversationConfig | null;
   seed: number;
   timeouts: { firstTokenMs: number; idleMs: number; totalMs: number };
 }

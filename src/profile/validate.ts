@@ -1,6 +1,5 @@
 // Validates a parsed profile document in full and normalizes it to a Profile. Every problem is
 // collected (never thrown) with its YAML path; SourceMap turns the path into file:line:col.
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProfileProblem } from '../errors.ts';
 import { parseRule } from '../slo/parse.ts';
@@ -11,7 +10,6 @@ import {
   DEFAULT_SIMULATOR_PRESET,
   KEY_TREE,
   MAX_CONCURRENCY,
-  MAX_PROMPTS_FILE_BYTES,
   MAX_TIER_FACTOR,
   MAX_TIERS,
   MIN_TIER_FACTOR,
@@ -25,6 +23,7 @@ import {
 import { checkAgentList } from './agents.ts';
 import { effectiveDrainMs } from './plan.ts';
 import { joinPath, type SourceMap } from './source.ts';
+import { checkWorkload } from './workload.ts';
 import type {
   ChatMessage,
   ConcurrencyPlan,
@@ -504,118 +503,15 @@ function checkMessages(c: Checker, v: unknown, p: string): ChatMessage[] | undef
   return ok ? out : undefined;
 }
 
-/** One prompts_file line → a payload, or an error message (without location). */
-function parsePromptLine(line: string): RequestPayload | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return 'is not valid JSON (expected a messages array, {"messages": [...]}, or a JSON string)';
-  }
-  if (typeof v === 'string') {
-    if (v.trim() === '') return 'is an empty prompt';
-    return { messages: [{ role: 'user', content: v }] };
-  }
-  let messages: unknown = v;
-  if (isObj(v)) {
-    if (!Object.hasOwn(v, 'messages')) return 'is an object without a "messages" field';
-    messages = v['messages'];
-  }
-  if (!Array.isArray(messages))
-    return `must be a messages array, {"messages": [...]}, or a JSON string, got ${describeValue(messages)}`;
-  if (messages.length === 0) return 'has an empty messages list';
-  const out: ChatMessage[] = [];
-  for (const [i, m] of messages.entries()) {
-    if (!isObj(m) || typeof m['role'] !== 'string' || typeof m['content'] !== 'string') {
-      return `message ${i + 1} must be {"role": "...", "content": "..."}`;
-    }
-    if (!(MESSAGE_ROLES as readonly string[]).includes(m['role'])) {
-      return `message ${i + 1} has unknown role ${describeValue(m['role'])}${didYouMean(m['role'], MESSAGE_ROLES)}`;
-    }
-    out.push({ role: m['role'], content: m['content'] });
-  }
-  return { messages: out };
-}
-
-const MAX_PROMPT_LINE_PROBLEMS = 10;
-
-async function loadPromptsFile(c: Checker, rel: string): Promise<RequestPayload[] | undefined> {
-  const p = 'request.prompts_file';
-  const abs = path.resolve(path.dirname(c.ctx.absoluteFile), rel);
-  const display = path.join(path.dirname(c.ctx.displayFile), rel);
-  let text: string;
-  try {
-    const st = await stat(abs);
-    if (!st.isFile()) {
-      c.error(p, `${display} is not a file`);
-      return undefined;
-    }
-    if (st.size > MAX_PROMPTS_FILE_BYTES) {
-      c.error(
-        p,
-        `${display} is ${Math.round(st.size / 1024 / 1024)} MB; the limit is ${MAX_PROMPTS_FILE_BYTES / 1024 / 1024} MB`,
-      );
-      return undefined;
-    }
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    c.error(
-      p,
-      code === 'ENOENT'
-        ? `file not found: ${display} (paths are relative to the profile's directory)`
-        : `cannot read ${display} (${code ?? 'error'})`,
-    );
-    return undefined;
-  }
-  const payloads: RequestPayload[] = [];
-  let bad = 0;
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      const r = parsePromptLine(line);
-      if (typeof r === 'string') {
-        bad++;
-        if (bad <= MAX_PROMPT_LINE_PROBLEMS) c.errorIn(display, i + 1, p, `line ${i + 1} of ${display} ${r}`);
-      } else {
-        payloads.push(r);
-      }
-    });
-  if (bad > MAX_PROMPT_LINE_PROBLEMS)
-    c.error(p, `${display} has ${bad} malformed lines in all (the first ${MAX_PROMPT_LINE_PROBLEMS} are listed)`);
-  if (bad > 0) return undefined;
-  if (payloads.length === 0) {
-    c.error(p, `${display} is empty: it needs at least one prompt (one JSON value per line)`);
-    return undefined;
-  }
-  return payloads;
-}
-
 async function checkRequest(c: Checker, root: Obj): Promise<Partial<RequestConfig>> {
   const r = c.section(root, 'request', '', KEY_TREE.request);
-  if (r === null) c.error('request', 'is required: set request.messages or request.prompts_file', 'key');
+  if (r === null) c.error('request', 'is required: set request.messages, request.dataset or request.synthetic', 'key');
   if (!r) return {};
-  const out: Partial<RequestConfig> = {};
-  const which = c.exactlyOne(r, 'request', 'messages', 'prompts_file', 'a payload');
-  if (has(r, 'messages')) {
-    const messages = checkMessages(c, r['messages'], 'request.messages');
-    if (messages && which === 'messages') {
-      out.payloads = [{ messages }];
-      out.source = 'inline';
-    }
-  }
-  const file = c.string(r, 'prompts_file', 'request');
-  if (file !== undefined && which === 'prompts_file') {
-    const payloads = await loadPromptsFile(c, file);
-    if (payloads) {
-      out.payloads = payloads;
-      out.source = file;
-    }
-  }
+  // The payload source, endpoint, dataset, synthetic prompts and conversation: profile/workload.ts.
+  const out = await checkWorkload(c, r, () => checkMessages(c, r['messages'], 'request.messages'));
 
-  if (Object.hasOwn(r, 'max_tokens') && r['max_tokens'] === null) out.maxTokens = null;
+  if (out.maxTokensFromDataset) out.maxTokens = null;
+  else if (Object.hasOwn(r, 'max_tokens') && r['max_tokens'] === null) out.maxTokens = null;
   else {
     const v = c.integer(r, 'max_tokens', 'request', 1, 1_000_000);
     if (v !== undefined) out.maxTokens = v;
@@ -750,6 +646,7 @@ const TIMEOUT_FOR_METRIC: Partial<
   ttfb: { key: 'first_token', field: 'firstTokenMs' },
   e2e: { key: 'total', field: 'totalMs' },
   itl: { key: 'idle', field: 'idleMs' },
+  ttfo: { key: 'total', field: 'totalMs' },
 };
 
 function checkSlo(c: Checker, root: Obj): SloRule[] | undefined {
@@ -912,7 +809,10 @@ function crossCheck(c: Checker, request: Partial<RequestConfig>, rules: SloRule[
   rules.forEach((rule, i) => {
     if (rule.kind !== 'latency') return;
     const p = joinPath('slo', i);
-    if (!stream && (rule.metric === 'ttft' || rule.metric === 'tpot' || rule.metric === 'itl')) {
+    if (
+      !stream &&
+      (rule.metric === 'ttft' || rule.metric === 'tpot' || rule.metric === 'itl' || rule.metric === 'ttfo')
+    ) {
       c.error(
         p,
         `${rule.metric} needs streaming, but request.stream is false (a non-streaming run measures ttfb and e2e only)`,
@@ -987,6 +887,11 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       extraBody: request.extraBody ?? {},
       seed: request.seed ?? D.request.seed,
       timeouts: request.timeouts ?? { ...D.request.timeouts },
+      maxTokensFromDataset: request.maxTokensFromDataset ?? false,
+      endpoint: request.endpoint ?? 'chat',
+      dataset: request.dataset ?? null,
+      synthetic: request.synthetic ?? null,
+      conversation: request.conversation ?? null,
     },
     ramp: {
       concurrency: ramp.concurrency as ConcurrencyPlan,

@@ -10,6 +10,7 @@ import { kneeExplanationHtml, serverMetricsChart, serverStageDetail } from './se
 import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
 import { slaTiersSection, TIERS_CSS } from './tiers-html.ts';
+import { trafficSection } from './traffic.ts';
 
 /** default-src 'none' blocks every fetch (scripts, styles, fonts, frames, connections); images only as data: URLs. */
 export const CONTENT_SECURITY_POLICY =
@@ -367,6 +368,10 @@ const DEFINITIONS: [string, string][] = [
     'TTFT',
     'time to first token: from just before the request is handed to the HTTP client to the first chunk with non-empty content (or reasoning content). A role-only first chunk does not count.',
   ],
+  [
+    'TTFO',
+    'time to first output: to the first chunk with non-empty answer content (<code>content</code>, or <code>text</code> on the completions endpoint), after any reasoning. The same as TTFT for a model that does not reason.',
+  ],
   ['TTFB', 'time to the response headers.'],
   [
     'E2E latency',
@@ -542,6 +547,7 @@ ${charts.length > 0 ? charts.map(chartFigure).join('\n') : '<p class="callout wa
 ${stageTable(s)}
 <h3>Latency distributions per stage</h3>
 ${distributionTable(s)}
+${trafficSection(s)}
 </section>
 ${runDetails(s)}
 ${definitions()}

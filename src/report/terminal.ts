@@ -3,6 +3,7 @@ import type { StageProgress } from '../model/stage.ts';
 import type { SummaryJson, StageJson } from './summary.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { formatDuration } from '../util/units.ts';
+import { trafficLines } from './traffic.ts';
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -60,7 +61,7 @@ export function stageTable(stages: readonly StageJson[]): string {
 }
 
 type Stat = 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max';
-type LatencyKey = 'ttft_ms' | 'ttfb_ms' | 'e2e_ms' | 'tpot_ms' | 'itl_ms';
+type LatencyKey = 'ttft_ms' | 'ttfb_ms' | 'e2e_ms' | 'tpot_ms' | 'itl_ms' | 'ttfo_ms';
 
 /**
  * The latency the headline quotes: a streaming run's first TTFT rule, else the first latency rule a run of its kind
@@ -165,6 +166,8 @@ function lowConfidenceLines(stages: readonly StageJson[]): string[] {
 
 export function finalReport(s: SummaryJson, runDir: string): string {
   const lines = [stageTable(s.stages), ''];
+  const traffic = trafficLines(s);
+  if (traffic.length > 0) lines.push(...traffic, '');
   if (s.stages.some((x) => x.low_confidence)) lines.push(...lowConfidenceLines(s.stages));
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);

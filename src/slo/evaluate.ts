@@ -85,7 +85,7 @@ export function evaluateRules(
     const threshold = rule.kind === 'latency' ? rule.thresholdMs : rule.threshold;
     if (rule.kind === 'latency') {
       samples = metricSamples(records, stages, rule.metric).sort((a, b) => a - b);
-      const key = `${rule.metric}Ms` as 'ttftMs' | 'ttfbMs' | 'e2eMs' | 'tpotMs' | 'itlMs';
+      const key = `${rule.metric}Ms` as 'ttftMs' | 'ttfbMs' | 'e2eMs' | 'tpotMs' | 'itlMs' | 'ttfoMs';
       value = summary[key][rule.stat];
       if (samples.length > 0) {
         if (rule.stat === 'max') interval = [value!, value!];

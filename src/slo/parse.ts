@@ -4,7 +4,7 @@ import { closest, describeValue, parseDuration, parsePercent } from '../util/uni
 import type { Comparator, LatencyMetric, LatencyStat, SloRule } from './types.ts';
 
 export const LATENCY_STATS: readonly LatencyStat[] = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'];
-export const LATENCY_METRICS: readonly LatencyMetric[] = ['ttft', 'ttfb', 'e2e', 'tpot', 'itl'];
+export const LATENCY_METRICS: readonly LatencyMetric[] = ['ttft', 'ttfb', 'e2e', 'tpot', 'itl', 'ttfo'];
 export const RATE_METRICS = ['success_rate', 'error_rate'] as const;
 export const THROUGHPUT_METRICS = ['qps', 'output_tps'] as const;
 export const COMPARATORS: readonly Comparator[] = ['<', '<=', '>', '>='];

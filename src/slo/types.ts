@@ -1,6 +1,6 @@
 // An SLO rule as parsed from its text, e.g. `p99(ttft) < 1s` or `success_rate >= 99%`.
 
-export type LatencyMetric = 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl';
+export type LatencyMetric = 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl' | 'ttfo';
 export type LatencyStat = 'avg' | 'p50' | 'p90' | 'p95' | 'p99' | 'max';
 export type Comparator = '<' | '<=' | '>' | '>=';
 

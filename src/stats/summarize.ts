@@ -27,6 +27,11 @@ export function ttftOf(r: RequestRecord): number | null {
   return r.firstContentAt === null ? null : r.firstContentAt - r.t0;
 }
 
+/** Time to the first answer token; null without one, and for records of runs from before it was recorded. */
+export function ttfoOf(r: RequestRecord): number | null {
+  return r.firstOutputAt == null ? null : r.firstOutputAt - r.t0;
+}
+
 export function tpotOf(r: RequestRecord): number | null {
   if (r.firstContentAt === null || r.lastContentAt === null || r.outputTokens < 2) return null;
   return (r.lastContentAt - r.firstContentAt) / (r.outputTokens - 1);
@@ -128,16 +133,73 @@ export function summarizeStage(
   for (const w of list) windowMs += Math.max(0, w.endMs - w.startMs);
 
   const t = emptyTally();
+  const traffic = emptyTrafficTally();
   for (const r of records) {
     const w = byIndex.get(r.stage);
     if (!w) continue;
     tallyWindowActivity(t, r, w);
-    if (r.phase === 'window') tallyJudged(t, r);
+    if (r.phase === 'window') {
+      tallyJudged(t, r);
+      if (r.ok) tallyTraffic(traffic, r);
+    }
   }
-  return toSummary(first, windowMs, t);
+  return { ...toSummary(first, windowMs, t), ...trafficSummary(traffic) };
 }
 
-function toSummary(first: StageWindow, windowMs: number, t: StageTally): StageSummary {
+/** What the traffic's shape adds (reasoning, turns, token counts): successful judged requests. */
+interface TrafficTally {
+  ttfo: number[];
+  ttftFirstTurn: number[];
+  ttftLaterTurns: number[];
+  promptTokens: number[];
+  cachedTokens: number[];
+  reasoningTokens: number[];
+  short: number;
+}
+
+function emptyTrafficTally(): TrafficTally {
+  return {
+    ttfo: [],
+    ttftFirstTurn: [],
+    ttftLaterTurns: [],
+    promptTokens: [],
+    cachedTokens: [],
+    reasoningTokens: [],
+    short: 0,
+  };
+}
+
+function tallyTraffic(t: TrafficTally, r: RequestRecord): void {
+  const ttfo = ttfoOf(r);
+  if (ttfo !== null) t.ttfo.push(ttfo);
+  const ttft = ttftOf(r);
+  if (ttft !== null) ((r.turn ?? 1) > 1 ? t.ttftLaterTurns : t.ttftFirstTurn).push(ttft);
+  if (r.promptTokens !== null) t.promptTokens.push(r.promptTokens);
+  if (r.cachedTokens != null) t.cachedTokens.push(r.cachedTokens);
+  if (r.reasoningTokens != null) t.reasoningTokens.push(r.reasoningTokens);
+  const asked = r.requestedOutputTokens;
+  if (asked != null && !r.outputTokensEstimated && r.outputTokens < asked) t.short++;
+}
+
+const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+function trafficSummary(t: TrafficTally) {
+  return {
+    ttfoMs: distribution(t.ttfo),
+    ttftFirstTurnMs: distribution(t.ttftFirstTurn),
+    ttftLaterTurnsMs: distribution(t.ttftLaterTurns),
+    promptTokensAvg: mean(t.promptTokens),
+    cachedTokensAvg: mean(t.cachedTokens),
+    reasoningTokensAvg: mean(t.reasoningTokens),
+    outputTokensShort: t.short,
+  };
+}
+
+function toSummary(
+  first: StageWindow,
+  windowMs: number,
+  t: StageTally,
+): Omit<StageSummary, keyof ReturnType<typeof trafficSummary>> {
   const windowS = windowMs / 1000;
   const { requests, ok, completedInWindow } = t;
   const completionsPerS = windowS > 0 ? completedInWindow / windowS : 0;
@@ -181,7 +243,7 @@ function toSummary(first: StageWindow, windowMs: number, t: StageTally): StageSu
 export function metricSamples(
   records: readonly RequestRecord[],
   stages: ReadonlySet<number>,
-  metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl',
+  metric: 'ttft' | 'ttfb' | 'e2e' | 'tpot' | 'itl' | 'ttfo',
 ): number[] {
   const out: number[] = [];
   for (const r of records) {
@@ -193,13 +255,15 @@ export function metricSamples(
     const v =
       metric === 'ttft'
         ? ttftOf(r)
-        : metric === 'ttfb'
-          ? r.headersAt === null
-            ? null
-            : r.headersAt - r.t0
-          : metric === 'e2e'
-            ? r.end - r.t0
-            : tpotOf(r);
+        : metric === 'ttfo'
+          ? ttfoOf(r)
+          : metric === 'ttfb'
+            ? r.headersAt === null
+              ? null
+              : r.headersAt - r.t0
+            : metric === 'e2e'
+              ? r.end - r.t0
+              : tpotOf(r);
     if (v !== null) out.push(v);
   }
   return out;

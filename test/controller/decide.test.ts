@@ -38,6 +38,13 @@ function stage(
     littleLaw: { predicted: null, ratio: null },
     retryAfterS: [],
     errorSamples: {},
+    ttfoMs: dist,
+    ttftFirstTurnMs: dist,
+    ttftLaterTurnsMs: dist,
+    promptTokensAvg: null,
+    cachedTokensAvg: null,
+    reasoningTokensAvg: null,
+    outputTokensShort: 0,
     ...extra,
   };
   return {

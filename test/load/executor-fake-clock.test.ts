@@ -234,4 +234,38 @@ describe('in-process executor on a fake clock', () => {
     expect(res.stoppedBy).toBe('interrupted');
     expect(res.window).toEqual({ index: 2, concurrency: 4, startMs: 1000, endMs: 1000 });
   });
+
+  it('conversations: turns and payloads from the source, think time between turns, cut short when the stage ends', async () => {
+    const clock = new FakeClock();
+    const transport = scriptedTransport(clock, () => ({ latencyMs: 100 }));
+    const turns = new Map<number, number>();
+    const ended: number[] = [];
+    const executor = createInProcessExecutor({
+      transport,
+      clock,
+      idPrefix: 'fc',
+      payloads: {
+        // 700 ms of think time after every request of slot 0 but its first; slot 1 never thinks.
+        pauseMs: (slot) => (slot === 0 && (turns.get(0) ?? 0) > 0 ? 700 : 0),
+        next: (slot) => ({ payload: 7 + slot, turn: (turns.get(slot) ?? 0) + 1, body: { fields: { slot } } }),
+        ended: (slot, rec) => {
+          turns.set(slot, (turns.get(slot) ?? 0) + 1);
+          ended.push(rec.worker);
+        },
+      },
+    });
+    const s = { onRecord: () => {}, maxErrorRate: 1, budget: unlimitedBudget() };
+    const stage = plan({ load: { kind: 'closed', concurrency: 2 }, warmupMs: 0, durationMs: 1000 });
+    const res = await clock.settle(executor.runStage(stage, s));
+    const slot0 = res.records.filter((r) => r.worker === 0);
+    // Slot 0: a request every 100 + 700 ms: t0 0 and 800; the stage stops sending at 1000, during its next pause.
+    expect(slot0.map((r) => [r.t0, r.turn, r.payload])).toEqual([
+      [0, 1, 7],
+      [800, 2, 7],
+    ]);
+    expect(res.records.filter((r) => r.worker === 1).map((r) => r.turn)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(ended).toHaveLength(res.records.length);
+    // The stage does not wait out slot 0's last pause (until 1600): it ends when sending stops.
+    expect(clock.now()).toBeLessThanOrEqual(1100);
+  });
 });

@@ -91,7 +91,7 @@ describe('ChunkShape', () => {
     const shape = new ChunkShape();
     expect(shape.learn(dup)).toBe(true);
     expect(shape.match(dup.replace('"zz"', '""'))).toBe(0);
-    expect(parseDataPayload(dup.replace('"zz"', '""'))).toMatchObject({ kind: 'chunk', content: false });
+    expect(parseDataPayload(dup.replace('"zz"', '""'))).toMatchObject({ kind: 'chunk', answer: false });
   });
 
   it('never disagrees with parseDataPayload on 20,000 random mutations of a learned chunk', () => {
@@ -144,7 +144,16 @@ describe('ChunkShape', () => {
         if (m < 0) continue;
         recognised++;
         const ev = parseDataPayload(s);
-        expect(ev, s).toEqual({ kind: 'chunk', content: m === 1, finishReason: null, usage: null });
+        const text =
+          m === 1 ? (JSON.parse(s) as { choices: { delta: { content: string } }[] }).choices[0]!.delta.content : null;
+        expect(ev, s).toEqual({
+          kind: 'chunk',
+          answer: m === 1,
+          reasoning: false,
+          finishReason: null,
+          usage: null,
+          text,
+        });
       }
     }
     // The mutations inside the content string are recognised, so the property is exercised.

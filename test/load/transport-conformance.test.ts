@@ -342,7 +342,15 @@ function startRecordedServer(
   });
 }
 
-const TIMESTAMPS = ['t0', 'headersAt', 'firstContentAt', 'lastContentAt', 'end'] as const;
+const TIMESTAMPS = [
+  't0',
+  'headersAt',
+  'firstContentAt',
+  'lastContentAt',
+  'firstReasoningAt',
+  'firstOutputAt',
+  'end',
+] as const;
 
 /** A record without its timestamps: which ones are set, and how many gaps, stay. */
 function untimed(r: RequestRecord): Record<string, unknown> {

@@ -56,6 +56,11 @@ describe('good profiles load to the normalized Profile', () => {
         extraBody: {},
         seed: 1,
         timeouts: { firstTokenMs: 60_000, idleMs: 30_000, totalMs: 300_000 },
+        maxTokensFromDataset: false,
+        endpoint: 'chat',
+        dataset: null,
+        synthetic: null,
+        conversation: null,
       },
       ramp: {
         concurrency: { kind: 'list', levels: [1, 2, 4] },
@@ -109,6 +114,11 @@ describe('good profiles load to the normalized Profile', () => {
       extraBody: { top_p: 0.9, seed: 42 },
       seed: 7,
       timeouts: { firstTokenMs: 30_000, idleMs: 15_000, totalMs: 120_000 },
+      maxTokensFromDataset: false,
+      endpoint: 'chat',
+      dataset: null,
+      synthetic: null,
+      conversation: null,
     });
     expect(profile.ramp).toEqual({
       concurrency: { kind: 'step', start: 2, step: 8, max: 30 },

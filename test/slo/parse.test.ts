@@ -12,6 +12,7 @@ const VALID: Valid[] = [
   ['p95(e2e) < 1.5s', { kind: 'latency', stat: 'p95', metric: 'e2e', op: '<', thresholdMs: 1500 }],
   ['p90(tpot) < 50ms', { kind: 'latency', stat: 'p90', metric: 'tpot', op: '<', thresholdMs: 50 }],
   ['max(itl) < 2s', { kind: 'latency', stat: 'max', metric: 'itl', op: '<', thresholdMs: 2000 }],
+  ['p99(ttfo) < 5s', { kind: 'latency', stat: 'p99', metric: 'ttfo', op: '<', thresholdMs: 5000 }],
   ['avg(e2e) > 1m', { kind: 'latency', stat: 'avg', metric: 'e2e', op: '>', thresholdMs: 60_000 }],
   ['p99(e2e) >= 1m30s', { kind: 'latency', stat: 'p99', metric: 'e2e', op: '>=', thresholdMs: 90_000 }],
   ['  p99 ( ttft )<1s  ', { kind: 'latency', stat: 'p99', metric: 'ttft', op: '<', thresholdMs: 1000 }],
