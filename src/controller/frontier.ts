@@ -59,7 +59,11 @@ function judgeTier(judge: TierJudge, ruleIndex: number, factor: number, stages: 
   const text = tierRuleText(rule, thresholdMs);
   const slo = judge.slo.map((r, i) => (i === ruleIndex ? { ...rule, thresholdMs, text } : r));
   // No stage can be extended now: an interval that cannot decide falls back to its point estimate (low confidence).
-  const judged = stages.map((s) => judgeStage({ slo, verdict: judge.verdict }, s.records, s.meta, true));
+  const judged = stages.map((s, position) => {
+    const result = judgeStage({ slo, verdict: judge.verdict }, s.records, s.meta, true);
+    // summary.json numbers stages by their place in the run: a tier names its stage the same way.
+    return { ...result, summary: { ...result.summary, index: position } };
+  });
   return { factor, thresholdMs, rule: text, ...tierCapacity(judged.filter((s) => !s.partial)) };
 }
 

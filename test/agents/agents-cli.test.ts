@@ -57,7 +57,8 @@ async function keyCheckingProxy(key: string, upstream: string) {
   const target = new URL(upstream);
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== `Bearer ${key}`) {
-      seen.refused++;
+      // The controller's /metrics probe asks without the key first (docs/server-metrics.md): not a load request.
+      if (!req.url?.startsWith('/metrics')) seen.refused++;
       res.writeHead(401).end('{"error": "bad key"}');
       return;
     }
