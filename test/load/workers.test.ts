@@ -220,7 +220,16 @@ describe('a run with workers: 2', () => {
     const file = writeProfile(
       dir,
       'p.yaml',
-      simProfile({ slots: 6, concurrency: '[3, 6, 9]', extra: 'workers: 2\nverdict: {bisect: false}' }),
+      // Short stages, none extended (pooled windows: test/controller/search.test.ts): 10 tokens (200 ms) still put a
+      // whole request between the TTFT regimes either side of the knee.
+      simProfile({
+        slots: 6,
+        concurrency: '[3, 6, 9]',
+        warmup: '300ms',
+        duration: '1s',
+        tokens: 10,
+        extra: 'workers: 2\nverdict: {bisect: false, max_extensions: 0}',
+      }),
     );
     const { profile } = await loadProfile(file, { env: {} });
     expect(profile.workers).toBe(2);
