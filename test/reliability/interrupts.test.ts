@@ -36,7 +36,7 @@ describe('interrupts', () => {
     simProfile({
       slots: 8,
       concurrency: '[2, 4, 6]',
-      duration: '2s',
+      duration: '1s',
       tokens: 40,
       slo: SLO,
       extra: `${HEALTH}\n${extra}`,
