@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Three groups, one after the other (sequence.groupOrder), so that nothing runs beside a test that measures latency.
 // unit: pure files, no server, no child process, no real-time measurement (fake clocks, golden files, parsers).
+// They share their workers' module cache (isolate: false), so they must not mock modules or change globals.
 const unitFiles = [
   'test/controller/*.test.ts',
   'test/profile/*.test.ts',
@@ -29,7 +30,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: unitFiles, fileParallelism: true, maxWorkers: 2, sequence: { groupOrder: 0 } },
+        test: {
+          name: 'unit',
+          include: unitFiles,
+          isolate: false,
+          fileParallelism: true,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
