@@ -248,10 +248,13 @@ describe('--workers', () => {
   it('overrides the profile (the dry run shows the profile is valid) and rejects a bad count before anything is sent', async () => {
     const dir = tempDir('fc-workers-cli-');
     const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '[2]' }));
-    const bad = await runCli([file, '--workers', '0', '--out', dir]);
+    // Neither sends a request: both CLIs start at once.
+    const [bad, ok] = await Promise.all([
+      runCli([file, '--workers', '0', '--out', dir]),
+      runCli([file, '--workers', '3', '--dry-run']),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--workers must be a whole number from 1 to 256, got "0"/);
-    const ok = await runCli([file, '--workers', '3', '--dry-run']);
     expect(ok.code).toBe(0);
   });
 });
