@@ -37,7 +37,8 @@ async function runWithLimits(limits: string) {
   return { result, summary, records };
 }
 
-describe('safety budgets', () => {
+// Concurrent: the tests are separate runs whose checks do not depend on measured latency (lax health, lax SLOs).
+describe.concurrent('safety budgets', () => {
   it('max_duration stops the run: no request starts after it, with its own stop reason', async () => {
     const { summary, records } = await runWithLimits('{max_duration: 3s}');
     expect(summary.capacity.stop_reason).toBe('limit_duration');
