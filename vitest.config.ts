@@ -20,8 +20,9 @@ const unitFiles = [
   'test/sim/engine.test.ts',
 ];
 // real: real servers, processes and files, but no verdict depends on measured latency (lax generator health, SLOs
-// far from both regimes, signals, faults, secrets), so two files may share the cores.
-const realFiles = ['test/reliability/*.test.ts', 'test/security/secrets.test.ts'];
+// far from both regimes, signals, faults, secrets; a starved event loop far beyond any noise), so two files may
+// share the cores.
+const realFiles = ['test/reliability/*.test.ts', 'test/security/secrets.test.ts', 'test/e2e/health.test.ts'];
 
 export default defineConfig({
   test: {
