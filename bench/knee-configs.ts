@@ -1,5 +1,5 @@
 // Seeded simulator configurations whose knee is known by construction (knee = slots), with coarse
-// ramps. Used by `npm run verify:knee` (all five) and test/e2e/knee.test.ts (the two fastest).
+// ramps. Used by `npm run verify:knee` (all five) and test/e2e/knee.test.ts (slots13-step4).
 
 export interface KneeConfig {
   name: string;

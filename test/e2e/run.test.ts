@@ -30,7 +30,18 @@ function quantile(xs: number[], q: number): number {
 describe('capacity search against the simulator', () => {
   it('finds capacity = slots (6) with step 2 and bisection, and summary.json is recomputable from requests.jsonl', async () => {
     const dir = tempDir();
-    const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 6, concurrency: '{start: 2, step: 2, max: 12}' }));
+    // 20 tokens: a request over the knee waits a whole 400 ms request, far beyond the 90 ms SLO; short stages suffice.
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({
+        slots: 6,
+        concurrency: '{start: 4, step: 2, max: 12}',
+        warmup: '300ms',
+        duration: '1500ms',
+        tokens: 20,
+      }),
+    );
     const { profile } = await loadProfile(file, { env: {} });
     const result = await runCapacitySearch({ profile, env: {}, outDir: dir });
 
@@ -91,9 +102,9 @@ describe('capacity search against the simulator', () => {
     expect(again.totals).toEqual(summary.totals);
     expect(readFileSync(join(copy, 'report.html'), 'utf8')).toContain('Capacity: 6 concurrent requests');
 
-    // Every request asked for 40 tokens and the simulator reports usage: no estimate.
+    // Every request asked for 20 tokens and the simulator reports usage: no estimate.
     const okRecords = records.filter((r) => r.ok);
     expect(okRecords.length).toBeGreaterThan(100);
-    for (const r of okRecords) expect(r.outputTokens).toBe(40);
+    for (const r of okRecords) expect(r.outputTokens).toBe(20);
   });
 });

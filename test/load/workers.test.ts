@@ -220,7 +220,16 @@ describe('a run with workers: 2', () => {
     const file = writeProfile(
       dir,
       'p.yaml',
-      simProfile({ slots: 6, concurrency: '[3, 6, 9]', extra: 'workers: 2\nverdict: {bisect: false}' }),
+      // Short stages, none extended (pooled windows: test/controller/search.test.ts): 10 tokens (200 ms) still put a
+      // whole request between the TTFT regimes either side of the knee.
+      simProfile({
+        slots: 6,
+        concurrency: '[3, 6, 9]',
+        warmup: '300ms',
+        duration: '1s',
+        tokens: 10,
+        extra: 'workers: 2\nverdict: {bisect: false, max_extensions: 0}',
+      }),
     );
     const { profile } = await loadProfile(file, { env: {} });
     expect(profile.workers).toBe(2);
@@ -239,10 +248,13 @@ describe('--workers', () => {
   it('overrides the profile (the dry run shows the profile is valid) and rejects a bad count before anything is sent', async () => {
     const dir = tempDir('fc-workers-cli-');
     const file = writeProfile(dir, 'p.yaml', simProfile({ slots: 4, concurrency: '[2]' }));
-    const bad = await runCli([file, '--workers', '0', '--out', dir]);
+    // Neither sends a request: both CLIs start at once.
+    const [bad, ok] = await Promise.all([
+      runCli([file, '--workers', '0', '--out', dir]),
+      runCli([file, '--workers', '3', '--dry-run']),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--workers must be a whole number from 1 to 256, got "0"/);
-    const ok = await runCli([file, '--workers', '3', '--dry-run']);
     expect(ok.code).toBe(0);
   });
 });

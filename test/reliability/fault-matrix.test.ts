@@ -132,7 +132,8 @@ function checkRecord(rec: Rec | RequestRecord, gt: GroundTruthRecord, stream: bo
   }
 }
 
-describe('fault matrix', () => {
+// Concurrent: the tests are separate runs whose checks do not depend on measured latency (lax health, lax SLOs).
+describe.concurrent('fault matrix', () => {
   it('the real transport classifies every injected fault, streaming and not, as the ground truth says', async () => {
     const dir = tempDir('fc-faults-');
     const gtPath = join(dir, 'gt.jsonl');

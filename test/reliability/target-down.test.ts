@@ -30,7 +30,8 @@ ${o.extra ?? ''}
 `;
 }
 
-describe('target down mid-run', () => {
+// Concurrent: the tests are separate runs whose checks do not depend on measured latency (lax health, lax SLOs).
+describe.concurrent('target down mid-run', () => {
   it('the dying stage is judged with its connection errors, the run stops, summary.json is written', async () => {
     const dir = tempDir('fc-down-');
     const sim = await startSimulator({
@@ -74,7 +75,7 @@ describe('target down mid-run', () => {
   });
 });
 
-describe('rate limiting (429)', () => {
+describe.concurrent('rate limiting (429)', () => {
   it('a stage dominated by 429s stops the run as rate_limited; every 429 is recorded with Retry-After and none is retried', async () => {
     const dir = tempDir('fc-429-');
     const gtPath = join(dir, 'gt.jsonl');
