@@ -6,7 +6,10 @@ import { classifyError } from './error-class.ts';
 import type { Usage } from './sse.ts';
 
 /** What the stage runner hands the transport: the record's identity fields and `t0` (DESIGN.md §3). */
-export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'>;
+export type PlannedRequest = Pick<
+  RequestRecord,
+  'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0' | 'scheduledAt'
+>;
 
 export interface Timeouts {
   firstTokenMs: number;
@@ -74,6 +77,7 @@ export class RecordFold {
       worker: p.worker,
       payload: p.payload,
       t0: p.t0,
+      scheduledAt: p.scheduledAt ?? null,
       headersAt: null,
       firstContentAt: null,
       lastContentAt: null,

@@ -5,8 +5,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestRecord } from '../model/record.ts';
 import type { ExecutorHealth, StagePlan, StageRunResult } from '../model/stage.ts';
 import type { Clock, Timer } from '../util/clock.ts';
-import type { RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
+import type { PlannedRequest, RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
 import { loadModelFor, WHOLE_STAGE } from './load-model.ts';
+import { droppedRecord } from './open-loop.ts';
 import { StageTally, type WindowRequestCounter } from './tally.ts';
 
 export interface InProcessExecutorOptions {
@@ -83,26 +84,52 @@ function stageRequests(
   records: RequestRecord[],
 ): StageRequests {
   let seq = 0;
+  const keep = (rec: RequestRecord) => {
+    records.push(rec);
+    hooks.onRecord(rec);
+    tally.record(rec);
+  };
+  /** Admits a request about to start (at `scheduledAt` in an open loop, else now) and plans it; null: none may. */
+  const plan1 = (worker: number, scheduledAt: number | null): (PlannedRequest & { last: boolean }) | null => {
+    if (tally.checkBudget(hooks.budget)) return null;
+    const t0 = o.clock.now();
+    const admitted = tally.admit(scheduledAt ?? t0);
+    if (!admitted) return null;
+    const id = `${o.idPrefix}-${plan.index}-${seq++}`;
+    const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: o.pickPayload(), t0 };
+    return { ...req, scheduledAt, last: admitted.last };
+  };
+  const send = (worker: number, scheduledAt: number | null): Promise<void> | null => {
+    const planned = plan1(worker, scheduledAt);
+    if (!planned) return null;
+    const { last, ...req } = planned;
+    hooks.budget.countSent(1);
+    const pending = o.transport.send(req);
+    if (last) tally.closeAtLastRequest();
+    return pending.then(keep);
+  };
   return {
     async sendNext(worker: number): Promise<boolean> {
       if (!tally.sendingOpen) return false;
-      if (tally.checkBudget(hooks.budget)) return false;
-      const t0 = o.clock.now();
-      const admitted = tally.admit(t0);
-      if (!admitted) return false;
-      const id = `${o.idPrefix}-${plan.index}-${seq++}`;
-      const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: o.pickPayload(), t0 };
-      hooks.budget.countSent(1);
-      const pending = o.transport.send(req);
-      if (admitted.last) tally.closeAtLastRequest();
-      const rec = await pending;
-      records.push(rec);
-      hooks.onRecord(rec);
-      tally.record(rec);
+      const sent = send(worker, null);
+      if (!sent) return false;
+      await sent;
       return true;
     },
+    sendScheduled: (worker, scheduledAt) => (tally.stopped ? null : send(worker, scheduledAt)),
+    drop(worker, scheduledAt) {
+      const planned = tally.stopped ? null : plan1(worker, scheduledAt);
+      if (!planned) return false;
+      const { last, ...req } = planned;
+      keep(droppedRecord({ ...req, scheduledAt }, openCap(plan)));
+      if (last) tally.closeAtLastRequest();
+      return true;
+    },
+    stopped: () => tally.stopped,
   };
 }
+
+const openCap = (plan: StagePlan) => (plan.load.kind === 'open' ? plan.load.maxInFlight : 0);
 
 /**
  * Bounds the wait for in-flight requests: `drainMs` once sending has stopped, a short grace after an interrupt
