@@ -1,6 +1,7 @@
 // Pure: stage lines + records → history, capacity. The one fold behind a live run and `find-capacity report`.
 import type { RequestRecord } from '../model/record.ts';
 import type { Capacity, StageMeta, StageResult } from '../model/verdict.ts';
+import { levelUnit } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import type { StageWithWindow } from '../report/summary.ts';
 import { decide, levelStatuses } from './decide.ts';
@@ -67,7 +68,8 @@ export function provisionalCapacity(
   reason: Capacity['stopReason'],
   detail: string,
 ): Capacity {
-  const step = history.length > 0 ? decide({ profile, levels, history }) : null;
+  const unit = levelUnit(profile);
+  const step = history.length > 0 ? decide({ profile, levels, history, unit }) : null;
   if (step?.kind === 'stop')
     return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
   const status = levelStatuses(history, profile.verdict.confirmFailures);
@@ -76,12 +78,9 @@ export function provisionalCapacity(
   const fails = [...status].filter(([, st]) => st !== 'PASS').map(([c]) => c);
   const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
   const below = passes.filter((c) => c < minFail);
-  return {
-    concurrency: below.length > 0 ? Math.max(...below) : null,
-    stopReason: reason,
-    stopDetail: detail,
-    bracket: null,
-  };
+  const level = below.length > 0 ? Math.max(...below) : null;
+  const named = unit === 'rate' ? { concurrency: null, rate: level } : { concurrency: level };
+  return { ...named, stopReason: reason, stopDetail: detail, bracket: null };
 }
 
 /** The capacity a run's end line stands for, recomputed from the history. */
@@ -95,7 +94,7 @@ export function capacityAtEnd(
     const capacity = provisionalCapacity(history, levels, profile, end.stop_reason, end.stop_detail);
     return { ...capacity, stopDetail: end.stop_detail };
   }
-  const step = history.length > 0 ? decide({ profile, levels, history }) : null;
+  const step = history.length > 0 ? decide({ profile, levels, history, unit: levelUnit(profile) }) : null;
   if (step?.kind === 'stop') return step.capacity;
   const detail = 'the run ended without finishing (killed or crashed); rebuilt from the records it left';
   return provisionalCapacity(history, levels, profile, 'interrupted', detail);

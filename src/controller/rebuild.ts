@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { readJsonl } from '../io/jsonl.ts';
 import type { RequestRecord } from '../model/record.ts';
-import { planLevels } from '../profile/plan.ts';
+import { rampLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -29,7 +29,7 @@ export function rebuildSummary(runDir: string): Rebuilt {
   const req = readJsonl<RequestRecord>(need('requests.jsonl'));
   const stagesPath = join(runDir, 'stages.jsonl');
   const st = existsSync(stagesPath) ? readJsonl<StageLine>(stagesPath) : { rows: [], skipped: 0 };
-  const { state, capacity } = foldRun(profile, st.rows, req.rows, planLevels(profile.ramp.concurrency));
+  const { state, capacity } = foldRun(profile, st.rows, req.rows, rampLevels(profile.ramp));
   const orig = readOldSummary(join(runDir, 'summary.json'));
   const summary = buildSummary(profile, state.staged, capacity, {
     toolVersion: orig?.tool_version ?? TOOL_VERSION,

@@ -37,6 +37,11 @@ export const KEY_TREE = {
   ramp: {
     // A mapping with CONCURRENCY_KEYS, or an explicit list of levels.
     concurrency: 'value',
+    // The same shapes in requests/s: a rate run (open loop). Excludes concurrency.
+    rate: 'value',
+    arrival: 'value',
+    burstiness: 'value',
+    max_in_flight: 'value',
     warmup: 'value',
     stage: { duration: 'value', requests: 'value' },
     drain: 'value',
@@ -54,6 +59,7 @@ export const KEY_TREE = {
   stop: { on_breach: 'value', max_error_rate: 'value' },
   limits: { max_duration: 'value', max_requests: 'value', max_output_tokens: 'value' },
   report: { dir: 'value', headroom: 'value', efficiency: 'value' },
+  goodput: { ttft: 'value', tpot: 'value', e2e: 'value' },
   workers: 'value',
 } as const satisfies KeySpec;
 
@@ -76,6 +82,9 @@ export const SIMULATOR_MODEL = 'sim-llm';
 export const DEFAULT_SIMULATOR_PRESET = 'demo';
 
 export const MAX_CONCURRENCY = 100_000;
+/** Highest offered rate a profile may ask for (requests/s). */
+export const MAX_RATE = 100_000;
+export const ARRIVAL_LAWS = ['poisson', 'constant', 'gamma'] as const;
 export const MAX_WORKERS = 256;
 /** Profiles are small; anything bigger is a mistake (or an attack) and is rejected before parsing. */
 export const MAX_PROFILE_BYTES = 1024 * 1024;
@@ -98,6 +107,9 @@ export const DEFAULTS = {
     warmupMs: 5_000,
     stage: { durationMs: 30_000, requests: null },
     drainMs: 60_000,
+    arrival: 'poisson',
+    burstiness: 1,
+    maxInFlight: 1000,
   },
   verdict: {
     confidence: 0.95,
