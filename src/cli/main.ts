@@ -6,7 +6,7 @@ import { MAX_WORKERS } from '../profile/keys.ts';
 import { loadProfile } from '../profile/load.ts';
 import { describePlan } from '../profile/plan.ts';
 import { runCapacitySearch, type RunEvent } from '../controller/run.ts';
-import type { Capacity } from '../model/verdict.ts';
+import { capacityLevel, type Capacity } from '../model/verdict.ts';
 import { finalReport } from '../report/terminal.ts';
 import { rebuildSummary, writeRebuilt } from '../controller/rebuild.ts';
 import { formatMs } from '../slo/evaluate.ts';
@@ -32,7 +32,7 @@ export function exitCodeForCapacity(c: Capacity): number {
       return EXIT.ok;
     case 'rate_limited':
     case 'error_rate_breaker':
-      return c.concurrency === null ? EXIT.failedAtFirstStage : EXIT.ok;
+      return capacityLevel(c) === null ? EXIT.failedAtFirstStage : EXIT.ok;
     case 'failed_at_first_stage':
       return EXIT.failedAtFirstStage;
     case 'max_reached':
@@ -81,6 +81,11 @@ async function loadOrReport(file: string) {
   return profile;
 }
 
+/** A stage's level in progress lines: "concurrency 8", or "rate 8 req/s" in a rate run. */
+function levelText(concurrency: number, rate: number | undefined): string {
+  return rate === undefined ? `concurrency ${concurrency}` : `rate ${rate} req/s`;
+}
+
 function progressPrinter(): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
   let live = false;
@@ -89,10 +94,10 @@ function progressPrinter(): (e: RunEvent) => void {
       err(`target: ${e.baseUrl}${e.simulator ? ` (built-in simulator, preset ${e.simulator})` : ''}`);
     else if (e.type === 'run-dir') err(`run directory: ${e.path}`);
     else if (e.type === 'stage-start') {
-      if (!tty) err(`stage ${e.index}: concurrency ${e.concurrency} (${e.kind})`);
+      if (!tty) err(`stage ${e.index}: ${levelText(e.concurrency, e.rate)} (${e.kind})`);
     } else if (e.type === 'progress' && tty) {
       const p = e.progress;
-      const line = `stage ${p.stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
+      const line = `stage ${p.stage} ${p.rate === undefined ? `c=${p.concurrency}` : `rate=${p.rate}/s`} ${(p.elapsedMs / 1000).toFixed(1)}s ${p.inWindow ? 'measuring' : 'warm-up'} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed}`;
       process.stderr.write(`\r\x1b[2K${redactOutput(line)}`);
       live = true;
     } else if (e.type === 'stage-end') {
@@ -100,7 +105,7 @@ function progressPrinter(): (e: RunEvent) => void {
       live = false;
       const s = e.result.summary;
       err(
-        `stage ${s.index}: concurrency ${s.concurrency} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+        `stage ${s.index}: ${levelText(s.concurrency, s.offeredRate ?? undefined)} ${e.result.verdict}${e.result.lowConfidence ? ' (low confidence)' : ''} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
     } else if (e.type === 'stopping') err(e.reason);
   };

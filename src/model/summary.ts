@@ -65,9 +65,9 @@ export interface StageSummary {
   // Optional: summaries built before rate stages and goodput existed (and hand-built ones in tests) lack them.
   /** The throughput achieved: successful completions inside the window / window length (= qps). */
   achievedRate?: number;
-  /** Window requests that succeeded within every goodput limit. */
+  /** Requests started in the window that succeeded within every goodput limit (the goodput ratio's numerator). */
   goodRequests?: number;
-  /** goodRequests / window length (req/s). */
+  /** Requests completed inside the window that succeeded within every goodput limit, per second (like qps). */
   goodput?: number;
   /** goodRequests / requests started in the window (dropped arrivals included); null without requests. */
   goodputRatio?: number | null;

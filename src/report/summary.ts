@@ -1,9 +1,10 @@
 // summary.json: the run's answer and every stage's evidence (schema documented in the README).
 import os from 'node:os';
-import type { Capacity, StageResult } from '../model/verdict.ts';
+import { capacityLevel, type Capacity, type StageResult } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
-import type { Dist, StageWindow } from '../model/summary.ts';
+import { stageLevel, type Dist, type StageSummary, type StageWindow } from '../model/summary.ts';
+import { goodputFromRules } from '../slo/goodput.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -71,23 +72,41 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
   let best = valid[0]!;
   for (const s of valid) if (s.summary.qps > best.summary.qps) best = s;
   const bestQps = best.summary.qps;
-  const reaching = valid.filter((s) => s.summary.qps >= fraction * bestQps).map((s) => s.summary.concurrency);
+  const reaching = valid.filter((s) => s.summary.qps >= fraction * bestQps).map((s) => stageLevel(s.summary));
   const concurrency = reaching.length > 0 ? Math.min(...reaching) : null;
   let lowest = valid[0]!;
-  for (const s of valid) if (s.summary.concurrency < lowest.summary.concurrency) lowest = s;
+  for (const s of valid) if (stageLevel(s.summary) < stageLevel(lowest.summary)) lowest = s;
+  const rate = (lowest.summary.offeredRate ?? null) !== null;
   const e2eS = lowest.summary.e2eMs.avg === null ? null : lowest.summary.e2eMs.avg / 1000;
-  const nStar = e2eS === null ? null : bestQps * e2eS;
+  // N* is a concurrency (Little's law at saturation): no point on a rate run's axis.
+  const nStar = e2eS === null || rate ? null : bestQps * e2eS;
+  const unit = rate ? ' req/s' : '';
+  const what = rate ? 'the offered rate' : 'concurrency';
   return {
     bestQps,
-    bestQpsConcurrency: best.summary.concurrency,
+    bestQpsConcurrency: stageLevel(best.summary),
     fraction,
     concurrency,
     nStar,
     explanation:
-      `Throughput stops growing with concurrency around ${concurrency ?? 'n/a'}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). ` +
+      `Throughput stops growing with ${what} around ${concurrency ?? 'n/a'}${concurrency === null ? '' : unit}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${stageLevel(best.summary)}${unit}). ` +
       (nStar === null
         ? ''
         : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
+  };
+}
+
+/** The efficiency knee in summary.json: its level under `concurrency`, or under `rate` (req/s) in a rate run. */
+function efficiencyJson(eff: EfficiencyKnee, rateRun: boolean) {
+  return {
+    concurrency: rateRun ? null : eff.concurrency,
+    rate: rateRun ? eff.concurrency : null,
+    fraction: eff.fraction,
+    best_qps: r3(eff.bestQps),
+    best_qps_concurrency: rateRun ? null : eff.bestQpsConcurrency,
+    best_qps_rate: rateRun ? eff.bestQpsConcurrency : null,
+    n_star: r3(eff.nStar),
+    explanation: eff.explanation,
   };
 }
 
@@ -142,6 +161,7 @@ export function stageJson(
     achieved_concurrency: r3(m.achievedConcurrency),
     little_law: { predicted_concurrency: r3(m.littleLaw.predicted), ratio: r3(m.littleLaw.ratio) },
     retry_after_s: m.retryAfterS.length > 0 ? { count: m.retryAfterS.length, max: Math.max(...m.retryAfterS) } : null,
+    ...rateJson(m),
     health: {
       event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
       cpu_percent: r3(s.health.cpuPercent),
@@ -157,6 +177,51 @@ export function stageJson(
 
 export type StageJson = ReturnType<typeof stageJson>;
 
+const EMPTY_DIST: Dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+
+/**
+ * A stage's rate-run numbers (README "Rate stages and goodput"): offered and achieved rate, goodput, dropped
+ * arrivals, send lag, and the service latencies from t0. Every stage has them; offered_rate is null in a closed loop.
+ */
+export function rateJson(m: StageSummary) {
+  return {
+    offered_rate: r3(m.offeredRate ?? null),
+    achieved_rate: r3(m.achievedRate ?? m.qps),
+    goodput: r3(m.goodput ?? null),
+    goodput_ratio: r3(m.goodputRatio ?? null),
+    good_requests: m.goodRequests ?? null,
+    dropped: m.dropped ?? 0,
+    send_lag_ms: dist(m.sendLagMs ?? EMPTY_DIST),
+    service_ttft_ms: dist(m.serviceTtftMs ?? EMPTY_DIST),
+    service_e2e_ms: dist(m.serviceE2eMs ?? EMPTY_DIST),
+  };
+}
+
+/** The capacity's level and what was measured at it, in a rate run's words as well as a concurrency run's. */
+function capacityJson(capacity: Capacity, at: StageResult | null) {
+  return {
+    concurrency: capacity.concurrency,
+    /** A rate run's capacity: the highest offered rate (req/s) that PASSED; null in a concurrency run. */
+    rate: capacity.rate ?? null,
+    stop_reason: capacity.stopReason,
+    stop_detail: capacity.stopDetail,
+    bracket: capacity.bracket,
+    at_capacity: at
+      ? {
+          qps: r3(at.summary.qps),
+          achieved_rate: r3(at.summary.achievedRate ?? at.summary.qps),
+          goodput: r3(at.summary.goodput ?? null),
+          goodput_ratio: r3(at.summary.goodputRatio ?? null),
+          output_tokens_per_s: r3(at.summary.outputTokensPerS),
+          ttft_ms: dist(at.summary.ttftMs),
+          e2e_ms: dist(at.summary.e2eMs),
+          success_rate: r3(at.summary.successRate),
+          low_confidence: at.lowConfidence,
+        }
+      : null,
+  };
+}
+
 export interface StageWithWindow {
   result: StageResult;
   windowStartMs: number;
@@ -167,11 +232,11 @@ export interface StageWithWindow {
 
 export function buildSummary(profile: Profile, stages: readonly StageWithWindow[], capacity: Capacity, meta: RunMeta) {
   const results = stages.map((s) => s.result);
+  const level = capacityLevel(capacity);
   const atCapacity =
-    capacity.concurrency === null
+    level === null
       ? null
-      : ([...results].reverse().find((s) => s.summary.concurrency === capacity.concurrency && s.verdict === 'PASS') ??
-        null);
+      : ([...results].reverse().find((s) => stageLevel(s.summary) === level && s.verdict === 'PASS') ?? null);
   const totals = { requests: 0, ok: 0, output_tokens: 0 };
   for (const s of results) {
     totals.requests += s.summary.requests;
@@ -197,38 +262,23 @@ export function buildSummary(profile: Profile, stages: readonly StageWithWindow[
       api_key: profile.target.apiKeyEnv ? REDACTED : null,
     },
     environment: { node: meta.node, platform: meta.platform, cpus: meta.cpus },
-    capacity: {
-      concurrency: capacity.concurrency,
-      stop_reason: capacity.stopReason,
-      stop_detail: capacity.stopDetail,
-      bracket: capacity.bracket,
-      at_capacity: atCapacity
-        ? {
-            qps: r3(atCapacity.summary.qps),
-            output_tokens_per_s: r3(atCapacity.summary.outputTokensPerS),
-            ttft_ms: dist(atCapacity.summary.ttftMs),
-            e2e_ms: dist(atCapacity.summary.e2eMs),
-            success_rate: r3(atCapacity.summary.successRate),
-            low_confidence: atCapacity.lowConfidence,
-          }
-        : null,
-    },
-    efficiency_knee: {
-      concurrency: eff.concurrency,
-      fraction: eff.fraction,
-      best_qps: r3(eff.bestQps),
-      best_qps_concurrency: eff.bestQpsConcurrency,
-      n_star: r3(eff.nStar),
-      explanation: eff.explanation,
-    },
+    capacity: capacityJson(capacity, atCapacity),
+    efficiency_knee: efficiencyJson(eff, Boolean(profile.ramp.rate)),
     totals,
     slo: profile.slo.map((r) => r.text),
+    /** The per-request limits goodput was counted with: the profile's, else the latency rules' thresholds. */
+    goodput_limits: goodputLimitsJson(profile),
     profile: red,
     stages: stages.map((s) => stageJson(s.result, s.windowStartMs, s.windowEndMs, s.stoppedBy, s.windows ?? [])),
   };
 }
 
 export type SummaryJson = ReturnType<typeof buildSummary>;
+
+function goodputLimitsJson(profile: Profile) {
+  const g = profile.goodput ?? goodputFromRules(profile.slo);
+  return { ttft_ms: g.ttftMs, tpot_ms: g.tpotMs, e2e_ms: g.e2eMs, from_rules: profile.goodput === undefined };
+}
 
 export function environmentMeta(): Pick<RunMeta, 'node' | 'cpus' | 'platform'> {
   return { node: process.version, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}` };

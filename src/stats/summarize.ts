@@ -85,6 +85,7 @@ interface StageTally {
   retryAfterS: number[];
   errorSamples: Partial<Record<ErrorClass, string[]>>;
   good: number;
+  goodCompleted: number;
   dropped: number;
   sendLag: number[];
   serviceTtft: number[];
@@ -110,6 +111,7 @@ function emptyTally(): StageTally {
     retryAfterS: [],
     errorSamples: {},
     good: 0,
+    goodCompleted: 0,
     dropped: 0,
     sendLag: [],
     serviceTtft: [],
@@ -118,7 +120,7 @@ function emptyTally(): StageTally {
 }
 
 /** Time in flight and completions: every record of the stage, whatever its phase. */
-function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow): void {
+function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow, limits: GoodputLimits | null): void {
   // A dropped arrival was never in flight and completed nothing.
   if (r.errorClass === 'dropped') return;
   const ws = w.startMs;
@@ -132,6 +134,7 @@ function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow): v
     t.outputTokens += r.outputTokens;
     if (r.outputTokensEstimated && r.outputTokens > 0) t.outputTokensEstimated = true;
     if (r.ok) t.okCompletedInWindow++;
+    if (isGood(r, limits)) t.goodCompleted++;
   }
 }
 
@@ -189,7 +192,7 @@ export function summarizeStage(
   for (const r of records) {
     const w = byIndex.get(r.stage);
     if (!w) continue;
-    tallyWindowActivity(t, r, w);
+    tallyWindowActivity(t, r, w, goodput);
     if (r.phase === 'window') tallyJudged(t, r, goodput);
   }
   return toSummary(first, windowMs, t);
@@ -242,7 +245,7 @@ function rateFields(first: StageWindow, windowS: number, t: StageTally) {
     offeredRate: first.offeredRate ?? null,
     achievedRate: windowS > 0 ? t.okCompletedInWindow / windowS : 0,
     goodRequests: t.good,
-    goodput: windowS > 0 ? t.good / windowS : 0,
+    goodput: windowS > 0 ? t.goodCompleted / windowS : 0,
     goodputRatio: t.requests > 0 ? t.good / t.requests : null,
     dropped: t.dropped,
     sendLagMs: distribution(t.sendLag),
