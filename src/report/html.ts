@@ -284,14 +284,14 @@ function stageTable(s: SummaryJson): string {
   const h = (label: string, title = '') => `<th rowspan="2"${title ? ` title="${esc(title)}"` : ''}>${label}</th>`;
   const level = isRateSummary(s) ? h('Rate', 'offered rate, requests/s (open loop)') : h('Conc.', 'target concurrency');
   const head =
-    `<thead><tr>${h('#', 'stage index, in the order the stages ran')}${level}${h('Kind')}${h('Verdict')}${h('Reqs', 'requests started in the window')}${h('Success')}${h('QPS')}${h('Good&shy;put', 'requests per second that succeeded within every goodput limit')}${h('Tok/s', 'output tokens per second')}` +
+    `<thead><tr>${h('#', 'stage index, in the order the stages ran')}${level}${h('Kind')}${h('Verdict')}${h('Reqs', 'requests started in the window')}${h('Success')}${h('QPS<br><span class="sub">good&shy;put</span>', 'QPS: successful completions per second; below it, goodput: those within every goodput limit')}${h('Tok/s', 'output tokens per second')}` +
     `<th colspan="3" class="group">TTFT</th><th colspan="2" class="group">E2E</th><th class="group">TPOT</th><th class="group">ITL</th>${h('Errors')}</tr>` +
     '<tr><th>p50</th><th>p90</th><th>p99</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th></tr></thead>';
   const rows = s.stages.map((st) => {
-    const metrics = `<tr class="metrics v-row-${esc(st.verdict.toLowerCase())}" id="stage-${st.index}"><td class="num">${st.index}</td><td class="num"><strong>${levelOf(st)}</strong></td><td>${esc(st.kind)}</td><td>${verdictBadge(st)}</td><td class="num">${st.requests}</td><td class="num">${esc(formatPct(st.success_rate))}</td><td class="num">${fmtQps(st.qps)}</td><td class="num">${fmtQps(st.goodput ?? null)}</td><td class="num">${fmtInt(st.output_tokens_per_s)}</td>${distCells(st.ttft_ms, ['p50', 'p90', 'p99'])}${distCells(st.e2e_ms, ['p50', 'p99'])}${distCells(st.tpot_ms, ['p50'])}${distCells(st.itl_ms, ['p99'])}<td class="errors">${errorsText(st)}</td></tr>`;
+    const metrics = `<tr class="metrics v-row-${esc(st.verdict.toLowerCase())}" id="stage-${st.index}"><td class="num">${st.index}</td><td class="num"><strong>${levelOf(st)}</strong></td><td>${esc(st.kind)}</td><td>${verdictBadge(st)}</td><td class="num">${st.requests}</td><td class="num">${esc(formatPct(st.success_rate))}</td><td class="num">${fmtQps(st.qps)}<br><span class="sub">${fmtQps(st.goodput ?? null)}</span></td><td class="num">${fmtInt(st.output_tokens_per_s)}</td>${distCells(st.ttft_ms, ['p50', 'p90', 'p99'])}${distCells(st.e2e_ms, ['p50', 'p99'])}${distCells(st.tpot_ms, ['p50'])}${distCells(st.itl_ms, ['p99'])}<td class="errors">${errorsText(st)}</td></tr>`;
     const reasons =
       st.reasons.length > 0 ? `<ul class="reasons">${st.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : '';
-    const detail = `<tr class="detail"><td></td><td colspan="16">${reasons}<div class="small">${stageDetails(st)}</div></td></tr>`;
+    const detail = `<tr class="detail"><td></td><td colspan="15">${reasons}<div class="small">${stageDetails(st)}</div></td></tr>`;
     return `<tbody class="stage">${metrics}${detail}</tbody>`;
   });
   const low = s.stages.some((x) => x.low_confidence)
@@ -301,10 +301,12 @@ function stageTable(s: SummaryJson): string {
 }
 
 /** A rate run's extra distributions: the server's view from t0, and how late the generator sent. */
+const NO_SAMPLES: StageJson['ttft_ms'] = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+// `?? NO_SAMPLES`: a summary.json written before rate stages has none of these.
 const RATE_DISTRIBUTIONS: [string, (st: StageJson) => StageJson['ttft_ms']][] = [
-  ['Service TTFT (from t0)', (x) => x.service_ttft_ms],
-  ['Service E2E (from t0)', (x) => x.service_e2e_ms],
-  ['Send lag', (x) => x.send_lag_ms],
+  ['Service TTFT (from t0)', (x) => x.service_ttft_ms ?? NO_SAMPLES],
+  ['Service E2E (from t0)', (x) => x.service_e2e_ms ?? NO_SAMPLES],
+  ['Send lag', (x) => x.send_lag_ms ?? NO_SAMPLES],
 ];
 
 function distributionTable(s: SummaryJson): string {
@@ -569,6 +571,7 @@ table { border-collapse: collapse; }
 th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.sub { font-size: 10px; color: var(--muted); }
 table.sla { margin: 8px 0; min-width: 60%; }
 table.sla th[scope=row] { background: var(--bg-soft); white-space: nowrap; }
 table.sla td { font-variant-numeric: tabular-nums; }
