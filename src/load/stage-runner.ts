@@ -90,7 +90,7 @@ function stageRequests(
     tally.record(rec);
   };
   /** Admits a request about to start (at `scheduledAt` in an open loop, else now) and plans it; null: none may. */
-  const plan1 = (worker: number, scheduledAt: number | null): (PlannedRequest & { last: boolean }) | null => {
+  const admitAndPlan = (worker: number, scheduledAt: number | null): (PlannedRequest & { last: boolean }) | null => {
     if (tally.checkBudget(hooks.budget)) return null;
     const t0 = o.clock.now();
     const admitted = tally.admit(scheduledAt ?? t0);
@@ -100,7 +100,7 @@ function stageRequests(
     return { ...req, scheduledAt, last: admitted.last };
   };
   const send = (worker: number, scheduledAt: number | null): Promise<void> | null => {
-    const planned = plan1(worker, scheduledAt);
+    const planned = admitAndPlan(worker, scheduledAt);
     if (!planned) return null;
     const { last, ...req } = planned;
     hooks.budget.countSent(1);
@@ -118,7 +118,7 @@ function stageRequests(
     },
     sendScheduled: (worker, scheduledAt) => (tally.stopped ? null : send(worker, scheduledAt)),
     drop(worker, scheduledAt) {
-      const planned = tally.stopped ? null : plan1(worker, scheduledAt);
+      const planned = tally.stopped ? null : admitAndPlan(worker, scheduledAt);
       if (!planned) return false;
       const { last, ...req } = planned;
       keep(droppedRecord({ ...req, scheduledAt }, openCap(plan)));
