@@ -50,3 +50,90 @@ slo:
 verdict: {max_extensions: ${opts.fast ? 0 : 1}}
 `;
 }
+
+/**
+ * A seeded simulator configuration for a rate run (open loop). Its service rate at the knee is known from the
+ * engine's formulas (docs/simulator.md, "Service rate at the knee"): `serviceRate(c)`.
+ */
+export interface RateKneeConfig {
+  name: string;
+  slots: number;
+  stepBaseMs: number;
+  stepPerSeqMs: number;
+  /** Output tokens per request (max_tokens). */
+  outputTokens: number;
+  prefillMsPer1kTokens: number;
+  seed: number;
+}
+
+export const RATE_KNEE_CONFIGS: RateKneeConfig[] = [
+  {
+    name: 'rate-slots16',
+    slots: 16,
+    stepBaseMs: 20,
+    stepPerSeqMs: 0,
+    outputTokens: 40,
+    prefillMsPer1kTokens: 0,
+    seed: 11,
+  },
+  {
+    name: 'rate-slots12',
+    slots: 12,
+    stepBaseMs: 12,
+    stepPerSeqMs: 0.5,
+    outputTokens: 48,
+    prefillMsPer1kTokens: 10,
+    seed: 12,
+  },
+  {
+    name: 'rate-slots24',
+    slots: 24,
+    stepBaseMs: 15,
+    stepPerSeqMs: 0.25,
+    outputTokens: 64,
+    prefillMsPer1kTokens: 0,
+    seed: 13,
+  },
+];
+
+/** The rate profiles' prompt: 4 + ceil(37 / 4) = 14 prompt tokens by the simulator's estimate. */
+export const RATE_KNEE_PROMPT = 'What is the capacity of this service?';
+export const RATE_KNEE_PROMPT_TOKENS = 14;
+
+/**
+ * Requests/s the engine completes with every slot busy: each step emits one token to each of `slots` sequences
+ * and admits slots / n new ones, whose prefill it pays, so
+ *   service rate = 1000 × slots / (n × step(slots) + slots × prefill),  step(a) = step_base + step_per_seq × a,
+ *   prefill = prefill_ms_per_1k_tokens × prompt_tokens / 1000.
+ */
+export function serviceRate(c: RateKneeConfig, promptTokens = RATE_KNEE_PROMPT_TOKENS): number {
+  const step = c.stepBaseMs + c.stepPerSeqMs * c.slots;
+  const prefill = (c.prefillMsPer1kTokens * promptTokens) / 1000;
+  return (1000 * c.slots) / (c.outputTokens * step + c.slots * prefill);
+}
+
+/**
+ * A rate run whose p99 TTFT rule finds a rate just below the service rate: Poisson arrivals from 2 req/s up by
+ * 1.5× per stage, and long stages (30 s warm-up + 150 s window) so that a rate above the service rate shows its
+ * growing queue (TTFT grows by (rate / service rate − 1) s per second of the stage) and one below it reaches its
+ * steady queue (docs/simulator.md, "Open loop: where a p99 TTFT rule finds the knee").
+ */
+export function rateKneeProfile(c: RateKneeConfig, seed = 1): string {
+  return `name: ${c.name}
+target:
+  simulator: {preset: tiny, slots: ${c.slots}, seed: ${c.seed}, step_base_ms: ${c.stepBaseMs}, step_per_seq_ms: ${c.stepPerSeqMs}, prefill_ms_per_1k_tokens: ${c.prefillMsPer1kTokens}, jitter: 0.02}
+request:
+  messages: [{role: user, content: "${RATE_KNEE_PROMPT}"}]
+  max_tokens: ${c.outputTokens}
+  seed: ${seed}
+  timeouts: {first_token: 60s, idle: 10s, total: 120s}
+ramp:
+  rate: {start: 2, factor: 1.5, max: 60}
+  warmup: 30s
+  stage: {duration: 150s}
+  drain: 60s
+slo:
+  - p99(ttft) < 2s
+  - success_rate >= 99%
+`;
+}

@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
 import { MAX_WORKERS } from '../profile/keys.ts';
 import type { RunEvent } from '../controller/run.ts';
-import type { Capacity } from '../model/verdict.ts';
+import { capacityLevel, type Capacity } from '../model/verdict.ts';
 import { finalReport, progressLine, searchClock } from '../report/terminal.ts';
 import type { Comparison } from '../model/compare.ts';
 import { parsePercent } from '../util/units.ts';
@@ -35,7 +35,7 @@ export function exitCodeForCapacity(c: Capacity): number {
       return EXIT.ok;
     case 'rate_limited':
     case 'error_rate_breaker':
-      return c.concurrency === null ? EXIT.failedAtFirstStage : EXIT.ok;
+      return capacityLevel(c) === null ? EXIT.failedAtFirstStage : EXIT.ok;
     case 'failed_at_first_stage':
       return EXIT.failedAtFirstStage;
     case 'max_reached':
@@ -104,6 +104,11 @@ function stageNotes(r: { lowConfidence: boolean; partial: boolean }): string {
   return notes.length > 0 ? ` (${notes.join(', ')})` : '';
 }
 
+/** A stage's level in progress lines: "concurrency 8", or "rate 8 req/s" in a rate run. */
+function levelText(concurrency: number, rate: number | undefined): string {
+  return rate === undefined ? `concurrency ${concurrency}` : `rate ${rate} req/s`;
+}
+
 /** Stage lines and, on a terminal, one live progress line; `clock` says how far the whole search is. */
 function progressPrinter(clock: () => string): (e: RunEvent) => void {
   const tty = process.stderr.isTTY === true;
@@ -116,7 +121,7 @@ function progressPrinter(clock: () => string): (e: RunEvent) => void {
     else if (e.type === 'stage-start') {
       stage = `stage ${e.stage}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}`;
       const attempt = e.attempt > 1 ? `, attempt ${e.attempt}` : '';
-      if (!tty) err(`stage ${e.stage}: concurrency ${e.concurrency} (${e.kind}${attempt}) — ${clock()}`);
+      if (!tty) err(`stage ${e.stage}: ${levelText(e.concurrency, e.rate)} (${e.kind}${attempt}) — ${clock()}`);
     } else if (e.type === 'progress' && tty) {
       process.stderr.write(`\r\x1b[2K${redactOutput(progressLine(stage, e.progress, clock()))}`);
       live = true;
@@ -125,7 +130,7 @@ function progressPrinter(clock: () => string): (e: RunEvent) => void {
       live = false;
       const s = e.result.summary;
       err(
-        `stage ${e.stage}: concurrency ${s.concurrency} ${e.result.verdict}${stageNotes(e.result)} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
+        `stage ${e.stage}: ${levelText(s.concurrency, s.offeredRate ?? undefined)} ${e.result.verdict}${stageNotes(e.result)} — ${s.requests} requests, ${s.qps.toFixed(2)} qps, p99(ttft) ${formatMs(s.ttftMs.p99)}`,
       );
     } else if (e.type === 'stopping') err(e.reason);
     else if (e.type === 'notice') {

@@ -14,7 +14,7 @@ import type {
 } from '../model/compare.ts';
 import type { RequestRecord } from '../model/record.ts';
 import type { StageResult } from '../model/verdict.ts';
-import { planLevels } from '../profile/plan.ts';
+import { rampLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { renderCompareHtml } from '../report/compare-html.ts';
 import { formatInterval, formatValue } from '../report/compare-text.ts';
@@ -58,7 +58,7 @@ function capacityRange(
 }
 
 function foldForCompare(label: 'A' | 'B', run: RunDir, stats: { ttft: LatencyStat; e2e: LatencyStat }): FoldedRun {
-  const { state, capacity } = foldRun(run.profile, run.lines, run.records, planLevels(run.profile.ramp.concurrency));
+  const { state, capacity } = foldRun(run.profile, run.lines, run.records, rampLevels(run.profile.ramp));
   const byStage = recordsByStage(run.records);
   const levels: FoldedRun['levels'] = new Map();
   const judged = state.staged.filter((s: StageWithWindow) => !s.result.partial);

@@ -1,6 +1,7 @@
 // Pure: stage lines + records → history, capacity. The one fold behind a live run and `find-capacity report`.
 import type { RequestRecord } from '../model/record.ts';
 import type { Capacity, StageMeta, StageResult } from '../model/verdict.ts';
+import { levelUnit } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import type { StageWithWindow } from '../report/summary.ts';
 import { decide, levelStatuses } from './decide.ts';
@@ -83,7 +84,8 @@ export function provisionalCapacity(
   reason: Capacity['stopReason'],
   detail: string,
 ): Capacity {
-  const step = history.length > 0 ? decide({ profile, levels, history }) : null;
+  const unit = levelUnit(profile);
+  const step = history.length > 0 ? decide({ profile, levels, history, unit }) : null;
   if (step?.kind === 'stop')
     return { ...step.capacity, stopReason: reason, stopDetail: `${detail}; ${step.capacity.stopDetail}` };
   const status = levelStatuses(history, profile.verdict.confirmFailures);
@@ -92,15 +94,16 @@ export function provisionalCapacity(
   const fails = [...status].filter(([, st]) => st !== 'PASS').map(([c]) => c);
   const minFail = fails.length > 0 ? Math.min(...fails) : Infinity;
   const below = passes.filter((c) => c < minFail);
-  const concurrency = below.length > 0 ? Math.max(...below) : null;
+  const level = below.length > 0 ? Math.max(...below) : null;
+  const named = unit === 'rate' ? { concurrency: null, rate: level } : { concurrency: level };
   // A run cut short says how far it got: never read as "the SLO was not met" (README, "Failure handling").
   const got =
     history.length === 0
       ? ' before any stage completed'
-      : concurrency === null
+      : level === null
         ? ''
-        : `; the last completed PASS was at concurrency ${concurrency}`;
-  return { concurrency, stopReason: reason, stopDetail: `${detail}${got}`, bracket: null };
+        : `; the last completed PASS was at ${unit === 'rate' ? `${level} req/s` : `concurrency ${level}`}`;
+  return { ...named, stopReason: reason, stopDetail: `${detail}${got}`, bracket: null };
 }
 
 /** The capacity a run's end line stands for, recomputed from the history. */
@@ -114,7 +117,7 @@ export function capacityAtEnd(
     const capacity = provisionalCapacity(history, levels, profile, end.stop_reason, end.stop_detail);
     return { ...capacity, stopDetail: end.stop_detail };
   }
-  const step = history.length > 0 ? decide({ profile, levels, history }) : null;
+  const step = history.length > 0 ? decide({ profile, levels, history, unit: levelUnit(profile) }) : null;
   if (step?.kind === 'stop') return step.capacity;
   const detail = 'the run ended without finishing (killed or crashed); rebuilt from the records it left';
   return provisionalCapacity(history, levels, profile, 'interrupted', detail);

@@ -3,6 +3,7 @@
 import type { RequestRecord } from '../model/record.ts';
 import type { Profile } from '../profile/types.ts';
 import { evaluateRules } from '../slo/evaluate.ts';
+import { goodputFromRules } from '../slo/goodput.ts';
 import { summarizeStage } from '../stats/summarize.ts';
 import { formatDuration } from '../util/units.ts';
 import type { StageSummary } from '../model/summary.ts';
@@ -31,7 +32,7 @@ export function healthLimits(profile: Pick<Profile, 'slo' | 'verdict'>): {
 }
 
 type RuleEvaluation = ReturnType<typeof evaluateRules>[number];
-type JudgeProfile = Pick<Profile, 'slo' | 'verdict'>;
+type JudgeProfile = Pick<Profile, 'slo' | 'verdict' | 'goodput'>;
 
 /**
  * A stage's verdict: FAIL when a rule's confidence interval lies beyond its threshold, PASS when
@@ -45,7 +46,7 @@ export function judgeStage(
   final = true,
 ): StageResult {
   const windows = meta.windows.length > 0 ? meta.windows : [meta.window];
-  const summary = summarizeStage(records, windows);
+  const summary = summarizeStage(records, windows, profile.goodput ?? goodputFromRules(profile.slo));
   const windowIndexes = new Set(windows.map((w) => w.index));
   const rules = evaluateRules(profile.slo, summary, records, profile.verdict.confidence, windowIndexes);
   const health = generatorHealth(profile, summary, meta);
@@ -102,6 +103,8 @@ function generatorHealth(profile: JudgeProfile, summary: StageSummary, meta: Sta
       `achieved concurrency ${summary.achievedConcurrency.toFixed(1)} is below ${Math.round(limits.minAchievedRatio * 100)}% of the target ${summary.concurrency}`,
     );
   }
+  const lag = sendLagProblem(summary, limits.eventLoopDelayP99Ms);
+  if (lag) problems.push(lag);
   return {
     eventLoopDelayP99Ms: meta.eventLoopDelayP99Ms,
     cpuPercent: meta.cpuPercent,
@@ -109,6 +112,17 @@ function generatorHealth(profile: JudgeProfile, summary: StageSummary, meta: Sta
     ttftOverhead: overhead,
     problems,
   };
+}
+
+/**
+ * An open loop whose sends ran late behind its own schedule measured the generator, not the server: its send lag
+ * p99 is judged like the TTFT overhead, from MIN_TTFT_OVERHEAD_SAMPLES sent requests on (one late send among fewer
+ * would make the p99 by itself).
+ */
+function sendLagProblem(summary: StageSummary, limitMs: number): string | null {
+  const lag = summary.sendLagMs;
+  if (!lag || lag.p99 === null || lag.count < MIN_TTFT_OVERHEAD_SAMPLES || lag.p99 <= limitMs) return null;
+  return `send lag p99 ${lag.p99.toFixed(1)} ms > ${limitMs.toFixed(0)} ms: the load generator fell behind its own arrival schedule (${lag.count} requests)`;
 }
 
 /** Warnings explain numbers without proving the generator wrong. */

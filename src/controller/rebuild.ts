@@ -1,7 +1,7 @@
 // `find-capacity report <run-dir>`: rebuild summary.json (and report.html) from requests.jsonl,
 // stages.jsonl and the saved profile, without sending any load. Same fold as the live run ⇒ same numbers.
 import type { AgentSummary } from '../model/agents.ts';
-import { planLevels } from '../profile/plan.ts';
+import { rampLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
 import { TOOL_VERSION } from '../version.ts';
@@ -20,7 +20,7 @@ export interface Rebuilt {
 export function rebuildSummary(runDir: string): Rebuilt {
   const run = readRunDir(runDir);
   const { profile, lines, records, serverMetrics } = run;
-  const levels = planLevels(profile.ramp.concurrency);
+  const levels = rampLevels(profile.ramp);
   const { state, capacity } = foldRun(profile, lines, records, levels, serverMetrics.samples);
   const orig = run.summary;
   const meta = {

@@ -1,16 +1,18 @@
 // The loop that drives stages: decide what runs next, run it, fold it, until decide says stop.
 import { join } from 'node:path';
 import type { StageExecutor } from '../load/executor.ts';
-import type { StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
+import type { LoadSpec, StagePlan, StageProgress, StageRunResult } from '../model/stage.ts';
+import { stageSeed } from '../load/arrivals.ts';
+import { DEFAULTS } from '../profile/keys.ts';
 import type { Capacity, StageResult } from '../model/verdict.ts';
-import { effectiveDrainMs, planLevels } from '../profile/plan.ts';
+import { effectiveDrainMs, levelUnit, rampLevels } from '../profile/plan.ts';
 import type { Profile } from '../profile/types.ts';
 import { buildSummary, environmentMeta, type SummaryJson } from '../report/summary.ts';
 import { systemClock, type RunClock } from '../util/clock.ts';
 import { redactDeep, redactUrl } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { budgetDetail, createRunBudget, type RunBudgetState } from './budget.ts';
-import { decide, type NextStep } from './decide.ts';
+import { decide, type NextStep, type RunStep } from './decide.ts';
 import { createExecutor } from './executors.ts';
 import { emptyFold, foldStage, provisionalCapacity, type FoldState } from './fold.ts';
 import { sloFrontier } from './frontier.ts';
@@ -30,7 +32,9 @@ export type RunEvent =
       stage: number;
       attempt: number;
       index: number;
+      /** The stage's concurrency; 0 in a rate run, whose stages carry `rate` (req/s). */
       concurrency: number;
+      rate?: number;
       kind: StageResult['kind'];
     }
   | { type: 'progress'; progress: StageProgress }
@@ -106,7 +110,7 @@ export async function runCapacitySearch(o: RunOptions): Promise<RunResult> {
       );
       const budget = createRunBudget(profile.limits, clock);
       const search: Search = { o, profile, clock, executor, target, files, budget, levels: [], emit, nextIndex: 0 };
-      search.levels = planLevels(profile.ramp.concurrency);
+      search.levels = rampLevels(profile.ramp);
       search.serverMetrics = await openServerMetrics(profile, target, clock, files, emit);
       const { state, capacity } = await runSearch(search);
       files.writeEnd(capacity.stopReason, capacity.stopDetail);
@@ -161,7 +165,13 @@ async function runSearch(s: Search): Promise<{ state: FoldState; capacity: Capac
     for (;;) {
       const halt = haltCapacity(s, state);
       if (halt) return { state, capacity: halt };
-      const step = decide({ profile: s.profile, levels: s.levels, history: state.history, open });
+      const step = decide({
+        profile: s.profile,
+        levels: s.levels,
+        history: state.history,
+        open,
+        unit: levelUnit(s.profile),
+      });
       if (step.kind === 'stop') return { state, capacity: step.capacity };
       const kind = step.why === 'extend' ? group!.kind : step.why;
       const number = { stage: state.staged.length, attempt: step.why === 'extend' ? group!.windows.length + 1 : 1 };
@@ -218,12 +228,13 @@ async function runAttempt(
   number: { stage: number; attempt: number },
 ): Promise<{ result: StageRunResult; overhead: number[] | null }> {
   const index = s.nextIndex++;
-  s.emit({ type: 'stage-start', ...number, index, concurrency: step.concurrency, kind });
+  const rate = step.rate !== undefined ? { rate: step.rate } : {};
+  s.emit({ type: 'stage-start', ...number, index, concurrency: step.concurrency ?? 0, ...rate, kind });
   s.o.stageHook?.(index);
   const { ramp } = s.profile;
   const plan: StagePlan = {
     index,
-    load: { kind: 'closed', concurrency: step.concurrency },
+    load: stageLoad(s.profile, step, index),
     warmupMs: ramp.warmupMs,
     durationMs: ramp.stage.durationMs,
     requestLimit: ramp.stage.requests,
@@ -245,6 +256,20 @@ async function runAttempt(
   s.files.flushRecords();
   const overhead = s.target.measureOverhead ? await s.target.measureOverhead(result.records) : null;
   return { result, overhead };
+}
+
+/** A stage's load: C slots of a closed loop, or an open loop at the step's rate with the stage's own seed. */
+function stageLoad(profile: Profile, step: RunStep, index: number): LoadSpec {
+  if (step.rate === undefined) return { kind: 'closed', concurrency: step.level };
+  const { ramp } = profile;
+  return {
+    kind: 'open',
+    rate: step.rate,
+    arrival: ramp.arrival ?? DEFAULTS.ramp.arrival,
+    burstiness: ramp.burstiness ?? DEFAULTS.ramp.burstiness,
+    seed: stageSeed(profile.request.seed, index),
+    maxInFlight: ramp.maxInFlight ?? DEFAULTS.ramp.maxInFlight,
+  };
 }
 
 function finish(s: Search, state: FoldState, capacity: Capacity, startedAt: Date): RunResult {

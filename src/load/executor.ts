@@ -53,6 +53,15 @@ export interface RequestSender {
 export interface StageRequests {
   /** Sends the next request of sender `worker` and resolves when it has ended; false: the stage stopped sending. */
   sendNext(worker: number): Promise<boolean>;
+  /**
+   * Open loop: sends the arrival scheduled at `scheduledAt` now (its phase and window place go by the scheduled
+   * time); resolves when it has ended. Null: the stage stopped sending, nothing was sent.
+   */
+  sendScheduled(worker: number, scheduledAt: number): Promise<void> | null;
+  /** Open loop: records the arrival scheduled at `scheduledAt` as dropped; false: the stage stopped sending. */
+  drop(worker: number, scheduledAt: number): boolean;
+  /** The stage stopped sending before its window's end (breaker, budget, interrupt, request limit). */
+  stopped(): boolean;
 }
 
 /** How requests arrive in a stage (`plan.load.kind`): when each is sent, and by which sender. */

@@ -79,6 +79,7 @@ export class RecordFold {
       worker: p.worker,
       payload: p.payload,
       t0: p.t0,
+      scheduledAt: p.scheduledAt ?? null,
       headersAt: null,
       firstContentAt: null,
       lastContentAt: null,

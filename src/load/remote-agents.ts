@@ -8,7 +8,7 @@
 import { ToolError } from '../errors.ts';
 import type { AgentSummary } from '../model/agents.ts';
 import type { RequestRecord } from '../model/record.ts';
-import type { StagePlan, StageRunResult, StoppedBy } from '../model/stage.ts';
+import { targetConcurrency, type StagePlan, type StageRunResult, type StoppedBy } from '../model/stage.ts';
 import { AgentLink, type LinkOptions } from './agent-link.ts';
 import type { AgentDone, AgentSetup, AgentStage, FromAgent } from './agent-protocol.ts';
 import type { StageExecutor, StageHooks, StagePart } from './executor.ts';
@@ -128,7 +128,7 @@ async function runRemoteStage(
 /** A stage that could not start: it is INVALID and never decides the capacity; the run then stops (agent_lost). */
 function noAgentLeft(now: number, plan: StagePlan): StageRunResult {
   return {
-    window: { index: plan.index, concurrency: plan.load.concurrency, startMs: now, endMs: now },
+    window: { index: plan.index, concurrency: targetConcurrency(plan.load), startMs: now, endMs: now },
     records: [],
     stoppedBy: 'agent_lost',
     health: { eventLoopDelayP99Ms: 0, cpuPercent: 0, problems: ['no load agent was left to run the stage'] },
@@ -307,7 +307,12 @@ export function mergeAgentStage(p: AgentStageParts): StageRunResult {
   const shareEnds = p.plan.requestLimit !== null && stoppedBy === null;
   const endMs = ends.length === 0 ? p.fallbackWindowEndMs : shareEnds ? Math.max(...ends) : Math.min(...ends);
   return {
-    window: { index: p.plan.index, concurrency: p.plan.load.concurrency, startMs: ws, endMs: Math.max(ws, endMs) },
+    window: {
+      index: p.plan.index,
+      concurrency: targetConcurrency(p.plan.load),
+      startMs: ws,
+      endMs: Math.max(ws, endMs),
+    },
     records: p.records,
     stoppedBy,
     health: {

@@ -5,8 +5,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestRecord } from '../model/record.ts';
 import type { ExecutorHealth, StagePlan, StageRunResult } from '../model/stage.ts';
 import { sleep, type Clock, type Timer } from '../util/clock.ts';
-import type { RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
+import type { PlannedRequest, RequestSender, StageExecutor, StageHooks, StagePart, StageRequests } from './executor.ts';
 import { loadModelFor, WHOLE_STAGE } from './load-model.ts';
+import { droppedRecord } from './open-loop.ts';
 import type { PayloadSource } from './payload-source.ts';
 import { StageTally, type WindowRequestCounter } from './tally.ts';
 
@@ -92,30 +93,62 @@ function stageRequests(
 ): StageRequests {
   let seq = 0;
   const source = o.payloads ?? pickedPayloads(o.pickPayload ?? (() => 0));
+  const keep = (worker: number, rec: RequestRecord) => {
+    source.ended(worker, rec);
+    records.push(rec);
+    hooks.onRecord(rec);
+    tally.record(rec);
+  };
+  /** Admits a request about to start (at `scheduledAt` in an open loop, else now) and plans it; null: none may. */
+  const admitAndPlan = (worker: number, scheduledAt: number | null) => {
+    if (tally.checkBudget(hooks.budget)) return null;
+    // Built before t0: a long prompt's text is the generator's work, not the server's latency.
+    const next = source.next(worker);
+    const t0 = o.clock.now();
+    const admitted = tally.admit(scheduledAt ?? t0);
+    if (!admitted) return null;
+    const id = `${o.idPrefix}-${plan.index}-${seq++}`;
+    const { phase, last } = admitted;
+    const req: PlannedRequest = {
+      id,
+      stage: plan.index,
+      phase,
+      worker,
+      payload: next.payload,
+      turn: next.turn,
+      t0,
+      scheduledAt,
+    };
+    return { req, body: next.body, last };
+  };
+  const send = (worker: number, scheduledAt: number | null): Promise<void> | null => {
+    const planned = admitAndPlan(worker, scheduledAt);
+    if (!planned) return null;
+    hooks.budget.countSent(1);
+    const pending = o.transport.send(planned.req, planned.body);
+    if (planned.last) tally.closeAtLastRequest();
+    return pending.then((rec) => keep(worker, rec));
+  };
   return {
     async sendNext(worker: number): Promise<boolean> {
       // Think time between turns, cut short when the stage stops sending: a stage never waits out a pause.
       const until = o.clock.now() + source.pauseMs(worker);
       while (tally.sendingOpen && o.clock.now() < until) await sleep(o.clock, Math.min(100, until - o.clock.now()));
       if (!tally.sendingOpen) return false;
-      if (tally.checkBudget(hooks.budget)) return false;
-      // Built before t0: a long prompt's text is the generator's work, not the server's latency.
-      const next = source.next(worker);
-      const t0 = o.clock.now();
-      const admitted = tally.admit(t0);
-      if (!admitted) return false;
-      const id = `${o.idPrefix}-${plan.index}-${seq++}`;
-      const req = { id, stage: plan.index, phase: admitted.phase, worker, payload: next.payload, turn: next.turn, t0 };
-      hooks.budget.countSent(1);
-      const pending = o.transport.send(req, next.body);
-      if (admitted.last) tally.closeAtLastRequest();
-      const rec = await pending;
-      source.ended(worker, rec);
-      records.push(rec);
-      hooks.onRecord(rec);
-      tally.record(rec);
+      const sent = send(worker, null);
+      if (!sent) return false;
+      await sent;
       return true;
     },
+    sendScheduled: (worker, scheduledAt) => (tally.stopped ? null : send(worker, scheduledAt)),
+    drop(worker, scheduledAt) {
+      const planned = tally.stopped ? null : admitAndPlan(worker, scheduledAt);
+      if (!planned) return false;
+      keep(worker, droppedRecord({ ...planned.req, scheduledAt }, openCap(plan)));
+      if (planned.last) tally.closeAtLastRequest();
+      return true;
+    },
+    stopped: () => tally.stopped,
   };
 }
 
@@ -123,6 +156,8 @@ function stageRequests(
 function pickedPayloads(pick: () => number): PayloadSource {
   return { pauseMs: () => 0, next: () => ({ payload: pick(), turn: 1, body: undefined }), ended: () => {} };
 }
+
+const openCap = (plan: StagePlan) => (plan.load.kind === 'open' ? plan.load.maxInFlight : 0);
 
 /**
  * Bounds the wait for in-flight requests: `drainMs` once sending has stopped, a short grace after an interrupt

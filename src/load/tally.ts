@@ -2,7 +2,7 @@
 // records: the window (its start, its end, the request limit), the error-rate breaker, run-wide budget stops,
 // `stoppedBy` and the live progress. One class, so the two paths cannot drift apart.
 import type { RequestRecord } from '../model/record.ts';
-import type { StagePlan, StageProgress, StoppedBy } from '../model/stage.ts';
+import { targetConcurrency, type StagePlan, type StageProgress, type StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
 import type { Clock, Timer } from '../util/clock.ts';
 import { quantileSorted } from '../util/quantile.ts';
@@ -81,6 +81,11 @@ export class StageTally {
     return this.sending;
   }
 
+  /** Stopped before the window's end: a breaker, budget or interrupt, or the request limit reached. */
+  get stopped(): boolean {
+    return this.stoppedBy !== null || this.limitReached();
+  }
+
   /** The window's current end: +Infinity while a request-limit window is open. */
   get windowEnd(): number {
     return this.windowEndMs;
@@ -130,7 +135,7 @@ export class StageTally {
     if (rec.phase !== 'window') return;
     this.done++;
     if (!rec.ok) this.failed++;
-    else if (rec.firstContentAt !== null) this.ttfts.add(rec.firstContentAt - rec.t0);
+    else if (rec.firstContentAt !== null) this.ttfts.add(rec.firstContentAt - (rec.scheduledAt ?? rec.t0));
     if (this.done >= this.minRequests && this.failed / this.done > this.o.maxErrorRate) this.stop('breaker');
   }
 
@@ -139,9 +144,11 @@ export class StageTally {
     const ws = this.windowStartMs;
     const inWindow = now >= ws;
     const elapsedWindow = Math.max(1, Math.min(now, this.windowEndMs) - ws);
+    const { load } = this.o.plan;
     return {
       stage: this.o.plan.index,
-      concurrency: this.o.plan.load.concurrency,
+      concurrency: targetConcurrency(load),
+      ...(load.kind === 'open' ? { rate: load.rate } : {}),
       elapsedMs: now - this.stageStartMs,
       inWindow,
       done: this.done,
@@ -154,19 +161,25 @@ export class StageTally {
   /** The measurement window; a request-limit window still open ends now. */
   window(): StageWindow {
     if (!Number.isFinite(this.windowEndMs)) this.windowEndMs = this.o.clock.now();
-    const ws = this.windowStartMs;
-    return {
-      index: this.o.plan.index,
-      concurrency: this.o.plan.load.concurrency,
-      startMs: ws,
-      endMs: Math.max(ws, this.windowEndMs),
-    };
+    return stageWindow(this.o.plan, this.windowStartMs, this.windowEndMs);
   }
 
   private limitReached(): boolean {
     const limit = this.o.plan.requestLimit;
     return limit !== null && this.counter.started() >= limit;
   }
+}
+
+/** A stage's measurement window [startMs, max(startMs, endMs)), with its level (concurrency or offered rate). */
+export function stageWindow(plan: StagePlan, startMs: number, endMs: number): StageWindow {
+  const { load } = plan;
+  return {
+    index: plan.index,
+    concurrency: targetConcurrency(load),
+    ...(load.kind === 'open' ? { offeredRate: load.rate } : {}),
+    startMs,
+    endMs: Math.max(startMs, endMs),
+  };
 }
 
 /**

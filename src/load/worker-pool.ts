@@ -5,7 +5,7 @@
 //   - one window: the pool fixes the stage start; the window closes at the same instant in every thread
 //     (duration), at the last request of a shared request count (request limit), or when the pool stops it;
 //   - one stagger and unique ids: thread k runs part k of the stage's load (closed loop: a contiguous range of its
-//     C slots) and prefixes its request ids with `w<k>`;
+//     C slots; open loop: every P-th arrival of the one schedule) and prefixes its request ids with `w<k>`;
 //   - the breaker and the run-wide budgets are judged here, by the same StageTally, over every thread's records.
 import { Worker } from 'node:worker_threads';
 import { ToolError } from '../errors.ts';
@@ -14,7 +14,7 @@ import type { StagePlan, StageRunResult } from '../model/stage.ts';
 import type { Clock } from '../util/clock.ts';
 import type { StageExecutor, StageHooks } from './executor.ts';
 import { partsWithWork } from './load-model.ts';
-import { StageTally } from './tally.ts';
+import { StageTally, stageWindow } from './tally.ts';
 import {
   SHARED,
   sharedWindowCounter,
@@ -210,7 +210,7 @@ function mergeThreads(
   // thread that started the last request (or saw the stop first) closed it, the others noticed later.
   const endMs = Math.min(...done.map((d) => d.window.endMs));
   return {
-    window: { index: plan.index, concurrency: plan.load.concurrency, startMs: ws, endMs: Math.max(ws, endMs) },
+    window: stageWindow(plan, ws, endMs),
     records,
     stoppedBy: tally.stoppedBy ?? done.map((d) => d.stoppedBy).find((x) => x !== null) ?? null,
     health: {

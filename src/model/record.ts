@@ -18,7 +18,14 @@ export const ERROR_CLASSES = [
   'aborted',
   'client_error',
 ] as const;
-export type ErrorClass = (typeof ERROR_CLASSES)[number];
+/**
+ * Classes the load model gives, not the transport: `dropped` is an open-loop arrival not sent because
+ * `ramp.max_in_flight` requests were already open (docs/design-notes.md, "Rate stages").
+ */
+export const LOAD_ERROR_CLASSES = ['dropped'] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number] | (typeof LOAD_ERROR_CLASSES)[number];
+/** Every class a record can carry: the transport's and the load model's. */
+export const ALL_ERROR_CLASSES: readonly ErrorClass[] = [...ERROR_CLASSES, ...LOAD_ERROR_CLASSES];
 
 export interface RequestRecord {
   /** Sent as the x-request-id header, so the simulator's ground truth can be joined. */
@@ -34,6 +41,11 @@ export interface RequestRecord {
   payload: number;
   /** All times are ms on the run's monotonic clock (performance.now() minus the run origin). */
   t0: number;
+  /**
+   * Open loop (rate stage): when the arrival was scheduled to be sent, fixed before the stage started; latencies
+   * count from here. Null in a closed loop (absent in records written before rate stages existed).
+   */
+  scheduledAt?: number | null;
   headersAt: number | null;
   firstContentAt: number | null;
   lastContentAt: number | null;
@@ -85,4 +97,4 @@ export interface RateLimitHeaders {
 
 /** What an executor hands the transport: the record's identity fields and `t0`. */
 export type PlannedRequest = Pick<RequestRecord, 'id' | 'stage' | 'phase' | 'worker' | 'payload' | 't0'> &
-  Pick<RequestRecord, 'turn'>;
+  Pick<RequestRecord, 'turn' | 'scheduledAt'>;

@@ -2,8 +2,30 @@
 import type { RequestRecord } from './record.ts';
 import type { StageWindow } from './summary.ts';
 
+export type ArrivalLaw = 'poisson' | 'constant' | 'gamma';
+
+/**
+ * An open loop: arrivals at `rate` per second whose send times follow `arrival` (gamma: shape `burstiness`, 1 =
+ * Poisson), drawn from `seed` before the stage starts and never depending on responses; an arrival finding
+ * `maxInFlight` requests open is recorded as dropped.
+ */
+export interface OpenLoadSpec {
+  kind: 'open';
+  /** Requests per second. */
+  rate: number;
+  arrival: ArrivalLaw;
+  burstiness: number;
+  seed: number;
+  maxInFlight: number;
+}
+
 /** How requests arrive in a stage. Closed loop: `concurrency` slots, each sending when its last request ends. */
-export type LoadSpec = { kind: 'closed'; concurrency: number };
+export type LoadSpec = { kind: 'closed'; concurrency: number } | OpenLoadSpec;
+
+/** The concurrency a stage targets: the closed loop's slots; 0 for an open loop, whose level is its rate. */
+export function targetConcurrency(load: LoadSpec): number {
+  return load.kind === 'closed' ? load.concurrency : 0;
+}
 
 export interface StagePlan {
   /** Stage (attempt) index in the run: part of every request id and record. */
@@ -25,6 +47,8 @@ export type StoppedBy = 'breaker' | 'interrupted' | 'budget' | 'agent_lost';
 export interface StageProgress {
   stage: number;
   concurrency: number;
+  /** The offered rate (req/s) of a rate stage; absent in a closed loop. */
+  rate?: number;
   elapsedMs: number;
   inWindow: boolean;
   done: number;

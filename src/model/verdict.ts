@@ -67,13 +67,23 @@ export type StopReason =
   | 'agent_lost';
 
 export interface Capacity {
-  /** Highest concurrency whose stage PASSED with the next tested level a FAIL; null when none passed. */
+  /** Highest concurrency whose stage PASSED with the next tested level a FAIL; null when none passed (or a rate run). */
   concurrency: number | null;
+  /** A rate run's capacity: the highest offered rate (req/s) that PASSED; null when none passed (absent: concurrency run). */
+  rate?: number | null;
   stopReason: StopReason;
   /** One sentence for humans. */
   stopDetail: string;
-  /** [last PASS, first FAIL] when a knee was bracketed. */
+  /** [last PASS, first FAIL] when a knee was bracketed (levels: concurrencies, or offered rates in a rate run). */
   bracket: [number, number] | null;
+}
+
+/** What a run's levels are: concurrencies (closed loop) or offered rates in req/s (open loop). */
+export type LevelUnit = 'concurrency' | 'rate';
+
+/** The level a capacity names: its rate in a rate run, else its concurrency. */
+export function capacityLevel(c: Pick<Capacity, 'concurrency' | 'rate'>): number | null {
+  return c.rate ?? c.concurrency;
 }
 
 /** What the stage runner observed about itself and the stage; saved in stages.jsonl. */

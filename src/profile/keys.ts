@@ -43,6 +43,11 @@ export const KEY_TREE = {
   ramp: {
     // A mapping with CONCURRENCY_KEYS, or an explicit list of levels.
     concurrency: 'value',
+    // The same shapes in requests/s: a rate run (open loop). Excludes concurrency.
+    rate: 'value',
+    arrival: 'value',
+    burstiness: 'value',
+    max_in_flight: 'value',
     warmup: 'value',
     stage: { duration: 'value', requests: 'value' },
     drain: 'value',
@@ -67,6 +72,7 @@ export const KEY_TREE = {
     tiers: 'value',
     sizing: { peak_qps: 'value', redundancy: 'value', cost_per_hour: 'value', currency: 'value' },
   },
+  goodput: { ttft: 'value', tpot: 'value', e2e: 'value' },
   workers: 'value',
   agents: 'value',
 } as const satisfies KeySpec;
@@ -101,6 +107,9 @@ export const SIMULATOR_MODEL = 'sim-llm';
 export const DEFAULT_SIMULATOR_PRESET = 'demo';
 
 export const MAX_CONCURRENCY = 100_000;
+/** Highest offered rate a profile may ask for (requests/s). */
+export const MAX_RATE = 100_000;
+export const ARRIVAL_LAWS = ['poisson', 'constant', 'gamma'] as const;
 export const MAX_WORKERS = 256;
 /** SLA tiers: at most this many factors, each within [MIN_TIER_FACTOR, MAX_TIER_FACTOR]. */
 export const MAX_TIERS = 12;
@@ -127,6 +136,9 @@ export const DEFAULTS = {
     warmupMs: 5_000,
     stage: { durationMs: 30_000, requests: null },
     drainMs: 60_000,
+    arrival: 'poisson',
+    burstiness: 1,
+    maxInFlight: 1000,
   },
   verdict: {
     confidence: 0.95,

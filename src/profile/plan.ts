@@ -1,5 +1,6 @@
 // The coarse ramp a profile describes, and the dry-run text `find-capacity validate` prints.
-import type { ConcurrencyPlan, Profile, TokenLength } from './types.ts';
+import type { LevelUnit } from '../model/verdict.ts';
+import type { ConcurrencyPlan, Profile, RampConfig, RatePlan, TokenLength } from './types.ts';
 import { formatDuration, formatPercent } from '../util/units.ts';
 
 /** The concurrency levels of the coarse ramp, strictly increasing (docs/profile.md, "Concurrency levels"). */
@@ -17,20 +18,61 @@ export function planLevels(plan: ConcurrencyPlan): number[] {
   return levels;
 }
 
+/** Rates in req/s are kept to a thousandth, so a factor never leaves float noise in a level. */
+export const roundRate = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The offered rates of a rate run's coarse ramp (req/s), strictly increasing: like planLevels, without rounding up. */
+export function planRateLevels(plan: RatePlan): number[] {
+  if (plan.kind === 'list') return [...plan.levels];
+  const levels: number[] = [];
+  for (let level = plan.start; level <= plan.max + 1e-9;) {
+    levels.push(roundRate(level));
+    level = roundRate(plan.kind === 'step' ? level + plan.step : level * plan.factor);
+  }
+  if (levels[levels.length - 1] !== plan.max) levels.push(plan.max);
+  return levels;
+}
+
+/** True for a rate run (`ramp.rate`): stages are open loops at offered rates. */
+export function isRateRun(profile: Pick<Profile, 'ramp'>): boolean {
+  return profile.ramp.rate !== undefined && profile.ramp.rate !== null;
+}
+
+/** What the run's levels are: offered rates in a rate run, else concurrencies. */
+export function levelUnit(profile: Pick<Profile, 'ramp'>): LevelUnit {
+  return isRateRun(profile) ? 'rate' : 'concurrency';
+}
+
+/** The coarse ramp's levels: concurrencies, or offered rates in a rate run. */
+export function rampLevels(ramp: RampConfig): number[] {
+  if (ramp.rate) return planRateLevels(ramp.rate);
+  if (!ramp.concurrency) throw new Error('the ramp has neither concurrency nor rate');
+  return planLevels(ramp.concurrency);
+}
+
 function describeLevels(levels: number[]): string {
   if (levels.length <= 12) return levels.join(', ');
   return `${levels.slice(0, 6).join(', ')}, ..., ${levels.slice(-3).join(', ')}`;
 }
 
-function describeConcurrency(plan: ConcurrencyPlan): string {
+function describeConcurrency(plan: ConcurrencyPlan, unit = ''): string {
   switch (plan.kind) {
     case 'step':
-      return `from ${plan.start} to ${plan.max} in steps of ${plan.step}`;
+      return `from ${plan.start} to ${plan.max}${unit} in steps of ${plan.step}`;
     case 'factor':
-      return `from ${plan.start} to ${plan.max}, ×${plan.factor} per stage`;
+      return `from ${plan.start} to ${plan.max}${unit}, ×${plan.factor} per stage`;
     case 'list':
       return 'explicit levels';
   }
+}
+
+/** The ramp line of the dry run: concurrency levels, or offered rates with their arrival law. */
+function describeRamp(ramp: RampConfig, levels: number[]): string {
+  const n = levels.length;
+  const stages = `${n} stage${n === 1 ? '' : 's'}`;
+  if (!ramp.rate) return `Ramp: ${stages} ${describeConcurrency(ramp.concurrency!)}: ${describeLevels(levels)}`;
+  const law = ramp.arrival === 'gamma' ? `gamma arrivals (burstiness ${ramp.burstiness})` : `${ramp.arrival} arrivals`;
+  return `Ramp: ${stages} of offered rate ${describeConcurrency(ramp.rate, ' req/s')}: ${describeLevels(levels)} req/s; ${law}; at most ${ramp.maxInFlight} requests in flight (beyond: dropped)`;
 }
 
 /** The drain bound a run uses: never shorter than the total timeout, so no request is cut before its own timeout. */
@@ -113,7 +155,9 @@ function describeBounds(profile: Profile, n: number): string[] {
     );
   } else {
     lines.push(
-      `Requests: bounded by duration (closed loop: depends on latency); at most limits.max_requests ${limits.maxRequests}`,
+      ramp.rate
+        ? `Requests: about rate × (warm-up + window) per stage; at most limits.max_requests ${limits.maxRequests}`
+        : `Requests: bounded by duration (closed loop: depends on latency); at most limits.max_requests ${limits.maxRequests}`,
     );
   }
   return lines;
@@ -140,7 +184,7 @@ function describeExtraStages(verdict: Profile['verdict']): string[] {
 export function searchBoundMs(profile: Profile): number {
   const { ramp, verdict, limits } = profile;
   if (ramp.stage.durationMs === null) return limits.maxDurationMs;
-  const levels = planLevels(ramp.concurrency);
+  const levels = rampLevels(ramp);
   const widest = Math.max(1, ...levels.slice(1).map((c, i) => c - levels[i]!));
   const probes = verdict.bisect ? Math.ceil(Math.log2(widest / (verdict.bisectResolution ?? 1))) : 0;
   const perWindow = ramp.warmupMs + ramp.stage.durationMs + effectiveDrainMs(profile);
@@ -160,7 +204,7 @@ function describeSearchBound(profile: Profile): string {
 /** Human-readable plan for the dry run: stages, upper bounds on time and requests, safety limits. */
 export function describePlan(profile: Profile): string {
   const { request, ramp, verdict, limits, stop } = profile;
-  const levels = planLevels(ramp.concurrency);
+  const levels = rampLevels(ramp);
   const n = levels.length;
   const window: string[] = [];
   if (ramp.stage.durationMs !== null) window.push(formatDuration(ramp.stage.durationMs));
@@ -170,7 +214,7 @@ export function describePlan(profile: Profile): string {
     describeTarget(profile.target),
     describeRequest(request),
     `Timeouts: first token ${formatDuration(request.timeouts.firstTokenMs)}, idle ${formatDuration(request.timeouts.idleMs)}, total ${formatDuration(request.timeouts.totalMs)}`,
-    `Ramp: ${n} stage${n === 1 ? '' : 's'} ${describeConcurrency(ramp.concurrency)}: ${describeLevels(levels)}`,
+    describeRamp(ramp, levels),
     `Each stage: warm-up ${formatDuration(ramp.warmupMs)}, window ${window.join(' or ')}${window.length > 1 ? ' (whichever comes first)' : ''}, ${describeDrain(profile)}`,
     profile.slo.length
       ? `SLO: ${profile.slo.map((r) => r.text).join('; ')}`

@@ -1,5 +1,7 @@
 // The normalized profile: what load+validate returns after defaults are applied.
 // Every duration is in milliseconds, every ratio in [0, 1]. See README "Profile reference".
+import type { GoodputLimits } from '../model/summary.ts';
+import type { ArrivalLaw } from '../model/stage.ts';
 import type { SloRule } from '../slo/types.ts';
 
 export interface SimulatorTarget {
@@ -108,6 +110,9 @@ export type ConcurrencyPlan =
   | { kind: 'factor'; start: number; factor: number; max: number }
   | { kind: 'list'; levels: number[] };
 
+/** Offered rates in requests/s, the same shapes as concurrency levels but not necessarily whole numbers. */
+export type RatePlan = ConcurrencyPlan;
+
 export interface StageLimits {
   /** Measurement window length; the stage ends at whichever limit comes first. */
   durationMs: number | null;
@@ -116,7 +121,16 @@ export interface StageLimits {
 }
 
 export interface RampConfig {
-  concurrency: ConcurrencyPlan;
+  /** A concurrency run (closed loop); null in a rate run. */
+  concurrency: ConcurrencyPlan | null;
+  /** A rate run (open loop): offered rates in req/s; null (absent in older profiles) in a concurrency run. */
+  rate?: RatePlan | null;
+  /** Rate runs: how arrivals are spaced (seeded by request.seed and the stage index). */
+  arrival?: ArrivalLaw;
+  /** Rate runs with gamma arrivals: the gamma shape (1 = Poisson, < 1 burstier). */
+  burstiness?: number;
+  /** Rate runs: most requests open at once; an arrival beyond it is recorded as dropped. */
+  maxInFlight?: number;
   warmupMs: number;
   stage: StageLimits;
   /** Bound on waiting for in-flight requests after a window closes (beyond the request timeout they would hit). */
@@ -130,7 +144,7 @@ export interface VerdictConfig {
   confirmFailures: boolean;
   /** How many times an INCONCLUSIVE stage may be extended. */
   maxExtensions: number;
-  /** Bisect between last PASS and first FAIL down to this width (null = automatic). */
+  /** Bisect between last PASS and first FAIL down to this width, in levels (req/s in a rate run; null = automatic). */
   bisectResolution: number | null;
   bisect: boolean;
   /**
@@ -192,6 +206,8 @@ export interface Profile {
   stop: StopConfig;
   limits: LimitsConfig;
   report: ReportConfig;
+  /** Per-request limits of goodput as the profile sets them; absent: the latency rules' thresholds (slo/goodput.ts). */
+  goodput?: GoodputLimits;
   /** Worker threads for the load generator (1 = in-process). */
   workers: number;
   /** Remote load agents (ws:// URLs); absent or empty: the load runs in this process (docs/distributed.md). */

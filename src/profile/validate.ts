@@ -4,15 +4,18 @@ import path from 'node:path';
 import type { ProfileProblem } from '../errors.ts';
 import { parseRule } from '../slo/parse.ts';
 import type { LatencyMetric, SloRule } from '../slo/types.ts';
+import type { GoodputLimits } from '../model/summary.ts';
 import {
   CONCURRENCY_KEYS,
   DEFAULTS,
   DEFAULT_SIMULATOR_PRESET,
+  ARRIVAL_LAWS,
   KEY_TREE,
   MAX_CONCURRENCY,
   MAX_TIER_FACTOR,
   MAX_TIERS,
   MIN_TIER_FACTOR,
+  MAX_RATE,
   MAX_WORKERS,
   MESSAGE_KEYS,
   MESSAGE_ROLES,
@@ -31,6 +34,7 @@ import type {
   LimitsConfig,
   Profile,
   RampConfig,
+  RatePlan,
   ReportConfig,
   RequestConfig,
   RequestPayload,
@@ -622,10 +626,7 @@ function checkRamp(c: Checker, root: Obj): Partial<RampConfig> {
   const r = c.section(root, 'ramp', '', KEY_TREE.ramp);
   if (r === null) c.error('ramp', 'is required: at least ramp.concurrency', 'key');
   if (!r) return {};
-  const out: Partial<RampConfig> = {};
-  if (!has(r, 'concurrency'))
-    c.error('ramp.concurrency', 'is required, e.g. {start: 1, step: 4, max: 64} or [1, 2, 4, 8]', 'key');
-  else out.concurrency = checkConcurrency(c, r['concurrency']);
+  const out: Partial<RampConfig> = checkRampLoad(c, r);
   out.warmupMs = c.duration(r, 'warmup', 'ramp', { allowZero: true });
   out.drainMs = c.duration(r, 'drain', 'ramp', { allowZero: true });
   const st = c.section(r, 'stage', 'ramp', KEY_TREE.ramp.stage);
@@ -637,6 +638,114 @@ function checkRamp(c: Checker, root: Obj): Partial<RampConfig> {
     out.stage = { durationMs: durationMs ?? null, requests: requests ?? null };
   }
   return out;
+}
+
+/** What a stage's load is: concurrency levels (closed loop), or offered rates with their arrivals (open loop). */
+function checkRampLoad(c: Checker, r: Obj): Partial<RampConfig> {
+  if (has(r, 'concurrency') && has(r, 'rate')) {
+    c.error(
+      'ramp.rate',
+      'cannot be used together with ramp.concurrency: a run ramps either the concurrency (closed loop) or the offered rate in requests/s (open loop); remove one of them',
+      'key',
+    );
+    return {};
+  }
+  if (has(r, 'rate')) return { concurrency: null, ...checkRateRamp(c, r) };
+  for (const key of ['arrival', 'burstiness', 'max_in_flight'])
+    if (has(r, key))
+      c.error(
+        joinPath('ramp', key),
+        'applies to rate runs only: set ramp.rate (requests/s) instead of ramp.concurrency',
+        'key',
+      );
+  if (!has(r, 'concurrency')) {
+    c.error(
+      'ramp.concurrency',
+      'is required, e.g. {start: 1, step: 4, max: 64} or [1, 2, 4, 8] (or ramp.rate in requests/s for a rate run)',
+      'key',
+    );
+    return {};
+  }
+  return { concurrency: checkConcurrency(c, r['concurrency']) };
+}
+
+/** A rate run's keys: ramp.rate, ramp.arrival, ramp.burstiness (gamma only), ramp.max_in_flight. */
+function checkRateRamp(c: Checker, r: Obj): Partial<RampConfig> {
+  const rate = checkRatePlan(c, r['rate']);
+  let arrival: RampConfig['arrival'] = has(r, 'burstiness') ? 'gamma' : DEFAULTS.ramp.arrival;
+  if (has(r, 'arrival')) {
+    const v = r['arrival'];
+    if (typeof v === 'string' && (ARRIVAL_LAWS as readonly string[]).includes(v)) arrival = v as typeof arrival;
+    else
+      c.error(
+        'ramp.arrival',
+        `must be one of ${ARRIVAL_LAWS.join(', ')}, got ${describeValue(v)}${typeof v === 'string' ? didYouMean(v, ARRIVAL_LAWS) : ''}`,
+      );
+  }
+  const burstiness = c.number(r, 'burstiness', 'ramp', 0.01, 100);
+  if (burstiness !== undefined && arrival !== 'gamma')
+    c.error('ramp.burstiness', `is the shape of gamma arrivals: set ramp.arrival: gamma (got ${arrival})`, 'key');
+  const maxInFlight = c.integer(r, 'max_in_flight', 'ramp', 1, MAX_CONCURRENCY);
+  return {
+    rate,
+    arrival,
+    burstiness: burstiness ?? DEFAULTS.ramp.burstiness,
+    maxInFlight: maxInFlight ?? DEFAULTS.ramp.maxInFlight,
+  };
+}
+
+/** ramp.rate: {start, step | factor, max} or a strictly increasing list, in requests/s (not necessarily whole). */
+function checkRatePlan(c: Checker, v: unknown): RatePlan | undefined {
+  const p = 'ramp.rate';
+  const rate = (x: unknown, xp: string): number | undefined => {
+    if (typeof x === 'number' && Number.isFinite(x) && x > 0 && x <= MAX_RATE) return x;
+    c.error(xp, `must be a rate in requests/s greater than 0 and at most ${MAX_RATE}, got ${describeValue(x)}`);
+    return undefined;
+  };
+  if (Array.isArray(v)) {
+    if (v.length === 0) c.error(p, 'must list at least one rate');
+    const levels = v.map((x, i) => rate(x, joinPath(p, i)));
+    const bad = levels.findIndex(
+      (x, i) => i > 0 && x !== undefined && levels[i - 1] !== undefined && x <= levels[i - 1]!,
+    );
+    if (bad > 0)
+      c.error(joinPath(p, bad), `rates must be strictly increasing, got ${levels[bad]} after ${levels[bad - 1]}`);
+    return v.length > 0 && bad < 0 && levels.every((x) => x !== undefined)
+      ? { kind: 'list', levels: levels as number[] }
+      : undefined;
+  }
+  if (!isObj(v)) {
+    c.error(
+      p,
+      `must be a mapping {start, step | factor, max} or a list of rates such as [2, 4, 8] (requests/s), got ${describeValue(v)}`,
+    );
+    return undefined;
+  }
+  c.checkKeys(v, p, Object.keys(CONCURRENCY_KEYS));
+  if (!has(v, 'start')) c.error(`${p}.start`, 'is required: the first rate to offer, in requests/s', 'key');
+  if (!has(v, 'max')) c.error(`${p}.max`, 'is required: the highest rate to offer, in requests/s', 'key');
+  const start = has(v, 'start') ? rate(v['start'], `${p}.start`) : undefined;
+  const max = has(v, 'max') ? rate(v['max'], `${p}.max`) : undefined;
+  if (start !== undefined && max !== undefined && max < start)
+    c.error(`${p}.max`, `must be at least start (${start}), got ${max}`);
+  const which = c.exactlyOne(v, p, 'step', 'factor', 'a way to grow');
+  let grow: number | undefined;
+  if (which === 'step') grow = rate(v['step'], `${p}.step`);
+  else if (which === 'factor') grow = c.number(v, 'factor', p, 1.01, 100);
+  if (start === undefined || max === undefined || grow === undefined || max < start) return undefined;
+  return which === 'step' ? { kind: 'step', start, step: grow, max } : { kind: 'factor', start, factor: grow, max };
+}
+
+/** goodput: per-request limits {ttft, tpot, e2e}; any subset. Absent: the latency rules' thresholds apply. */
+function checkGoodput(c: Checker, root: Obj, request: Partial<RequestConfig>): GoodputLimits | undefined {
+  const g = c.section(root, 'goodput', '', KEY_TREE.goodput);
+  if (!g) return undefined;
+  const limit = (key: string) => c.duration(g, key, 'goodput', { allowZero: false }) ?? null;
+  const limits = { ttftMs: limit('ttft'), tpotMs: limit('tpot'), e2eMs: limit('e2e') };
+  if ((request.stream ?? DEFAULTS.request.stream) === false)
+    for (const key of ['ttft', 'tpot'])
+      if (has(g, key)) c.error(joinPath('goodput', key), `needs streaming, but request.stream is false`, 'key');
+  return limits;
 }
 
 const TIMEOUT_FOR_METRIC: Partial<
@@ -692,6 +801,7 @@ function checkSlo(c: Checker, root: Obj): SloRule[] | undefined {
 }
 
 function checkVerdict(c: Checker, root: Obj): Partial<VerdictConfig> {
+  const rateRun = isObj(root['ramp']) && has(root['ramp'], 'rate');
   const v = c.section(root, 'verdict', '', KEY_TREE.verdict);
   if (!v) return {};
   const out: Partial<VerdictConfig> = {};
@@ -705,7 +815,9 @@ function checkVerdict(c: Checker, root: Obj): Partial<VerdictConfig> {
   if (Object.hasOwn(v, 'resolution') && (v['resolution'] === null || v['resolution'] === 'auto'))
     out.bisectResolution = null;
   else {
-    const res = c.integer(v, 'resolution', 'verdict', 1, MAX_CONCURRENCY, 'a positive integer or "auto"');
+    const res = rateRun
+      ? c.number(v, 'resolution', 'verdict', 0.001, MAX_RATE)
+      : c.integer(v, 'resolution', 'verdict', 1, MAX_CONCURRENCY, 'a positive integer or "auto"');
     if (res !== undefined) out.bisectResolution = res;
   }
   if (
@@ -842,6 +954,7 @@ interface CheckedSections {
   stop: Partial<StopConfig>;
   limits: Partial<LimitsConfig>;
   report: Partial<ReportConfig>;
+  goodput: GoodputLimits | undefined;
   workers: number | undefined;
   agents: string[] | undefined;
 }
@@ -863,7 +976,7 @@ function checkAgents(c: Checker, root: Obj): string[] | undefined {
 
 /** Fills in DEFAULTS; called only when the checks found no error. */
 function withDefaults(absoluteFile: string, sections: CheckedSections): Profile {
-  const { name, target, request, ramp, slo, verdict, stop, limits, report, workers, agents } = sections;
+  const { name, target, request, ramp, slo, verdict, stop, limits, report, goodput, workers, agents } = sections;
   const D = DEFAULTS;
   return {
     name,
@@ -894,7 +1007,10 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       conversation: request.conversation ?? null,
     },
     ramp: {
-      concurrency: ramp.concurrency as ConcurrencyPlan,
+      concurrency: ramp.rate ? null : (ramp.concurrency as ConcurrencyPlan),
+      ...(ramp.rate
+        ? { rate: ramp.rate, arrival: ramp.arrival, burstiness: ramp.burstiness, maxInFlight: ramp.maxInFlight }
+        : {}),
       warmupMs: ramp.warmupMs ?? D.ramp.warmupMs,
       stage: ramp.stage ?? { ...D.ramp.stage },
       drainMs: ramp.drainMs ?? D.ramp.drainMs,
@@ -926,6 +1042,7 @@ function withDefaults(absoluteFile: string, sections: CheckedSections): Profile 
       tiers: report.tiers ?? [...D.report.tiers],
       sizing: report.sizing ?? null,
     },
+    ...(goodput ? { goodput } : {}),
     workers: workers ?? D.workers,
     ...(agents && agents.length > 0 ? { agents } : {}),
   };
@@ -959,9 +1076,11 @@ export async function validateDocument(
     stop: checkStop(c, doc),
     limits: checkLimits(c, doc),
     report: checkReport(c, doc),
+    goodput: undefined,
     workers: c.integer(doc, 'workers', '', 1, MAX_WORKERS),
     agents: checkAgents(c, doc),
   };
+  sections.goodput = checkGoodput(c, doc, sections.request);
   crossCheck(c, sections.request, sections.slo);
   const profile = c.errorCount > 0 ? null : withDefaults(ctx.absoluteFile, sections);
   if (profile) checkDrainBound(c, doc, profile);

@@ -56,17 +56,18 @@ export function errorClassColor(cls: string): string {
 
 export interface ReportChart {
   /** Stable id: the HTML anchor and the golden file name. */
-  id: 'throughput' | 'ttft' | 'latency' | 'errors' | 'server-metrics';
+  id: 'rate' | 'throughput' | 'ttft' | 'latency' | 'errors' | 'server-metrics';
   title: string;
   /** One or two sentences under the chart: how to read it. */
   caption: string;
   spec: TopLevelSpec;
 }
 
-/** One stage's value of one metric series. */
+/** One stage's value of one metric series, at its level: `concurrency`, or `offered_rate` in a rate run. */
 export interface SeriesPoint {
   stage: number;
-  concurrency: number;
+  concurrency?: number;
+  offered_rate?: number;
   kind: StageJson['kind'];
   verdict: Verdict;
   verdict_label: string;
@@ -76,6 +77,7 @@ export interface SeriesPoint {
 }
 
 interface Marker {
+  /** Where the rule stands on the x axis: a concurrency, or an offered rate (req/s) in a rate run. */
   concurrency: number;
   label: string;
   color: string;
@@ -94,8 +96,46 @@ interface Threshold {
 type Layer = Record<string, unknown>;
 
 const VERDICT_LABEL = (s: StageJson) => (s.low_confidence ? `${s.verdict} (low confidence)` : s.verdict);
-const stageTitle = (s: StageJson) =>
-  `Stage ${s.index} (${s.kind}) · concurrency ${s.concurrency} · ${VERDICT_LABEL(s)}`;
+/** A stage's offered rate; null in a concurrency stage (or a summary written before rate stages). */
+const offeredRate = (s: StageJson): number | null => s.offered_rate ?? null;
+const stageLevelText = (s: StageJson) =>
+  offeredRate(s) === null ? `concurrency ${s.concurrency}` : `offered rate ${offeredRate(s)} req/s`;
+const stageTitle = (s: StageJson) => `Stage ${s.index} (${s.kind}) · ${stageLevelText(s)} · ${VERDICT_LABEL(s)}`;
+
+/** The x axis: concurrency, or the offered rate in a rate run (the profile ramps ramp.rate). */
+export interface XAxis {
+  rate: boolean;
+  field: 'concurrency' | 'offered_rate';
+  /** A stage's x value. */
+  of(st: StageJson): number;
+  /** The data field of a level, for a row of chart data. */
+  row(level: number): { concurrency: number } | { offered_rate: number };
+  /** e.g. "versus concurrency" in chart titles. */
+  versus: string;
+  /** A level in a sentence or label: "8" or "8 req/s". */
+  label(level: number): string;
+}
+
+export function xAxisOf(s: SummaryJson): XAxis {
+  const rate = Boolean(s.profile.ramp.rate);
+  return rate
+    ? {
+        rate,
+        field: 'offered_rate',
+        of: (st) => offeredRate(st) ?? 0,
+        row: (level) => ({ offered_rate: level }),
+        versus: 'versus offered rate',
+        label: (level) => `${level} req/s`,
+      }
+    : {
+        rate,
+        field: 'concurrency',
+        of: (st) => st.concurrency,
+        row: (level) => ({ concurrency: level }),
+        versus: 'versus concurrency',
+        label: (level) => String(level),
+      };
+}
 const num = (x: number, digits = 3) => String(Math.round(x * 10 ** digits) / 10 ** digits);
 const exactMs = (x: number) => `${num(x)} ms`;
 
@@ -111,16 +151,20 @@ const verdictShape = {
   title: 'Verdict',
   scale: { domain: VERDICTS, range: VERDICTS.map((v) => VERDICT_SHAPES[v]) },
 };
-const stageTooltip = [
+const levelTooltip = (x: XAxis) =>
+  x.rate
+    ? { field: 'offered_rate', type: 'quantitative', title: 'offered rate (req/s)' }
+    : { field: 'concurrency', type: 'quantitative', title: 'concurrency' };
+const stageTooltip = (s: SummaryJson) => [
   { field: 'stage', type: 'quantitative', title: 'stage' },
   { field: 'kind', type: 'nominal', title: 'kind' },
-  { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+  levelTooltip(xAxisOf(s)),
   { field: 'verdict_label', type: 'nominal', title: 'verdict' },
 ];
 
-/** Tested concurrencies, padded so edge points are not cut in half. */
+/** Tested levels (concurrencies or offered rates), padded so edge points are not cut in half. */
 export function concurrencyDomain(s: SummaryJson): [number, number] {
-  const cs = s.stages.map((x) => x.concurrency);
+  const cs = s.stages.map(xAxisOf(s).of);
   if (cs.length === 0) return [0, 1];
   const lo = Math.min(...cs);
   const hi = Math.max(...cs);
@@ -128,35 +172,44 @@ export function concurrencyDomain(s: SummaryJson): [number, number] {
   return [Math.max(0, lo - pad), hi + pad];
 }
 
-function xEncoding(s: SummaryJson, title: string | null = 'Concurrency (requests in flight)') {
+function xEncoding(s: SummaryJson) {
+  const x = xAxisOf(s);
   return {
-    field: 'concurrency',
+    field: x.field,
     type: 'quantitative',
-    title,
+    title: x.rate ? 'Offered rate (requests/s, open loop)' : 'Concurrency (requests in flight)',
     scale: { domain: concurrencyDomain(s), nice: false, zero: false },
-    axis: { tickMinStep: 1, format: 'd' },
+    axis: x.rate ? { format: '~g' } : { tickMinStep: 1, format: 'd' },
   };
 }
 
 /** Capacity, the knee (first FAIL of the bracket) and optionally the efficiency knee, merged where they coincide. */
 export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
   const raw: Omit<Marker, 'row'>[] = [];
-  if (s.capacity.concurrency !== null)
+  const x = xAxisOf(s);
+  const capacity = s.capacity.rate ?? s.capacity.concurrency;
+  if (capacity !== null)
     raw.push({
-      concurrency: s.capacity.concurrency,
-      label: `capacity ${s.capacity.concurrency}`,
+      concurrency: capacity,
+      label: `capacity ${x.label(capacity)}`,
       color: CAPACITY_COLOR,
       dash: [],
       side: 'left',
     });
   const knee = s.capacity.bracket?.[1];
   if (knee !== undefined)
-    raw.push({ concurrency: knee, label: `first FAIL ${knee}`, color: KNEE_COLOR, dash: [6, 3], side: 'right' });
-  const eff = s.efficiency_knee.concurrency;
+    raw.push({
+      concurrency: knee,
+      label: `first FAIL ${x.label(knee)}`,
+      color: KNEE_COLOR,
+      dash: [6, 3],
+      side: 'right',
+    });
+  const eff = s.efficiency_knee.rate ?? s.efficiency_knee.concurrency;
   if (withEfficiency && eff !== null)
     raw.push({
       concurrency: eff,
-      label: `efficiency knee ${eff}`,
+      label: `efficiency knee ${x.label(eff)}`,
       color: EFFICIENCY_COLOR,
       dash: [2, 3],
       side: 'left',
@@ -164,7 +217,7 @@ export function markers(s: SummaryJson, withEfficiency: boolean): Marker[] {
   const merged: Omit<Marker, 'row'>[] = [];
   for (const m of raw) {
     const same = merged.find((x) => x.concurrency === m.concurrency);
-    if (same) same.label = `${same.label} · ${m.label.replace(/ \d+$/, '')}`;
+    if (same) same.label = `${same.label} · ${m.label.replace(/ [\d.]+( req\/s)?$/, '')}`;
     else merged.push({ ...m });
   }
   return merged.sort((a, b) => a.concurrency - b.concurrency).map((m, i) => ({ ...m, row: i }));
@@ -185,15 +238,16 @@ function haloText(data: unknown, mark: Record<string, unknown>, encoding: Record
 /** Vertical marker rules, labelled above the plot (off the data), on the side that keeps the label inside the plot. */
 function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): Layer[] {
   const [lo, hi] = concurrencyDomain(s);
+  const x = xAxisOf(s);
   const layers: Layer[] = [];
   for (const m of list) {
-    const data = { values: [{ concurrency: m.concurrency, label: m.label }] };
+    const data = { values: [{ ...x.row(m.concurrency), label: m.label }] };
     const labelY = -3 - (list.length - 1 - m.row) * 12;
     layers.push({
       data,
       mark: { type: 'rule', color: m.color, strokeWidth: 1.5, strokeDash: m.dash, aria: false },
       encoding: {
-        x: { field: 'concurrency', type: 'quantitative' },
+        x: { field: x.field, type: 'quantitative' },
         y: { value: labelY - 9 },
         y2: { value: 'height' },
       },
@@ -216,7 +270,7 @@ function markerLayers(s: SummaryJson, list: readonly Marker[], width: number): L
           dx: right ? -3 : 3,
           baseline: 'bottom',
         },
-        { x: { field: 'concurrency', type: 'quantitative' }, y: { value: labelY }, text: { field: 'label' } },
+        { x: { field: x.field, type: 'quantitative' }, y: { value: labelY }, text: { field: 'label' } },
       ),
     );
   }
@@ -254,13 +308,14 @@ export function seriesPoints(
   series: readonly { name: string; get: (x: StageJson) => number | null; fmt: (v: number) => string }[],
 ): SeriesPoint[] {
   const rows: SeriesPoint[] = [];
+  const x = xAxisOf(s);
   for (const st of s.stages) {
     for (const ser of series) {
       const v = ser.get(st);
       if (v === null || !Number.isFinite(v)) continue;
       rows.push({
         stage: st.index,
-        concurrency: st.concurrency,
+        ...x.row(x.of(st)),
         kind: st.kind,
         verdict: st.verdict,
         verdict_label: VERDICT_LABEL(st),
@@ -325,7 +380,7 @@ export function seriesPanel(p: SeriesPanel): Layer {
               stroke,
               description: { field: 'tip' },
               tooltip: [
-                ...stageTooltip,
+                ...stageTooltip(p.s),
                 { field: 'series', type: 'nominal', title: 'metric' },
                 { field: 'value', type: 'quantitative', title: 'value', format: '.3~f' },
               ],
@@ -375,9 +430,8 @@ export function throughputChart(s: SummaryJson): ReportChart {
     });
   return {
     id: 'throughput',
-    title: 'Throughput versus concurrency',
-    caption:
-      'QPS counts successful requests completed inside each measurement window; output tokens/s counts the output tokens of requests completed inside it. Where the curve flattens, more concurrency only adds queueing.',
+    title: `Throughput ${xAxisOf(s).versus}`,
+    caption: `QPS counts successful requests completed inside each measurement window; output tokens/s counts the output tokens of requests completed inside it. Where the curve flattens, more ${xAxisOf(s).rate ? 'offered load' : 'concurrency'} only adds queueing.`,
     spec: top({
       resolve: { scale: { stroke: 'independent' } },
       vconcat: [
@@ -422,9 +476,8 @@ export function latencySeries(
 export function ttftChart(s: SummaryJson): ReportChart {
   return {
     id: 'ttft',
-    title: 'Time to first token (TTFT) versus concurrency',
-    caption:
-      'P50, P90 and P99 TTFT of the successful requests of each stage (log scale), plus any other statistic a TTFT SLO rule uses. Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.',
+    title: `Time to first token (TTFT) ${xAxisOf(s).versus}`,
+    caption: `P50, P90 and P99 TTFT of the successful requests of each stage (log scale${xAxisOf(s).rate ? ', from each request’s scheduled send time' : ''}), plus any other statistic a TTFT SLO rule uses. Dashed red lines are the TTFT SLO thresholds; the green line is the capacity, the red dashed line the first confirmed FAIL.`,
     spec: top(
       seriesPanel({
         s,
@@ -485,17 +538,19 @@ export function latencyChart(s: SummaryJson): ReportChart {
   };
 }
 
-/** Error rate per class at each tested concurrency, pooled over the stages run there. */
+/** Error rate per class at each tested level (concurrency or offered rate), pooled over the stages run there. */
 export function errorBars(s: SummaryJson) {
+  const x = xAxisOf(s);
   const byC = new Map<number, { requests: number; errors: Map<string, number> }>();
   for (const st of s.stages) {
-    const e = byC.get(st.concurrency) ?? { requests: 0, errors: new Map<string, number>() };
+    const e = byC.get(x.of(st)) ?? { requests: 0, errors: new Map<string, number>() };
     e.requests += st.requests;
     for (const [cls, n] of Object.entries(st.errors)) e.errors.set(cls, (e.errors.get(cls) ?? 0) + (n ?? 0));
-    byC.set(st.concurrency, e);
+    byC.set(x.of(st), e);
   }
   const rows: {
-    concurrency: number;
+    concurrency?: number;
+    offered_rate?: number;
     error_class: string;
     count: number;
     requests: number;
@@ -507,13 +562,14 @@ export function errorBars(s: SummaryJson) {
     for (const [cls, n] of [...e.errors.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       if (n <= 0) continue;
       const rate = n / e.requests;
+      const at = x.rate ? `Offered rate ${x.label(c)}` : `Concurrency ${c}`;
       rows.push({
-        concurrency: c,
+        ...x.row(c),
         error_class: cls,
         count: n,
         requests: e.requests,
         rate,
-        tip: `Concurrency ${c} (all stages): ${cls} ${n} of ${e.requests} requests = ${formatPct(rate)}`,
+        tip: `${at} (all stages): ${cls} ${n} of ${e.requests} requests = ${formatPct(rate)}`,
       });
     }
   }
@@ -535,11 +591,12 @@ export function errorThresholds(s: SummaryJson): Threshold[] {
 
 /** Each judged stage's total error rate, with its tooltip. */
 function errorRatePoints(s: SummaryJson) {
+  const x = xAxisOf(s);
   return s.stages
     .filter((st) => st.error_rate !== null)
     .map((st) => ({
       stage: st.index,
-      concurrency: st.concurrency,
+      ...x.row(x.of(st)),
       kind: st.kind,
       verdict: st.verdict,
       verdict_label: VERDICT_LABEL(st),
@@ -575,7 +632,7 @@ function errorBarLayers(s: SummaryJson, bars: ReturnType<typeof errorBars>, y: L
         },
         description: { field: 'tip' },
         tooltip: [
-          { field: 'concurrency', type: 'quantitative', title: 'concurrency' },
+          levelTooltip(xAxisOf(s)),
           { field: 'error_class', type: 'nominal', title: 'error class' },
           { field: 'count', type: 'quantitative', title: 'errors' },
           { field: 'requests', type: 'quantitative', title: 'requests' },
@@ -591,7 +648,10 @@ export function errorChart(s: SummaryJson): ReportChart {
   const thresholds = errorThresholds(s);
   const points = errorRatePoints(s);
   const stacked = new Map<number, number>();
-  for (const b of bars) stacked.set(b.concurrency, (stacked.get(b.concurrency) ?? 0) + b.rate);
+  for (const b of bars) {
+    const level = b.offered_rate ?? b.concurrency ?? 0;
+    stacked.set(level, (stacked.get(level) ?? 0) + b.rate);
+  }
   const yMax = Math.min(
     1,
     Math.max(0.01, ...stacked.values(), ...points.map((p) => p.error_rate), ...thresholds.map((t) => t.value)) * 1.15,
@@ -605,9 +665,8 @@ export function errorChart(s: SummaryJson): ReportChart {
   const m = markers(s, false);
   return {
     id: 'errors',
-    title: 'Errors versus concurrency',
-    caption:
-      'Bars: error rate at each concurrency by error class (all stages at that concurrency pooled). Points: each stage’s total error rate, coloured by its verdict. Dashed red: the success-rate SLO as an error-rate ceiling.',
+    title: `Errors ${xAxisOf(s).versus}`,
+    caption: `Bars: error rate at each ${xAxisOf(s).rate ? 'offered rate' : 'concurrency'} by error class (all stages at that ${xAxisOf(s).rate ? 'rate' : 'concurrency'} pooled${xAxisOf(s).rate ? '; dropped arrivals are a class of their own' : ''}). Points: each stage’s total error rate, coloured by its verdict. Dashed red: the success-rate SLO as an error-rate ceiling.`,
     spec: top({
       width: WIDTH,
       height: HEIGHT,
@@ -625,7 +684,7 @@ export function errorChart(s: SummaryJson): ReportChart {
             shape: verdictShape,
             description: { field: 'tip' },
             tooltip: [
-              ...stageTooltip,
+              ...stageTooltip(s),
               { field: 'error_rate', type: 'quantitative', title: 'error rate', format: '.2%' },
             ],
           },
@@ -635,7 +694,52 @@ export function errorChart(s: SummaryJson): ReportChart {
   };
 }
 
-/** All report charts, in reading order. */
+/** All report charts, in reading order; a rate run opens with offered versus achieved rate. */
 export function reportCharts(s: SummaryJson): ReportChart[] {
-  return [throughputChart(s), ttftChart(s), latencyChart(s), errorChart(s)];
+  const rate = xAxisOf(s).rate ? [rateChart(s)] : [];
+  return [...rate, throughputChart(s), ttftChart(s), latencyChart(s), errorChart(s)];
+}
+
+/**
+ * A rate run's first chart: the throughput achieved and the goodput at each offered rate, against the diagonal
+ * where achieved equals offered. Below the service rate the points sit on it; past it they flatten.
+ */
+export function rateChart(s: SummaryJson): ReportChart {
+  const diagonal = s.stages.map((st) => offeredRate(st) ?? 0);
+  const [lo, hi] = concurrencyDomain(s);
+  const line = { values: [lo, hi].map((v) => ({ offered_rate: v, value: v })) };
+  const panel = seriesPanel({
+    s,
+    series: [
+      {
+        name: 'Achieved (successful completions/s)',
+        color: '#4c78a8',
+        get: (x) => x.achieved_rate ?? x.qps,
+        fmt: (v) => `${num(v)} req/s`,
+      },
+      {
+        name: 'Goodput (within every limit)',
+        color: '#2e9e48',
+        get: (x) => x.goodput ?? null,
+        fmt: (v) => `${num(v)} req/s`,
+      },
+    ],
+    yTitle: 'Requests/s',
+    log: false,
+    thresholds: [],
+    markers: markers(s, false),
+    width: WIDTH,
+    seriesLegend: 'Rate',
+  });
+  const ref = {
+    data: line,
+    mark: { type: 'line', color: '#999999', strokeDash: [3, 3], strokeWidth: 1, aria: false },
+    encoding: { x: { field: 'offered_rate', type: 'quantitative' }, y: { field: 'value', type: 'quantitative' } },
+  };
+  return {
+    id: 'rate',
+    title: 'Offered versus achieved rate',
+    caption: `Each stage offers requests at a fixed rate (open loop, ${diagonal.length} stages). Blue: successful completions per second inside the window; green: goodput, the requests per second that met every per-request limit. The grey diagonal is achieved = offered: points fall below it once the offered rate exceeds what the server completes.`,
+    spec: top({ ...panel, layer: [ref, ...(panel['layer'] as Layer[])] }),
+  };
 }

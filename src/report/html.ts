@@ -52,15 +52,21 @@ const STOP_MEANING: Record<string, string> = {
   generator_limit: 'the load generator could not hold the next level, so the capacity is a lower bound',
 };
 
+/** A stage's level: its offered rate in a rate run (req/s), else its concurrency. */
+export const levelOf = (st: StageJson): number => st.offered_rate ?? st.concurrency;
+
+/** True when the run ramped the offered rate (ramp.rate): levels are req/s, the loop was open. */
+export const isRateSummary = (s: SummaryJson): boolean => Boolean(s.profile.ramp?.rate);
+
 /**
- * The stage an SLA number is taken from: the highest judged concurrency at or below `c`,
+ * The stage an SLA number is taken from: the highest judged level (concurrency or offered rate) at or below `c`,
  * preferring a PASS, then the latest.
  */
 export function slaStage(stages: readonly StageJson[], c: number): StageJson | null {
-  const usable = stages.filter((s) => s.verdict !== 'INVALID' && s.requests > 0 && s.concurrency <= c);
+  const usable = stages.filter((s) => s.verdict !== 'INVALID' && s.requests > 0 && levelOf(s) <= c);
   if (usable.length === 0) return null;
-  const top = Math.max(...usable.map((s) => s.concurrency));
-  const at = usable.filter((s) => s.concurrency === top);
+  const top = Math.max(...usable.map(levelOf));
+  const at = usable.filter((s) => levelOf(s) === top);
   const passes = at.filter((s) => s.verdict === 'PASS');
   const pool = passes.length > 0 ? passes : at;
   return pool.reduce((a, b) => (b.index > a.index ? b : a));
@@ -68,7 +74,10 @@ export function slaStage(stages: readonly StageJson[], c: number): StageJson | n
 
 export interface SlaColumn {
   title: string;
-  /** The concurrency the row applies to: the capacity, or floor(headroom × capacity). */
+  /**
+   * The level the row applies to: the capacity, or floor(headroom × capacity); in a rate run an offered rate
+   * (req/s), headroom × capacity to a thousandth.
+   */
   concurrency: number;
   stage: StageJson | null;
 }
@@ -76,6 +85,7 @@ export interface SlaColumn {
 /** The SLA recommendation: at the capacity and at the headroom point. Empty when there is no capacity. */
 export function slaColumns(s: SummaryJson): { headroom: number; columns: SlaColumn[] } {
   const headroom = s.profile.report?.headroom ?? 0.8;
+  if (isRateSummary(s)) return { headroom, columns: rateSlaColumns(s, headroom) };
   const c = s.capacity.concurrency;
   if (c === null) return { headroom, columns: [] };
   const columns: SlaColumn[] = [
@@ -94,6 +104,38 @@ export function slaColumns(s: SummaryJson): { headroom: number; columns: SlaColu
   return { headroom, columns };
 }
 
+/** A rate run's SLA columns: at the capacity rate and at headroom × it, in req/s. */
+function rateSlaColumns(s: SummaryJson, headroom: number): SlaColumn[] {
+  const c = s.capacity.rate ?? null;
+  if (c === null) return [];
+  const columns: SlaColumn[] = [
+    { title: `At capacity (${c} req/s offered)`, concurrency: c, stage: slaStage(s.stages, c) },
+  ];
+  const h = Math.round(headroom * c * 1000) / 1000;
+  if (h > 0 && h < c)
+    columns.push({
+      title: `At ${Math.round(headroom * 100)}% headroom (${h} req/s offered)`,
+      concurrency: h,
+      stage: slaStage(s.stages, h),
+    });
+  return columns;
+}
+
+/** SLA rows both kinds of run have beyond the latencies: goodput, and a rate run's offered, achieved and dropped. */
+function slaRateRows(rate: boolean): [string, (st: StageJson) => string][] {
+  const goodput: [string, (st: StageJson) => string][] = [
+    ['Goodput (requests/s within every limit)', (st) => fmtQps(st.goodput ?? null)],
+    ['Goodput ratio', (st) => esc(formatPct(st.goodput_ratio ?? null))],
+  ];
+  if (!rate) return goodput;
+  return [
+    ['Achieved rate (successful completions/s)', (st) => fmtQps(st.achieved_rate ?? st.qps)],
+    ...goodput,
+    ['Dropped arrivals (in-flight cap)', (st) => String(st.dropped ?? 0)],
+    ['Send lag p99', (st) => esc(formatMs(st.send_lag_ms?.p99 ?? null))],
+  ];
+}
+
 function verdictBadge(st: Pick<StageJson, 'verdict' | 'low_confidence'>): string {
   const low = st.low_confidence
     ? ' <span class="lowconf" title="low confidence: decided on the point estimate, too few samples for the confidence interval to decide">low&nbsp;conf.</span>'
@@ -102,17 +144,23 @@ function verdictBadge(st: Pick<StageJson, 'verdict' | 'low_confidence'>): string
 }
 
 function stageRef(st: StageJson): string {
-  return `stage #${st.index} (${esc(st.kind)}, ${esc(st.verdict)}${st.low_confidence ? ', low confidence' : ''}) at concurrency ${st.concurrency}`;
+  const at = st.offered_rate != null ? `an offered rate of ${st.offered_rate} req/s` : `concurrency ${st.concurrency}`;
+  return `stage #${st.index} (${esc(st.kind)}, ${esc(st.verdict)}${st.low_confidence ? ', low confidence' : ''}) at ${at}`;
 }
 
 function slaSection(s: SummaryJson): string {
   const { headroom, columns } = slaColumns(s);
-  const intro = `<p>Numbers to quote in an SLA, each taken from the stage measured at the stated concurrency (or the nearest tested concurrency below it). The headroom point is ${Math.round(headroom * 100)}% of the capacity (<code>report.headroom</code> in the profile). Latencies are of successful requests under a closed loop of that many concurrent requests.</p>`;
+  const rate = isRateSummary(s);
+  const intro = rate
+    ? `<p>Numbers to quote in an SLA, each taken from the stage measured at the stated offered rate (or the nearest tested rate below it). The headroom point is ${Math.round(headroom * 100)}% of the capacity (<code>report.headroom</code> in the profile). Latencies are of successful requests under an open loop at that arrival rate, counted from each request's scheduled send time.</p>`
+    : `<p>Numbers to quote in an SLA, each taken from the stage measured at the stated concurrency (or the nearest tested concurrency below it). The headroom point is ${Math.round(headroom * 100)}% of the capacity (<code>report.headroom</code> in the profile). Latencies are of successful requests under a closed loop of that many concurrent requests.</p>`;
   if (columns.length === 0)
-    return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested concurrency met the SLO.</p></section>`;
+    return `<section id="sla"><h2>SLA recommendation</h2>${intro}<p class="callout warn">No SLA can be recommended: no tested ${rate ? 'rate' : 'concurrency'} met the SLO.</p></section>`;
   type Row = [string, (st: StageJson, col: SlaColumn) => string];
+  // Titled with what its numbers were measured at: the column's stage, below the headroom point when that was not tested.
+  const appliesTo = rate ? 'Offered rate, requests/s (measured at)' : 'Concurrent requests (measured at)';
   const rows: Row[] = [
-    ['Concurrent requests (measured at)', (st) => `<strong>${st.concurrency}</strong>`],
+    [appliesTo, (st) => `<strong>${rate ? st.offered_rate : st.concurrency}</strong>`],
     ['Measured at', (st) => stageRef(st)],
     ['P50 TTFT', (st) => esc(formatMs(st.ttft_ms.p50))],
     ['P90 TTFT', (st) => esc(formatMs(st.ttft_ms.p90))],
@@ -121,17 +169,18 @@ function slaSection(s: SummaryJson): string {
     ['Success rate', (st) => esc(formatPct(st.success_rate))],
     ['QPS (successful requests/s)', (st) => fmtQps(st.qps)],
     ['Output tokens/s', (st) => fmtInt(st.output_tokens_per_s)],
+    ...slaRateRows(rate),
   ];
   const head = `<tr><th scope="col"></th>${columns.map((c) => `<th scope="col">${esc(c.title)}</th>`).join('')}</tr>`;
   const body = rows
     .map(
       ([label, cell]) =>
-        `<tr><th scope="row">${esc(label)}</th>${columns.map((col) => `<td>${col.stage ? cell(col.stage, col) : label.startsWith('Concurrent') ? `<strong>${col.concurrency}</strong>` : 'not measured: no judged stage at or below this concurrency'}</td>`).join('')}</tr>`,
+        `<tr><th scope="row">${esc(label)}</th>${columns.map((col) => `<td>${col.stage ? cell(col.stage, col) : label === appliesTo ? `<strong>${col.concurrency}</strong>` : `not measured: no judged stage at or below this ${rate ? 'rate' : 'concurrency'}`}</td>`).join('')}</tr>`,
     )
     .join('\n');
   const lowerBound =
     s.capacity.stop_reason === 'max_reached' || s.capacity.stop_reason === 'generator_limit'
-      ? `<p class="note">No knee was found (${esc(s.capacity.stop_reason)}): the endpoint can take at least ${s.capacity.concurrency} concurrent requests, and these numbers hold there.</p>`
+      ? `<p class="note">No knee was found (${esc(s.capacity.stop_reason)}): the endpoint can take at least ${rate ? `${s.capacity.rate} requests/s` : `${s.capacity.concurrency} concurrent requests`}, and these numbers hold there.</p>`
       : '';
   const low = columns.some((c) => c.stage?.low_confidence)
     ? '<p class="note">Low confidence: a stage above was decided on its point estimate because it had too few samples for the confidence interval to decide. Longer stages (<code>ramp.stage.duration</code>) make the numbers firmer.</p>'
@@ -141,13 +190,18 @@ function slaSection(s: SummaryJson): string {
 
 function kneeCards(s: SummaryJson): string {
   const c = s.capacity;
+  const rate = isRateSummary(s);
+  const u = rate ? ' req/s' : '';
   const bracket = c.bracket
-    ? ` The knee is bracketed between ${c.bracket[0]} (PASS) and ${c.bracket[1]} (first confirmed FAIL).`
+    ? ` The knee is bracketed between ${c.bracket[0]}${u} (PASS) and ${c.bracket[1]}${u} (first confirmed FAIL).`
     : '';
-  const slo = `<div class="card"><h3>SLO knee (capacity): ${c.concurrency === null ? 'none' : c.concurrency}</h3><p>The highest tested concurrency whose stage passed every SLO rule, with the next tested concurrency a confirmed FAIL.${bracket}</p></div>`;
+  const level = rate ? (c.rate ?? null) : c.concurrency;
+  const what = rate ? 'offered rate' : 'concurrency';
+  const slo = `<div class="card"><h3>SLO knee (capacity): ${level === null ? 'none' : `${level}${u}`}</h3><p>The highest tested ${what} whose stage passed every SLO rule, with the next tested ${what} a confirmed FAIL.${bracket}</p></div>`;
   const e = s.efficiency_knee;
-  const effAt = e.concurrency ?? (e.best_qps === null ? 'n/a' : 'not reached');
-  const eff = `<div class="card"><h3>Efficiency knee: ${effAt}</h3><p>Where more concurrency stops buying throughput: the smallest tested concurrency reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
+  const eLevel = rate ? (e.rate ?? null) : e.concurrency;
+  const effAt = eLevel !== null ? `${eLevel}${u}` : e.best_qps === null ? 'n/a' : 'not reached';
+  const eff = `<div class="card"><h3>Efficiency knee: ${effAt}</h3><p>Where more ${rate ? 'offered load' : 'concurrency'} stops buying throughput: the smallest tested ${what} reaching ${Math.round(e.fraction * 100)}% of the best QPS.</p><p class="small">${esc(e.explanation)}</p></div>`;
   return `<div class="cards">${slo}${eff}</div>`;
 }
 
@@ -199,6 +253,16 @@ function overheadText(h: StageJson['health']): string {
   return `, TTFT overhead p50 ${esc(formatMs(h.ttft_overhead_p50_ms ?? null))} / p99 ${esc(formatMs(h.ttft_overhead_p99_ms ?? null))} (${n} requests vs the simulator's ground truth)`;
 }
 
+/** A rate stage's open-loop facts: offered against achieved, drops, send lag and the server's own TTFT. */
+function rateDetails(st: StageJson): string[] {
+  return [
+    `offered ${fmtQps(st.offered_rate ?? null)} req/s, achieved ${fmtQps(st.achieved_rate ?? st.qps)} req/s, goodput ${fmtQps(st.goodput ?? null)} req/s (${esc(formatPct(st.goodput_ratio ?? null))})`,
+    `${st.dropped ?? 0} dropped`,
+    `send lag p50 ${esc(formatMs(st.send_lag_ms?.p50 ?? null))} / p99 ${esc(formatMs(st.send_lag_ms?.p99 ?? null))}`,
+    `service TTFT (from t0) p50 ${esc(formatMs(st.service_ttft_ms?.p50 ?? null))} / p99 ${esc(formatMs(st.service_ttft_ms?.p99 ?? null))}`,
+  ];
+}
+
 function stageDetails(st: StageJson): string {
   const bits = [
     `window ${fmtNum(st.window_ms === null ? null : st.window_ms / 1000, 1)} s`,
@@ -209,6 +273,7 @@ function stageDetails(st: StageJson): string {
     `${fmtInt(st.output_tokens)} output tokens${st.output_tokens_estimated ? ' (estimated from chunks)' : ''}`,
     `generator: event-loop p99 ${esc(formatMs(st.health.event_loop_delay_p99_ms))}, CPU ${fmtNum(st.health.cpu_percent, 0)}%${overheadText(st.health)}`,
   ];
+  if (st.offered_rate != null) bits.unshift(...rateDetails(st));
   if (st.retry_after_s)
     bits.push(`Retry-After on ${st.retry_after_s.count} response(s), max ${st.retry_after_s.max} s`);
   bits.push(...serverStageDetail(st, esc));
@@ -221,12 +286,13 @@ function stageDetails(st: StageJson): string {
 
 function stageTable(s: SummaryJson): string {
   const h = (label: string, title = '') => `<th rowspan="2"${title ? ` title="${esc(title)}"` : ''}>${label}</th>`;
+  const level = isRateSummary(s) ? h('Rate', 'offered rate, requests/s (open loop)') : h('Conc.', 'target concurrency');
   const head =
-    `<thead><tr>${h('#', 'stage index, in the order the stages ran')}${h('Conc.', 'target concurrency')}${h('Kind')}${h('Verdict')}${h('Reqs', 'requests started in the window')}${h('Success')}${h('QPS')}${h('Tok/s', 'output tokens per second')}` +
+    `<thead><tr>${h('#', 'stage index, in the order the stages ran')}${level}${h('Kind')}${h('Verdict')}${h('Reqs', 'requests started in the window')}${h('Success')}${h('QPS<br><span class="sub">good&shy;put</span>', 'QPS: successful completions per second; below it, goodput: those within every goodput limit')}${h('Tok/s', 'output tokens per second')}` +
     `<th colspan="3" class="group">TTFT</th><th colspan="2" class="group">E2E</th><th class="group">TPOT</th><th class="group">ITL</th>${h('Errors')}</tr>` +
     '<tr><th>p50</th><th>p90</th><th>p99</th><th>p50</th><th>p99</th><th>p50</th><th>p99</th></tr></thead>';
   const rows = s.stages.map((st) => {
-    const metrics = `<tr class="metrics v-row-${esc(st.verdict.toLowerCase())}" id="stage-${st.index}"><td class="num">${st.index}</td><td class="num"><strong>${st.concurrency}</strong></td><td>${esc(st.kind)}</td><td>${verdictBadge(st)}</td><td class="num">${st.requests}</td><td class="num">${esc(formatPct(st.success_rate))}</td><td class="num">${fmtQps(st.qps)}</td><td class="num">${fmtInt(st.output_tokens_per_s)}</td>${distCells(st.ttft_ms, ['p50', 'p90', 'p99'])}${distCells(st.e2e_ms, ['p50', 'p99'])}${distCells(st.tpot_ms, ['p50'])}${distCells(st.itl_ms, ['p99'])}<td class="errors">${errorsText(st)}</td></tr>`;
+    const metrics = `<tr class="metrics v-row-${esc(st.verdict.toLowerCase())}" id="stage-${st.index}"><td class="num">${st.index}</td><td class="num"><strong>${levelOf(st)}</strong></td><td>${esc(st.kind)}</td><td>${verdictBadge(st)}</td><td class="num">${st.requests}</td><td class="num">${esc(formatPct(st.success_rate))}</td><td class="num">${fmtQps(st.qps)}<br><span class="sub">${fmtQps(st.goodput ?? null)}</span></td><td class="num">${fmtInt(st.output_tokens_per_s)}</td>${distCells(st.ttft_ms, ['p50', 'p90', 'p99'])}${distCells(st.e2e_ms, ['p50', 'p99'])}${distCells(st.tpot_ms, ['p50'])}${distCells(st.itl_ms, ['p99'])}<td class="errors">${errorsText(st)}</td></tr>`;
     const reasons =
       st.reasons.length > 0 ? `<ul class="reasons">${st.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>` : '';
     const detail = `<tr class="detail"><td></td><td colspan="15">${reasons}<div class="small">${stageDetails(st)}</div></td></tr>`;
@@ -238,6 +304,15 @@ function stageTable(s: SummaryJson): string {
   return `<div class="scroll"><table class="stages">${head}${rows.join('\n')}</table></div>${low}`;
 }
 
+/** A rate run's extra distributions: the server's view from t0, and how late the generator sent. */
+const NO_SAMPLES: StageJson['ttft_ms'] = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+// `?? NO_SAMPLES`: a summary.json written before rate stages has none of these.
+const RATE_DISTRIBUTIONS: [string, (st: StageJson) => StageJson['ttft_ms']][] = [
+  ['Service TTFT (from t0)', (x) => x.service_ttft_ms ?? NO_SAMPLES],
+  ['Service E2E (from t0)', (x) => x.service_e2e_ms ?? NO_SAMPLES],
+  ['Send lag', (x) => x.send_lag_ms ?? NO_SAMPLES],
+];
+
 function distributionTable(s: SummaryJson): string {
   const metrics: [string, (st: StageJson) => StageJson['ttft_ms']][] = [
     ['TTFT', (x) => x.ttft_ms],
@@ -245,9 +320,9 @@ function distributionTable(s: SummaryJson): string {
     ['E2E', (x) => x.e2e_ms],
     ['TPOT', (x) => x.tpot_ms],
     ['ITL', (x) => x.itl_ms],
+    ...(isRateSummary(s) ? RATE_DISTRIBUTIONS : []),
   ];
-  const head =
-    '<thead><tr><th>Stage</th><th>Conc.</th><th>Metric</th><th>Samples</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead>';
+  const head = `<thead><tr><th>Stage</th><th>${isRateSummary(s) ? 'Rate' : 'Conc.'}</th><th>Metric</th><th>Samples</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr></thead>`;
   const body = s.stages
     .map((st) =>
       metrics
@@ -256,7 +331,7 @@ function distributionTable(s: SummaryJson): string {
           const cells = (['avg', 'p50', 'p90', 'p95', 'p99', 'max'] as const)
             .map((k) => `<td class="num">${esc(formatMs(d[k]))}</td>`)
             .join('');
-          return `<tr${i === 0 ? ' class="first"' : ''}><td class="num">${i === 0 ? st.index : ''}</td><td class="num">${i === 0 ? st.concurrency : ''}</td><td>${name}</td><td class="num">${d.count}</td>${cells}</tr>`;
+          return `<tr${i === 0 ? ' class="first"' : ''}><td class="num">${i === 0 ? st.index : ''}</td><td class="num">${i === 0 ? levelOf(st) : ''}</td><td>${name}</td><td class="num">${d.count}</td>${cells}</tr>`;
         })
         .join(''),
     )
@@ -307,6 +382,18 @@ export function compactJson(value: unknown, indent = '', lead = 0, width = 108):
 }
 
 function describePlan(p: Profile): string {
+  const r = p.ramp?.rate;
+  if (r) {
+    const law =
+      p.ramp.arrival === 'gamma' ? `gamma arrivals, burstiness ${p.ramp.burstiness}` : `${p.ramp.arrival} arrivals`;
+    const levels =
+      r.kind === 'step'
+        ? `${r.start} to ${r.max} in steps of ${r.step}`
+        : r.kind === 'factor'
+          ? `${r.start} to ${r.max}, × ${r.factor} per step`
+          : r.levels.join(', ');
+    return `${levels} requests/s; ${law}; at most ${p.ramp.maxInFlight} in flight`;
+  }
   const c = p.ramp?.concurrency;
   if (!c) return 'n/a';
   if (c.kind === 'step') return `${c.start} to ${c.max} in steps of ${c.step}`;
@@ -342,7 +429,7 @@ function runDetails(s: SummaryJson): string {
     rows.push(['Extra headers', `${headers.map((h) => `<code>${esc(h)}</code>`).join(', ')} (secret values redacted)`]);
   rows.push(
     ['SLO rules', s.slo.map((r) => `<code>${esc(r)}</code>`).join(', ') || 'none'],
-    ['Concurrency plan', esc(describePlan(p))],
+    [p.ramp?.rate ? 'Rate plan (open loop)' : 'Concurrency plan', esc(describePlan(p))],
     [
       'Stage',
       `warm-up ${esc(formatMs(p.ramp?.warmupMs ?? null))}, window ${p.ramp?.stage.durationMs != null ? esc(formatMs(p.ramp.stage.durationMs)) : 'n/a'}${p.ramp?.stage.requests != null ? ` or ${p.ramp.stage.requests} requests` : ''}, drain up to ${esc(formatMs(p.ramp?.drainMs ?? null))}`,
@@ -415,8 +502,40 @@ const DEFINITIONS: [string, string][] = [
   ],
 ];
 
-function definitions(): string {
-  const dl = `<dl class="defs">${DEFINITIONS.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+/** What a rate run adds to the definitions: latency from the scheduled time, send lag, drops, goodput. */
+const RATE_DEFINITIONS: [string, string][] = [
+  [
+    'Rate stage (open loop)',
+    'requests are sent at times drawn before the stage starts from its offered rate, arrival law and seed, whether or not earlier requests ended: a slow server does not slow the arrivals.',
+  ],
+  [
+    'TTFT, TTFB and E2E in a rate stage',
+    'counted from the request’s scheduled send time, so the wait behind a slow server or a late generator is part of them. Service TTFT and service E2E count from <code>t0</code> (the server’s view).',
+  ],
+  [
+    'Send lag',
+    'the sent time <code>t0</code> minus the scheduled time: how late the load generator sent. A p99 above the health limit makes the stage INVALID.',
+  ],
+  [
+    'Dropped',
+    'an arrival that found <code>ramp.max_in_flight</code> requests open and was not sent: recorded as a failure of class <code>dropped</code>, so it lowers the success rate and the goodput ratio.',
+  ],
+  ['Offered / achieved rate', 'the stage’s arrival rate / its successful completions per second inside the window.'],
+];
+
+const GOODPUT_DEFINITION: [string, string] = [
+  'Goodput',
+  'requests started in the window that succeeded within every per-request limit (<code>goodput</code> in the profile, by default the latency SLO thresholds), per second of window; the goodput ratio divides them by the requests started in the window.',
+];
+
+function definitions(s: SummaryJson): string {
+  const rate = isRateSummary(s);
+  const defs = [...DEFINITIONS, GOODPUT_DEFINITION, ...(rate ? RATE_DEFINITIONS : [])];
+  const dl = `<dl class="defs">${defs.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+  if (rate) {
+    const open = `<div class="callout info" id="open-loop"><strong>Open loop.</strong> Each stage offered requests at a fixed arrival rate, so a stalled server kept receiving them: the latencies include the queueing a real user sees at that rate (no coordinated omission). Dropped arrivals and the send lag say when the generator itself could not follow the schedule.</div>`;
+    return `<section id="definitions"><h2>What the numbers mean</h2>${open}${dl}</section>`;
+  }
   const caveat = `<div class="callout info" id="closed-loop"><strong>Closed-loop caveat (coordinated omission).</strong> Each stage keeps a fixed number of requests in flight: a new request starts only when one ends. A stalled server therefore receives fewer requests, so these latency percentiles are "at concurrency C", never "at an arrival rate of X requests/s". Slow requests are never dropped at a stage boundary: that is where the tail lives.</div>`;
   return `<section id="definitions"><h2>What the numbers mean</h2>${caveat}${dl}</section>`;
 }
@@ -450,6 +569,7 @@ table { border-collapse: collapse; }
 th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.sub { font-size: 10px; color: var(--muted); }
 table.sla { margin: 8px 0; min-width: 60%; }
 table.sla th[scope=row] { background: var(--bg-soft); white-space: nowrap; }
 table.sla td { font-variant-numeric: tabular-nums; }
@@ -506,7 +626,7 @@ export function renderReportHtml(summary: SummaryJson): string {
   const server = s.stages.length > 0 ? serverMetricsChart(s) : null;
   const charts = s.stages.length > 0 ? [...reportCharts(s), ...(server ? [server] : [])] : [];
   const answer = headline(s);
-  const cap = s.capacity.concurrency;
+  const cap = s.capacity.rate ?? s.capacity.concurrency;
   const title = `Capacity report: ${s.name} (${s.target.model})`;
   const stopMeaning = STOP_MEANING[s.capacity.stop_reason] ?? '';
   const specs = charts.map((c): { id: string; spec: TopLevelSpec } => ({ id: c.id, spec: c.spec }));
@@ -539,7 +659,7 @@ ${kneeExplanationHtml(s, esc)}
 ${slaSection(s)}
 ${slaTiersSection(s)}
 <section id="charts"><h2>Charts</h2>
-<p class="small">x = the concurrency of each stage. Every stage is a point, confirmation re-runs and bisection probes included; its colour and shape show its verdict (<span class="verdict v-pass">PASS</span> circle, <span class="verdict v-fail">FAIL</span> cross, <span class="verdict v-inconclusive">INCONCLUSIVE</span> diamond, <span class="verdict v-invalid">INVALID</span> square). Lines join the mean of the judged stages at each concurrency. Hover a point for its exact numbers.</p>
+<p class="small">x = the ${isRateSummary(s) ? 'offered rate of each stage (requests/s)' : 'concurrency of each stage'}. Every stage is a point, confirmation re-runs and bisection probes included; its colour and shape show its verdict (<span class="verdict v-pass">PASS</span> circle, <span class="verdict v-fail">FAIL</span> cross, <span class="verdict v-inconclusive">INCONCLUSIVE</span> diamond, <span class="verdict v-invalid">INVALID</span> square). Lines join the mean of the judged stages at each concurrency. Hover a point for its exact numbers.</p>
 ${charts.length > 0 ? charts.map(chartFigure).join('\n') : '<p class="callout warn">No stage was measured, so there is nothing to chart.</p>'}
 </section>
 <section id="stages"><h2>Stages</h2>
@@ -550,7 +670,7 @@ ${distributionTable(s)}
 ${trafficSection(s)}
 </section>
 ${runDetails(s)}
-${definitions()}
+${definitions(s)}
 </main>
 <footer>Generated by find-capacity ${esc(s.tool_version)} from summary.json. This file makes no network requests. It embeds the run's summary (<code>script#fc-summary</code>) and the charts' Vega-Lite specs (<code>script#fc-vega-lite-specs</code>) as JSON, for tools and for exploring a chart in the Vega editor.</footer>
 <script type="application/json" id="fc-summary">${scriptJson(embedded)}</script>

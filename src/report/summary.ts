@@ -1,9 +1,10 @@
 // summary.json: the run's answer and every stage's evidence (schema documented in the README).
 import os from 'node:os';
-import type { Capacity, StageResult } from '../model/verdict.ts';
+import { capacityLevel, type Capacity, type StageResult } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { REDACTED, redactHeaders, redactUrl } from '../util/secrets.ts';
-import type { Dist, StageWindow } from '../model/summary.ts';
+import { stageLevel, type Dist, type StageSummary, type StageWindow } from '../model/summary.ts';
+import { goodputFromRules } from '../slo/goodput.ts';
 import type { SloFrontier } from '../model/frontier.ts';
 import { capacityReviewJson } from './review-json.ts';
 import type { ServerMetricsSource, StageRateLimit, StageServerMetrics } from '../model/server-metrics.ts';
@@ -77,26 +78,30 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
   let best = valid[0]!;
   for (const s of valid) if (s.summary.qps > best.summary.qps) best = s;
   const bestQps = best.summary.qps;
-  const reaching = valid.filter((s) => s.summary.qps >= fraction * bestQps).map((s) => s.summary.concurrency);
+  const reaching = valid.filter((s) => s.summary.qps >= fraction * bestQps).map((s) => stageLevel(s.summary));
   const concurrency = reaching.length > 0 ? Math.min(...reaching) : null;
   let lowest = valid[0]!;
-  for (const s of valid) if (s.summary.concurrency < lowest.summary.concurrency) lowest = s;
+  for (const s of valid) if (stageLevel(s.summary) < stageLevel(lowest.summary)) lowest = s;
+  const rate = (lowest.summary.offeredRate ?? null) !== null;
   const e2eS = lowest.summary.e2eMs.avg === null ? null : lowest.summary.e2eMs.avg / 1000;
-  const nStar = e2eS === null ? null : bestQps * e2eS;
-  const top = Math.max(...valid.map((s) => s.summary.concurrency));
+  // N* is a concurrency (Little's law at saturation): no point on a rate run's axis.
+  const nStar = e2eS === null || rate ? null : bestQps * e2eS;
+  const unit = rate ? ' req/s' : '';
+  const what = rate ? 'the offered rate' : 'concurrency';
+  const top = Math.max(...valid.map((s) => stageLevel(s.summary)));
   // Only the highest level reaches the fraction: throughput was still rising there, the knee lies beyond the range.
   const reached = concurrency !== null && concurrency < top;
-  const growth = reached ? '' : stillGrowing(valid, best);
+  const growth = reached ? '' : stillGrowing(valid, best, unit);
   return {
     bestQps,
-    bestQpsConcurrency: best.summary.concurrency,
+    bestQpsConcurrency: stageLevel(best.summary),
     fraction,
     concurrency: reached ? concurrency : null,
     nStar,
     explanation:
       (reached
-        ? `Throughput stops growing with concurrency around ${concurrency}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${best.summary.concurrency}). `
-        : `The efficiency knee is not reached within the tested range: throughput was still growing at the highest tested concurrency (${bestQps.toFixed(2)} QPS at ${best.summary.concurrency}${growth}), and no lower level reached ${Math.round(fraction * 100)}% of it. `) +
+        ? `Throughput stops growing with ${what} around ${concurrency}${unit}: the smallest tested level reaching ${Math.round(fraction * 100)}% of the best QPS (${bestQps.toFixed(2)} at ${stageLevel(best.summary)}${unit}). `
+        : `The efficiency knee is not reached within the tested range: throughput was still growing at the highest tested ${rate ? 'rate' : 'concurrency'} (${bestQps.toFixed(2)} QPS at ${stageLevel(best.summary)}${unit}${growth}), and no lower level reached ${Math.round(fraction * 100)}% of it. `) +
       (nStar === null
         ? ''
         : `N* = best QPS × mean E2E at concurrency ${lowest.summary.concurrency} = ${nStar.toFixed(1)}: beyond it requests mostly queue.`),
@@ -104,11 +109,25 @@ export function efficiencyKnee(stages: readonly StageResult[], fraction: number)
 }
 
 /** ", up from 6.00 at 8": the best QPS against the next lower tested level, when there is one. */
-function stillGrowing(valid: readonly StageResult[], best: StageResult): string {
-  const below = valid.filter((s) => s.summary.concurrency < best.summary.concurrency);
+function stillGrowing(valid: readonly StageResult[], best: StageResult, unit: string): string {
+  const below = valid.filter((s) => stageLevel(s.summary) < stageLevel(best.summary));
   if (below.length === 0) return '';
-  const next = below.reduce((a, b) => (b.summary.concurrency > a.summary.concurrency ? b : a));
-  return `, up from ${next.summary.qps.toFixed(2)} at ${next.summary.concurrency}`;
+  const next = below.reduce((a, b) => (stageLevel(b.summary) > stageLevel(a.summary) ? b : a));
+  return `, up from ${next.summary.qps.toFixed(2)} at ${stageLevel(next.summary)}${unit}`;
+}
+
+/** The efficiency knee in summary.json: its level under `concurrency`, or under `rate` (req/s) in a rate run. */
+function efficiencyJson(eff: EfficiencyKnee, rateRun: boolean) {
+  return {
+    concurrency: rateRun ? null : eff.concurrency,
+    rate: rateRun ? eff.concurrency : null,
+    fraction: eff.fraction,
+    best_qps: r3(eff.bestQps),
+    best_qps_concurrency: rateRun ? null : eff.bestQpsConcurrency,
+    best_qps_rate: rateRun ? eff.bestQpsConcurrency : null,
+    n_star: r3(eff.nStar),
+    explanation: eff.explanation,
+  };
 }
 
 export function stageJson(
@@ -175,6 +194,7 @@ export function stageJson(
     server_metrics: server.serverMetrics ?? null,
     /** The quota headers of the window's HTTP 429s; null without a 429. */
     rate_limit: server.rateLimit ?? null,
+    ...rateJson(m),
     health: {
       event_loop_delay_p99_ms: r3(s.health.eventLoopDelayP99Ms),
       cpu_percent: r3(s.health.cpuPercent),
@@ -189,6 +209,51 @@ export function stageJson(
 }
 
 export type StageJson = ReturnType<typeof stageJson>;
+
+const EMPTY_DIST: Dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
+
+/**
+ * A stage's rate-run numbers (README "Rate stages and goodput"): offered and achieved rate, goodput, dropped
+ * arrivals, send lag, and the service latencies from t0. Every stage has them; offered_rate is null in a closed loop.
+ */
+export function rateJson(m: StageSummary) {
+  return {
+    offered_rate: r3(m.offeredRate ?? null),
+    achieved_rate: r3(m.achievedRate ?? m.qps),
+    goodput: r3(m.goodput ?? null),
+    goodput_ratio: r3(m.goodputRatio ?? null),
+    good_requests: m.goodRequests ?? null,
+    dropped: m.dropped ?? 0,
+    send_lag_ms: dist(m.sendLagMs ?? EMPTY_DIST),
+    service_ttft_ms: dist(m.serviceTtftMs ?? EMPTY_DIST),
+    service_e2e_ms: dist(m.serviceE2eMs ?? EMPTY_DIST),
+  };
+}
+
+/** The capacity's level and what was measured at it, in a rate run's words as well as a concurrency run's. */
+function capacityJson(capacity: Capacity, at: StageResult | null) {
+  return {
+    concurrency: capacity.concurrency,
+    /** A rate run's capacity: the highest offered rate (req/s) that PASSED; null in a concurrency run. */
+    rate: capacity.rate ?? null,
+    stop_reason: capacity.stopReason,
+    stop_detail: capacity.stopDetail,
+    bracket: capacity.bracket,
+    at_capacity: at
+      ? {
+          qps: r3(at.summary.qps),
+          achieved_rate: r3(at.summary.achievedRate ?? at.summary.qps),
+          goodput: r3(at.summary.goodput ?? null),
+          goodput_ratio: r3(at.summary.goodputRatio ?? null),
+          output_tokens_per_s: r3(at.summary.outputTokensPerS),
+          ttft_ms: dist(at.summary.ttftMs),
+          e2e_ms: dist(at.summary.e2eMs),
+          success_rate: r3(at.summary.successRate),
+          low_confidence: at.lowConfidence,
+        }
+      : null,
+  };
+}
 
 export interface StageWithWindow {
   result: StageResult;
@@ -209,11 +274,11 @@ export function buildSummary(
   frontier: SloFrontier | null = null,
 ) {
   const results = stages.map((s) => s.result);
+  const level = capacityLevel(capacity);
   const atCapacity =
-    capacity.concurrency === null
+    level === null
       ? null
-      : ([...results].reverse().find((s) => s.summary.concurrency === capacity.concurrency && s.verdict === 'PASS') ??
-        null);
+      : ([...results].reverse().find((s) => stageLevel(s.summary) === level && s.verdict === 'PASS') ?? null);
   const totals = { requests: 0, ok: 0, output_tokens: 0 };
   for (const s of results) {
     totals.requests += s.summary.requests;
@@ -244,30 +309,8 @@ export function buildSummary(
       api_key: profile.target.apiKeyEnv ? REDACTED : null,
     },
     environment: { node: meta.node, platform: meta.platform, cpus: meta.cpus },
-    capacity: {
-      concurrency: capacity.concurrency,
-      stop_reason: capacity.stopReason,
-      stop_detail: capacity.stopDetail,
-      bracket: capacity.bracket,
-      at_capacity: atCapacity
-        ? {
-            qps: r3(atCapacity.summary.qps),
-            output_tokens_per_s: r3(atCapacity.summary.outputTokensPerS),
-            ttft_ms: dist(atCapacity.summary.ttftMs),
-            e2e_ms: dist(atCapacity.summary.e2eMs),
-            success_rate: r3(atCapacity.summary.successRate),
-            low_confidence: atCapacity.lowConfidence,
-          }
-        : null,
-    },
-    efficiency_knee: {
-      concurrency: eff.concurrency,
-      fraction: eff.fraction,
-      best_qps: r3(eff.bestQps),
-      best_qps_concurrency: eff.bestQpsConcurrency,
-      n_star: r3(eff.nStar),
-      explanation: eff.explanation,
-    },
+    capacity: capacityJson(capacity, atCapacity),
+    efficiency_knee: efficiencyJson(eff, Boolean(profile.ramp.rate)),
     ...capacityReviewJson(profile, frontier, capacity.concurrency, atCapacity),
     /** Why the knee is where it is, from the server's metrics and the 429s' quota headers (null: nothing to say). */
     knee_explanation: explainKnee(stageRows, capacity),
@@ -276,12 +319,19 @@ export function buildSummary(
       : null,
     totals,
     slo: profile.slo.map((r) => r.text),
+    /** The per-request limits goodput was counted with: the profile's, else the latency rules' thresholds. */
+    goodput_limits: goodputLimitsJson(profile),
     profile: red,
     stages: stageRows,
   };
 }
 
 export type SummaryJson = ReturnType<typeof buildSummary>;
+
+function goodputLimitsJson(profile: Profile) {
+  const g = profile.goodput ?? goodputFromRules(profile.slo);
+  return { ttft_ms: g.ttftMs, tpot_ms: g.tpotMs, e2e_ms: g.e2eMs, from_rules: profile.goodput === undefined };
+}
 
 export function environmentMeta(): Pick<RunMeta, 'node' | 'cpus' | 'platform'> {
   return { node: process.version, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}` };

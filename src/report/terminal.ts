@@ -19,14 +19,16 @@ function columnPct(values: readonly (number | null)[]): (x: number | null) => st
 }
 
 export function stageTable(stages: readonly StageJson[]): string {
+  const rate = stages.some((s) => s.offered_rate != null);
   const head = [
     '#',
-    'conc',
+    rate ? 'rate' : 'conc',
     'kind',
     'verdict',
     'reqs',
     'ok%',
     'qps',
+    'goodput',
     'tok/s',
     'ttft p50',
     'ttft p99',
@@ -36,12 +38,13 @@ export function stageTable(stages: readonly StageJson[]): string {
   const okPct = columnPct(stages.map((s) => s.success_rate));
   const rows = stages.map((s) => [
     String(s.index),
-    String(s.concurrency),
+    String(s.offered_rate ?? s.concurrency),
     s.kind,
     s.verdict + (s.low_confidence ? '~' : ''),
     String(s.requests),
     okPct(s.success_rate),
     (s.qps ?? 0).toFixed(2),
+    s.goodput === null || s.goodput === undefined ? '-' : s.goodput.toFixed(2),
     (s.output_tokens_per_s ?? 0).toFixed(0),
     formatMs(s.ttft_ms.p50),
     formatMs(s.ttft_ms.p99),
@@ -51,7 +54,7 @@ export function stageTable(stages: readonly StageJson[]): string {
       .join(' ') || '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const numeric = new Set([0, 1, 4, 5, 6, 7, 8, 9, 10]);
+  const numeric = new Set([0, 1, 4, 5, 6, 7, 8, 9, 10, 11]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => pad(c, widths[i]!, numeric.has(i)))
@@ -122,6 +125,7 @@ function noCapacity(s: SummaryJson, early: string | null): string {
 
 /** The answer in one sentence, e.g. "Capacity: 16 concurrent requests at 12.4 QPS with P99 TTFT 84 ms." */
 export function headline(s: SummaryJson): string {
+  if (s.profile.ramp?.rate) return rateHeadline(s);
   const c = s.capacity;
   const early = stoppedEarly(s);
   if (c.concurrency === null) return noCapacity(s, early);
@@ -150,7 +154,7 @@ export function searchClock(elapsedMs: number, boundMs: number): string {
 /** The live line on a terminal: the stage so far, then the whole search (`clock`, from searchClock). */
 export function progressLine(stage: string, p: StageProgress, clock: string): string {
   const phase = p.inWindow ? 'measuring' : 'warm-up';
-  return `${stage} c=${p.concurrency} ${(p.elapsedMs / 1000).toFixed(1)}s ${phase} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed} | ${clock}`;
+  return `${stage} ${p.rate === undefined ? `c=${p.concurrency}` : `rate=${p.rate}/s`} ${(p.elapsedMs / 1000).toFixed(1)}s ${phase} done=${p.done} qps=${p.okPerS.toFixed(2)} p99(ttft)=${formatMs(p.ttftP99Ms)} errors=${p.failed} | ${clock}`;
 }
 
 /** What `~` means, and for each such stage how many requests (and how long a window) would have decided it. */
@@ -159,9 +163,39 @@ function lowConfidenceLines(stages: readonly StageJson[]): string[] {
   for (const st of stages) {
     if (!st.low_confidence) continue;
     const sizes = st.reasons.map((r) => /To decide: (.*)$/.exec(r)?.[1]).find((x) => x !== undefined);
-    if (sizes) lines.push(`  stage ${st.index} (concurrency ${st.concurrency}): ${sizes}`);
+    if (sizes)
+      lines.push(
+        `  stage ${st.index} (${st.offered_rate == null ? `concurrency ${st.concurrency}` : `${st.offered_rate} req/s`}): ${sizes}`,
+      );
   }
   return lines;
+}
+
+/** A rate run's answer, e.g. "Capacity: 7.6 requests/s offered (7.5 achieved, goodput 7.4/s) with P99 TTFT 1.2 s." */
+export function rateHeadline(s: SummaryJson): string {
+  const c = s.capacity;
+  const { stat } = quotedLatency(s);
+  const statLabel = stat === 'avg' ? 'mean' : stat.toUpperCase();
+  const rate = c.rate ?? null;
+  if (rate === null) {
+    const first = s.stages[0];
+    return `No capacity: the SLO was not met at any tested rate${first ? ` (lowest tested: ${first.offered_rate ?? '?'} requests/s)` : ''}.`;
+  }
+  const at = c.at_capacity;
+  const measured = at
+    ? ` (${(at.achieved_rate ?? at.qps ?? 0).toFixed(2)} achieved, goodput ${at.goodput === null ? 'n/a' : `${at.goodput.toFixed(2)}/s`}) with ${statLabel} TTFT ${formatMs(at.ttft_ms[stat])} from the scheduled send time`
+    : '';
+  let text =
+    c.stop_reason === 'max_reached'
+      ? `Capacity: at least ${rate} requests/s offered (no knee up to the maximum tested)${measured}.`
+      : `Capacity: ${rate} requests/s offered${measured}.`;
+  const failAt = c.bracket?.[1];
+  if (failAt !== undefined) {
+    const failStage = [...s.stages].reverse().find((x) => x.offered_rate === failAt && x.verdict === 'FAIL');
+    const broken = failStage?.rules.filter((r) => r.pass === false).map((r) => r.reason);
+    if (failStage && broken && broken.length > 0) text += ` At ${failAt} requests/s: ${broken.join('; ')}.`;
+  }
+  return text;
 }
 
 export function finalReport(s: SummaryJson, runDir: string): string {
@@ -171,7 +205,8 @@ export function finalReport(s: SummaryJson, runDir: string): string {
   if (s.stages.some((x) => x.low_confidence)) lines.push(...lowConfidenceLines(s.stages));
   lines.push(headline(s));
   lines.push(`Stopped: ${s.capacity.stop_reason} — ${s.capacity.stop_detail}`);
-  if (s.efficiency_knee.best_qps !== null) lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
+  if ((s.efficiency_knee.concurrency ?? s.efficiency_knee.rate) !== null || s.efficiency_knee.best_qps !== null)
+    lines.push(`Efficiency knee: ${s.efficiency_knee.explanation}`);
   // `?? null`: summaries written before the server metrics have no such key.
   const why = s.knee_explanation ?? null;
   if (why !== null) lines.push(`Why the knee: ${why.sentence}`);

@@ -71,6 +71,30 @@ function outcomeOf(interval: [number, number], op: Comparator, threshold: number
   return 'undecided';
 }
 
+/** A proportion rule's value and Wilson interval: success, error (of a class) or goodput ratio of the window's requests. */
+function proportionOf(
+  rule: Extract<SloRule, { kind: 'rate' }>,
+  summary: StageSummary,
+  confidence: number,
+): { value: number | null; interval: [number, number] | null } {
+  const n = summary.requests;
+  const bad =
+    rule.errorClass === null ? summary.failed : (summary.errors[rule.errorClass as keyof typeof summary.errors] ?? 0);
+  const k = rule.metric === 'success_rate' ? summary.ok : rule.metric === 'goodput_ratio' ? goodCount(summary) : bad;
+  return n > 0 ? { value: k / n, interval: proportionInterval(k, n, confidence) } : { value: null, interval: null };
+}
+
+/** Good requests of a stage; a summary built without goodput counts every success. */
+function goodCount(summary: StageSummary): number {
+  return summary.goodRequests ?? summary.ok;
+}
+
+function throughputOf(metric: 'qps' | 'output_tps' | 'goodput', summary: StageSummary): number {
+  if (metric === 'qps') return summary.qps;
+  if (metric === 'output_tps') return summary.outputTokensPerS;
+  return summary.goodput ?? summary.qps;
+}
+
 export function evaluateRules(
   rules: readonly SloRule[],
   summary: StageSummary,
@@ -93,17 +117,10 @@ export function evaluateRules(
         else interval = quantileInterval(samples, QUANTILE[rule.stat]!, confidence);
       }
     } else if (rule.kind === 'rate') {
-      const n = summary.requests;
-      const bad =
-        rule.errorClass === null
-          ? summary.failed
-          : (summary.errors[rule.errorClass as keyof typeof summary.errors] ?? 0);
-      const k = rule.metric === 'success_rate' ? summary.ok : bad;
-      value = n > 0 ? k / n : null;
-      if (n > 0) interval = proportionInterval(k, n, confidence);
+      ({ value, interval } = proportionOf(rule, summary, confidence));
     } else {
       // Throughput is a property of the whole window, not a sample: judged on its value.
-      value = rule.metric === 'qps' ? summary.qps : summary.outputTokensPerS;
+      value = throughputOf(rule.metric, summary);
       interval = [value, value];
     }
     const label =

@@ -1,12 +1,12 @@
 // Parses one SLO rule from its text; the grammar is in docs/profile.md, "SLO rules".
-import { ERROR_CLASSES } from '../model/record.ts';
+import { ALL_ERROR_CLASSES } from '../model/record.ts';
 import { closest, describeValue, parseDuration, parsePercent } from '../util/units.ts';
 import type { Comparator, LatencyMetric, LatencyStat, SloRule } from './types.ts';
 
 export const LATENCY_STATS: readonly LatencyStat[] = ['avg', 'p50', 'p90', 'p95', 'p99', 'max'];
 export const LATENCY_METRICS: readonly LatencyMetric[] = ['ttft', 'ttfb', 'e2e', 'tpot', 'itl', 'ttfo'];
-export const RATE_METRICS = ['success_rate', 'error_rate'] as const;
-export const THROUGHPUT_METRICS = ['qps', 'output_tps'] as const;
+export const RATE_METRICS = ['success_rate', 'error_rate', 'goodput_ratio'] as const;
+export const THROUGHPUT_METRICS = ['qps', 'output_tps', 'goodput'] as const;
 export const COMPARATORS: readonly Comparator[] = ['<', '<=', '>', '>='];
 
 const SUBJECTS: readonly string[] = [...LATENCY_STATS, ...RATE_METRICS, ...THROUGHPUT_METRICS];
@@ -44,7 +44,7 @@ function parseSubject(lhs: string): { name: string; arg: string | null } {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*([^()]*?)\s*\))?$/.exec(lhs);
   if (!m)
     throw new Error(
-      `cannot read "${lhs}": expected <stat>(<metric>), success_rate, error_rate, error_rate(<class>), qps or output_tps, ${EXAMPLES}`,
+      `cannot read "${lhs}": expected <stat>(<metric>), success_rate, error_rate, error_rate(<class>), qps, output_tps, goodput or goodput_ratio, ${EXAMPLES}`,
     );
   return { name: (m[1] as string).toLowerCase(), arg: m[2] === undefined ? null : m[2] };
 }
@@ -86,14 +86,21 @@ export function parseRule(text: string): SloRule {
   const { name, arg } = parseSubject(lhs);
   if ((LATENCY_STATS as readonly string[]).includes(name))
     return latencyRule(trimmed, name as LatencyStat, arg, op, rhs);
-  if (name === 'success_rate' || name === 'error_rate') return rateRule(trimmed, name, arg, op, rhs);
-  if (name === 'qps' || name === 'output_tps') {
+  if (name === 'success_rate' || name === 'error_rate' || name === 'goodput_ratio')
+    return rateRule(trimmed, name, arg, op, rhs);
+  if (name === 'qps' || name === 'output_tps' || name === 'goodput') {
     if (arg !== null) throw new Error(`${name} takes no argument`);
-    const unit = name === 'qps' ? 'successful requests per second' : 'output tokens per second';
+    const unit = THROUGHPUT_UNITS[name];
     return { kind: 'throughput', text: trimmed, metric: name, op, threshold: parseNumberThreshold(rhs, unit) };
   }
   return unknownSubject(name, arg);
 }
+
+const THROUGHPUT_UNITS = {
+  qps: 'successful requests per second',
+  output_tps: 'output tokens per second',
+  goodput: 'good requests per second',
+} as const;
 
 function latencyRule(text: string, stat: LatencyStat, arg: string | null, op: Comparator, rhs: string): SloRule {
   if (arg === null)
@@ -111,19 +118,19 @@ function latencyRule(text: string, stat: LatencyStat, arg: string | null, op: Co
 
 function rateRule(
   text: string,
-  metric: 'success_rate' | 'error_rate',
+  metric: 'success_rate' | 'error_rate' | 'goodput_ratio',
   arg: string | null,
   op: Comparator,
   rhs: string,
 ): SloRule {
   let errorClass: string | null = null;
   if (arg !== null) {
-    if (metric === 'success_rate')
-      throw new Error(`success_rate takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
+    if (metric !== 'error_rate')
+      throw new Error(`${metric} takes no argument; to bound one error class write error_rate(${arg}) < 1%`);
     const cls = arg.toLowerCase();
-    if (!(ERROR_CLASSES as readonly string[]).includes(cls)) {
+    if (!(ALL_ERROR_CLASSES as readonly string[]).includes(cls)) {
       throw new Error(
-        `unknown error class "${arg}"${suggestion(cls, ERROR_CLASSES)}; classes: ${quoteList(ERROR_CLASSES)}`,
+        `unknown error class "${arg}"${suggestion(cls, ALL_ERROR_CLASSES)}; classes: ${quoteList(ALL_ERROR_CLASSES)}`,
       );
     }
     errorClass = cls;
@@ -166,6 +173,6 @@ function unknownSubject(name: string, arg: string | null): never {
         : `; did you mean "${near}"?`;
   }
   throw new Error(
-    `unknown rule subject "${name}"${hint}; expected <stat>(<metric>) with stat ${quoteList(LATENCY_STATS)}, or success_rate, error_rate, error_rate(<class>), qps, output_tps`,
+    `unknown rule subject "${name}"${hint}; expected <stat>(<metric>) with stat ${quoteList(LATENCY_STATS)}, or success_rate, error_rate, error_rate(<class>), qps, output_tps, goodput, goodput_ratio`,
   );
 }

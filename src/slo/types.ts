@@ -9,9 +9,9 @@ export type SloRule =
   | {
       kind: 'rate';
       text: string;
-      metric: 'success_rate' | 'error_rate';
+      metric: 'success_rate' | 'error_rate' | 'goodput_ratio';
       errorClass: string | null;
       op: Comparator;
       threshold: number;
     }
-  | { kind: 'throughput'; text: string; metric: 'qps' | 'output_tps'; op: Comparator; threshold: number };
+  | { kind: 'throughput'; text: string; metric: 'qps' | 'output_tps' | 'goodput'; op: Comparator; threshold: number };

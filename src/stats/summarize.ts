@@ -2,7 +2,7 @@
 // Percentiles use simple-statistics' quantileSorted (linear interpolation, R/numpy type 7).
 import { quantileSorted } from 'simple-statistics';
 import type { ErrorClass, RequestRecord } from '../model/record.ts';
-import type { Dist, StageSummary, StageWindow } from '../model/summary.ts';
+import type { Dist, GoodputLimits, StageSummary, StageWindow } from '../model/summary.ts';
 
 const EMPTY_DIST: Dist = { count: 0, avg: null, p50: null, p90: null, p95: null, p99: null, max: null };
 
@@ -23,13 +23,47 @@ export function distribution(values: number[]): Dist {
   };
 }
 
+/**
+ * Where a request's latencies count from: its scheduled send time in an open loop (the wait behind a slow
+ * server or a late generator is part of what a user sees), else t0. Service latencies count from t0.
+ */
+export function latencyOrigin(r: RequestRecord): number {
+  return r.scheduledAt ?? r.t0;
+}
+
 export function ttftOf(r: RequestRecord): number | null {
-  return r.firstContentAt === null ? null : r.firstContentAt - r.t0;
+  return r.firstContentAt === null ? null : r.firstContentAt - latencyOrigin(r);
+}
+
+export function e2eOf(r: RequestRecord): number {
+  return r.end - latencyOrigin(r);
+}
+
+export function ttfbOf(r: RequestRecord): number | null {
+  return r.headersAt === null ? null : r.headersAt - latencyOrigin(r);
+}
+
+/** The open loop's send lag: how late the generator sent the request after its scheduled time; null in a closed loop. */
+export function sendLagOf(r: RequestRecord): number | null {
+  return r.scheduledAt === null || r.scheduledAt === undefined || r.errorClass === 'dropped'
+    ? null
+    : r.t0 - r.scheduledAt;
+}
+
+/** Succeeded within every goodput limit (a limit on TPOT does not apply to a single-token answer). */
+export function isGood(r: RequestRecord, limits: GoodputLimits | null): boolean {
+  if (!r.ok) return false;
+  if (!limits) return true;
+  const ttft = ttftOf(r);
+  const tpot = tpotOf(r);
+  if (limits.ttftMs !== null && (ttft === null || ttft > limits.ttftMs)) return false;
+  if (limits.tpotMs !== null && tpot !== null && tpot > limits.tpotMs) return false;
+  return limits.e2eMs === null || e2eOf(r) <= limits.e2eMs;
 }
 
 /** Time to the first answer token; null without one, and for records of runs from before it was recorded. */
 export function ttfoOf(r: RequestRecord): number | null {
-  return r.firstOutputAt == null ? null : r.firstOutputAt - r.t0;
+  return r.firstOutputAt == null ? null : r.firstOutputAt - latencyOrigin(r);
 }
 
 export function tpotOf(r: RequestRecord): number | null {
@@ -55,6 +89,12 @@ interface StageTally {
   inFlightMs: number;
   retryAfterS: number[];
   errorSamples: Partial<Record<ErrorClass, string[]>>;
+  good: number;
+  goodCompleted: number;
+  dropped: number;
+  sendLag: number[];
+  serviceTtft: number[];
+  serviceE2e: number[];
 }
 
 function emptyTally(): StageTally {
@@ -75,11 +115,19 @@ function emptyTally(): StageTally {
     inFlightMs: 0,
     retryAfterS: [],
     errorSamples: {},
+    good: 0,
+    goodCompleted: 0,
+    dropped: 0,
+    sendLag: [],
+    serviceTtft: [],
+    serviceE2e: [],
   };
 }
 
 /** Time in flight and completions: every record of the stage, whatever its phase. */
-function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow): void {
+function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow, limits: GoodputLimits | null): void {
+  // A dropped arrival was never in flight and completed nothing.
+  if (r.errorClass === 'dropped') return;
   const ws = w.startMs;
   const we = w.endMs;
   // Time-average of in-flight requests: each request contributes its overlap with the window.
@@ -91,30 +139,42 @@ function tallyWindowActivity(t: StageTally, r: RequestRecord, w: StageWindow): v
     t.outputTokens += r.outputTokens;
     if (r.outputTokensEstimated && r.outputTokens > 0) t.outputTokensEstimated = true;
     if (r.ok) t.okCompletedInWindow++;
+    if (isGood(r, limits)) t.goodCompleted++;
   }
 }
 
 /** Success, errors and latency samples: only requests started in the window. */
-function tallyJudged(t: StageTally, r: RequestRecord): void {
+function tallyJudged(t: StageTally, r: RequestRecord, limits: GoodputLimits | null): void {
   t.requests++;
+  const lag = sendLagOf(r);
+  if (lag !== null) t.sendLag.push(lag);
   if (!r.ok) {
-    const cls: ErrorClass = r.errorClass ?? 'client_error';
-    t.errors[cls] = (t.errors[cls] ?? 0) + 1;
-    if (r.error) {
-      const list = (t.errorSamples[cls] ??= []);
-      if (list.length < 3 && !list.includes(r.error)) list.push(r.error);
-    }
-    if (r.retryAfterS !== null) t.retryAfterS.push(r.retryAfterS);
+    tallyFailure(t, r);
     return;
   }
   t.ok++;
+  if (isGood(r, limits)) t.good++;
   const ttft = ttftOf(r);
   if (ttft !== null) t.ttft.push(ttft);
-  if (r.headersAt !== null) t.ttfb.push(r.headersAt - r.t0);
-  t.e2e.push(r.end - r.t0);
+  const ttfb = ttfbOf(r);
+  if (ttfb !== null) t.ttfb.push(ttfb);
+  t.e2e.push(e2eOf(r));
+  if (r.firstContentAt !== null) t.serviceTtft.push(r.firstContentAt - r.t0);
+  t.serviceE2e.push(r.end - r.t0);
   const tpot = tpotOf(r);
   if (tpot !== null) t.tpot.push(tpot);
   for (const g of r.gapsMs) t.itl.push(g);
+}
+
+function tallyFailure(t: StageTally, r: RequestRecord): void {
+  const cls: ErrorClass = r.errorClass ?? 'client_error';
+  t.errors[cls] = (t.errors[cls] ?? 0) + 1;
+  if (cls === 'dropped') t.dropped++;
+  if (r.error) {
+    const list = (t.errorSamples[cls] ??= []);
+    if (list.length < 3 && !list.includes(r.error)) list.push(r.error);
+  }
+  if (r.retryAfterS !== null) t.retryAfterS.push(r.retryAfterS);
 }
 
 /**
@@ -124,6 +184,7 @@ function tallyJudged(t: StageTally, r: RequestRecord): void {
 export function summarizeStage(
   records: readonly RequestRecord[],
   windows: StageWindow | readonly StageWindow[],
+  goodput: GoodputLimits | null = null,
 ): StageSummary {
   const list: readonly StageWindow[] = Array.isArray(windows) ? windows : [windows as StageWindow];
   const first = list[0];
@@ -137,9 +198,9 @@ export function summarizeStage(
   for (const r of records) {
     const w = byIndex.get(r.stage);
     if (!w) continue;
-    tallyWindowActivity(t, r, w);
+    tallyWindowActivity(t, r, w, goodput);
     if (r.phase === 'window') {
-      tallyJudged(t, r);
+      tallyJudged(t, r, goodput);
       if (r.ok) tallyTraffic(traffic, r);
     }
   }
@@ -236,6 +297,22 @@ function toSummary(
     },
     retryAfterS: t.retryAfterS,
     errorSamples: t.errorSamples,
+    ...rateFields(first, windowS, t),
+  };
+}
+
+/** What a rate run is judged on, computed for every stage: offered and achieved rate, goodput, drops, send lag. */
+function rateFields(first: StageWindow, windowS: number, t: StageTally) {
+  return {
+    offeredRate: first.offeredRate ?? null,
+    achievedRate: windowS > 0 ? t.okCompletedInWindow / windowS : 0,
+    goodRequests: t.good,
+    goodput: windowS > 0 ? t.goodCompleted / windowS : 0,
+    goodputRatio: t.requests > 0 ? t.good / t.requests : null,
+    dropped: t.dropped,
+    sendLagMs: distribution(t.sendLag),
+    serviceTtftMs: distribution(t.serviceTtft),
+    serviceE2eMs: distribution(t.serviceE2e),
   };
 }
 
@@ -258,11 +335,9 @@ export function metricSamples(
         : metric === 'ttfo'
           ? ttfoOf(r)
           : metric === 'ttfb'
-            ? r.headersAt === null
-              ? null
-              : r.headersAt - r.t0
+            ? ttfbOf(r)
             : metric === 'e2e'
-              ? r.end - r.t0
+              ? e2eOf(r)
               : tpotOf(r);
     if (v !== null) out.push(v);
   }

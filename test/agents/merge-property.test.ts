@@ -9,7 +9,7 @@ import type { AgentDone } from '../../src/load/agent-protocol.ts';
 import { mergeAgentStage } from '../../src/load/remote-agents.ts';
 import { partWeights, splitExactly } from '../../src/load/stage-split.ts';
 import type { RequestRecord } from '../../src/model/record.ts';
-import type { StagePlan } from '../../src/model/stage.ts';
+import { targetConcurrency, type StagePlan } from '../../src/model/stage.ts';
 import type { StageMeta } from '../../src/model/verdict.ts';
 import { parseRule } from '../../src/slo/parse.ts';
 import { mulberry32 } from '../../src/util/prng.ts';
@@ -60,7 +60,7 @@ function record(rng: () => number, id: string, slot: number, t0: number, phase: 
 
 /** What agent `k` of `of` sends for a closed-loop stage: its slots, its share of a request limit, its window end. */
 function agentPart(rng: () => number, plan: StagePlan & { startMs: number }, k: number, of: number, slowness: number) {
-  const C = plan.load.concurrency;
+  const C = targetConcurrency(plan.load);
   const ws = plan.startMs + plan.warmupMs;
   const we = plan.durationMs === null ? Infinity : ws + plan.durationMs;
   const limit = plan.requestLimit === null ? null : splitExactly(plan.requestLimit, partWeights(plan.load, of))[k]!;

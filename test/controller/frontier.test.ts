@@ -8,7 +8,7 @@ import { sloFrontier, tierCapacity } from '../../src/controller/frontier.ts';
 import { readRunDir } from '../../src/controller/run-dir.ts';
 import type { RequestRecord } from '../../src/model/record.ts';
 import type { StageResult, Verdict } from '../../src/model/verdict.ts';
-import { planLevels } from '../../src/profile/plan.ts';
+import { rampLevels } from '../../src/profile/plan.ts';
 import type { SummaryJson } from '../../src/report/summary.ts';
 import { FIXTURE_RUN } from '../report/helpers.ts';
 
@@ -88,7 +88,7 @@ describe('SLA tiers of the recorded fixture run (tiny simulator, knee at 4)', ()
   it('has the default tiers for each latency rule; the 1× tier is the run’s own capacity', () => {
     expect(frontier.factors).toEqual([0.25, 0.5, 1, 2]);
     expect(frontier.rules.map((r) => r.rule)).toEqual(['p99(ttft) < 50ms', 'p99(e2e) < 1s']);
-    const { capacity } = foldRun(run.profile, run.lines, run.records, planLevels(run.profile.ramp.concurrency));
+    const { capacity } = foldRun(run.profile, run.lines, run.records, rampLevels(run.profile.ramp));
     for (const r of frontier.rules) {
       const own = r.tiers.find((t) => t.factor === 1)!;
       expect(own.concurrency, r.rule).toBe(capacity.concurrency);
