@@ -107,7 +107,7 @@ describe('rate stages against the simulator', () => {
     expect(rebuilt.summary.stages).toEqual(result.summary.stages);
     const html = readFileSync(join(result.runDir, 'report.html'), 'utf8');
     expect(html).toContain('id="chart-rate"');
-    expect(html).toContain('Offered rate, requests/s (applies to)');
+    expect(html).toContain('Offered rate, requests/s (measured at)');
   }, 60_000);
 
   it('on two worker threads, each sends every other arrival of the one schedule', async () => {

@@ -74,7 +74,7 @@ describe('a rate run in the report', () => {
     const html = renderReportHtml(s);
     expect(html).toContain(`data-capacity="${cap}"`);
     expect(html).toContain(`<h3>SLO knee (capacity): ${cap} req/s</h3>`);
-    expect(html).toContain('Offered rate, requests/s (applies to)');
+    expect(html).toContain('Offered rate, requests/s (measured at)');
     expect(html).toContain('Goodput (requests/s within every limit)');
     expect(html).toContain('Dropped arrivals (in-flight cap)');
     expect(html).toContain('id="open-loop"');
