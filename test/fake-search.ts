@@ -86,7 +86,8 @@ export function slotServer(clock: FakeClock, model: ServerModel): RequestSender 
   };
 }
 
-const fakeTarget: Target = {
+/** A target that is never contacted: the fake executors answer every request. */
+export const fakeTarget: Target = {
   baseUrl: 'http://127.0.0.1:9',
   apiKey: null,
   headers: {},

@@ -3,8 +3,8 @@ import type { ComparedRun, Comparison, Difference } from '../model/compare.ts';
 import { formatMs } from '../slo/evaluate.ts';
 import { compareCharts, RUN_COLORS } from './compare-charts.ts';
 import { changeText, compareVerdict, formatInterval, formatValue, OUTCOME_LABEL } from './compare-text.ts';
-import { CONTENT_SECURITY_POLICY, CSS, scriptJson } from './html.ts';
-import { chartFigure, esc } from './html-parts.ts';
+import { CSS, scriptJson } from './html.ts';
+import { chartFigure, esc, pageHead } from './html-parts.ts';
 
 const pct = (x: number) => `${Number((x * 100).toFixed(2))}%`;
 
@@ -83,16 +83,7 @@ export function renderCompareHtml(c: Comparison, toolVersion: string): string {
     c.differences.length > 0
       ? `<section id="differences"><h2>Not comparable</h2><p>The runs differ in what they measure; fix these and run again:</p>${differenceTable(c.differences, 'differences-table')}</section>`
       : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(CONTENT_SECURITY_POLICY)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="find-capacity ${esc(toolVersion)}">
-<title>${esc(title)}</title>
-<style>${CSS}${COMPARE_CSS}</style>
-</head>
+  return `${pageHead(title, toolVersion, CSS + COMPARE_CSS)}
 <body>
 <header>
 <h1>${esc(title)}</h1>

@@ -26,3 +26,21 @@ export function chartFigure(c: FigureChart): string {
   }
   return `<figure class="chart" id="chart-${c.id}" data-chart="${c.id}"><h3>${esc(c.title)}</h3><div class="svg">${svg}</div><figcaption>${esc(c.caption)}</figcaption></figure>`;
 }
+
+/** default-src 'none' blocks every fetch (scripts, styles, fonts, frames, connections); images only as data: URLs. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'";
+
+/** The start of every page, up to its body: the CSP that forbids scripts, the viewport, the generator, the title. */
+export function pageHead(title: string, toolVersion: string, css: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(CONTENT_SECURITY_POLICY)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="find-capacity ${esc(toolVersion)}">
+<title>${esc(title)}</title>
+<style>${css}</style>
+</head>`;
+}

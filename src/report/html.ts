@@ -5,16 +5,14 @@ import { MIN_TTFT_OVERHEAD_SAMPLES } from '../model/verdict.ts';
 import type { Profile } from '../profile/types.ts';
 import { formatMs, formatPct } from '../slo/evaluate.ts';
 import { reportCharts, VERDICT_COLORS } from './charts.ts';
-import { chartFigure, esc } from './html-parts.ts';
+import { chartFigure, esc, pageHead } from './html-parts.ts';
 import { kneeExplanationHtml, serverMetricsChart, serverStageDetail } from './server-report.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
 import { headline } from './terminal.ts';
 import { slaTiersSection, TIERS_CSS } from './tiers-html.ts';
 import { trafficSection } from './traffic.ts';
 
-/** default-src 'none' blocks every fetch (scripts, styles, fonts, frames, connections); images only as data: URLs. */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; base-uri 'none'; form-action 'none'";
+export { CONTENT_SECURITY_POLICY } from './html-parts.ts';
 
 export { esc };
 
@@ -631,16 +629,7 @@ export function renderReportHtml(summary: SummaryJson): string {
   const stopMeaning = STOP_MEANING[s.capacity.stop_reason] ?? '';
   const specs = charts.map((c): { id: string; spec: TopLevelSpec } => ({ id: c.id, spec: c.spec }));
   const embedded = { ...s, profile: profileForReport(s.profile) };
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${esc(CONTENT_SECURITY_POLICY)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="find-capacity ${esc(s.tool_version)}">
-<title>${esc(title)}</title>
-<style>${CSS}${TIERS_CSS}</style>
-</head>
+  return `${pageHead(title, s.tool_version, CSS + TIERS_CSS)}
 <body>
 <header>
 <h1>${esc(title)}</h1>

@@ -7,24 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RATE_KNEE_CONFIGS, RATE_KNEE_PROMPT_TOKENS, rateKneeProfile, serviceRate } from '../../bench/knee-configs.ts';
 import { runCapacitySearch } from '../../src/controller/run.ts';
-import type { Target } from '../../src/controller/target.ts';
 import { createInProcessExecutor } from '../../src/load/stage-runner.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import type { RunClock } from '../../src/util/clock.ts';
 import { engineTransport } from '../engine-transport.ts';
 import { FakeClock } from '../fake-clock.ts';
+import { fakeTarget } from '../fake-search.ts';
 import { tempDir } from '../helpers.ts';
-
-const fakeTarget: Target = {
-  baseUrl: 'http://127.0.0.1:9',
-  apiKey: null,
-  headers: {},
-  secrets: [],
-  redact: (text) => text,
-  simulator: null,
-  measureOverhead: null,
-  close: () => Promise.resolve(),
-};
 
 describe('a rate run finds the service rate at the knee', () => {
   for (const c of RATE_KNEE_CONFIGS) {

@@ -10,10 +10,10 @@ import type { RequestRecord } from '../../src/model/record.ts';
 import type { StagePlan } from '../../src/model/stage.ts';
 import { rebuildSummary } from '../../src/controller/rebuild.ts';
 import { runCapacitySearch, type RunResult } from '../../src/controller/run.ts';
-import type { Target } from '../../src/controller/target.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import type { Clock, RunClock } from '../../src/util/clock.ts';
 import { FakeClock } from '../fake-clock.ts';
+import { fakeTarget } from '../fake-search.ts';
 import { tempDir } from '../helpers.ts';
 
 /** A server of `slots` slots, each request holding one for `serviceMs` (first token 50 ms after admission), FIFO. */
@@ -69,17 +69,6 @@ function lateClock(clock: FakeClock, late: { ms: number }): Clock {
     clear: (t) => clock.clear(t),
   };
 }
-
-const fakeTarget: Target = {
-  baseUrl: 'http://127.0.0.1:9',
-  apiKey: null,
-  headers: {},
-  secrets: [],
-  redact: (text) => text,
-  simulator: null,
-  measureOverhead: null,
-  close: () => Promise.resolve(),
-};
 
 async function search(
   yaml: string,
