@@ -4,12 +4,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCapacitySearch } from '../../src/controller/run.ts';
 import { loadProfile } from '../../src/profile/load.ts';
 import type { SummaryJson } from '../../src/report/summary.ts';
-import { E2E_PROFILE, browserSkipReason, launchChromium, tempDir } from './helpers.ts';
+import {
+  E2E_PROFILE,
+  browserSkipReason,
+  expectEveryChartDrawn,
+  launchChromium,
+  openPage as open,
+  tempDir,
+} from './helpers.ts';
 
 const SKIP = browserSkipReason();
 if (SKIP) console.warn(`skipping the report's browser tests: ${SKIP}`);
@@ -29,20 +36,6 @@ async function runProfile(file: string): Promise<{ runDir: string; summary: Summ
   return { runDir, summary, url: pathToFileURL(join(runDir, 'report.html')).href };
 }
 
-/** Opens a page that records every request and every console error or warning. */
-async function open(ctx: BrowserContext, url: string): Promise<{ page: Page; requests: string[]; problems: string[] }> {
-  const page = await ctx.newPage();
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.goto(url, { waitUntil: 'load' });
-  return { page, requests, problems };
-}
-
 describe.skipIf(SKIP !== null)('report.html in headless Chromium', () => {
   let ctx: BrowserContext;
   let run: Awaited<ReturnType<typeof runProfile>>;
@@ -58,25 +51,7 @@ describe.skipIf(SKIP !== null)('report.html in headless Chromium', () => {
 
   it('renders every chart with marks, logs no console error, requests nothing but the file itself, and its headline capacity is summary.json’s', async () => {
     const { page, requests, problems } = await open(ctx, run.url);
-    const charts = await page.$$eval('figure.chart', (figs) =>
-      figs.map((f) => {
-        const svg = f.querySelector('svg');
-        return {
-          id: (f as HTMLElement).dataset['chart'],
-          width: svg?.getBoundingClientRect().width ?? 0,
-          points: f.querySelectorAll('svg g.mark-symbol.role-mark path[role="graphics-symbol"]').length,
-          marks: f.querySelectorAll('svg g.role-mark path, svg g.role-mark line, svg g.role-mark rect').length,
-          tooltips: f.querySelectorAll('svg g.role-mark title').length,
-        };
-      }),
-    );
-    expect(charts.map((c) => c.id)).toEqual(CHART_IDS);
-    for (const c of charts) {
-      expect(c.width, c.id).toBeGreaterThan(200);
-      expect(c.points, c.id).toBeGreaterThan(0);
-      expect(c.marks, c.id).toBeGreaterThan(c.points);
-      expect(c.tooltips, c.id).toBeGreaterThanOrEqual(c.points);
-    }
+    await expectEveryChartDrawn(page, CHART_IDS);
     expect(requests).toEqual([run.url]);
     expect(problems).toEqual([]);
 

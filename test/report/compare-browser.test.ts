@@ -4,13 +4,20 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareRunDirs, writeComparison } from '../../src/controller/compare.ts';
 import type { RequestRecord } from '../../src/model/record.ts';
 import type { Profile } from '../../src/profile/types.ts';
 import { CONTENT_SECURITY_POLICY } from '../../src/report/html.ts';
-import { FIXTURE_RUN, browserSkipReason, launchChromium, tempDir } from './helpers.ts';
+import {
+  FIXTURE_RUN,
+  browserSkipReason,
+  expectEveryChartDrawn,
+  launchChromium,
+  openPage as open,
+  tempDir,
+} from './helpers.ts';
 
 const SKIP = browserSkipReason();
 if (SKIP) console.warn(`skipping compare.html's browser tests: ${SKIP}`);
@@ -41,19 +48,6 @@ function compareHtml(a: string, b: string): string {
   return pathToFileURL(html).href;
 }
 
-async function open(ctx: BrowserContext, url: string): Promise<{ page: Page; requests: string[]; problems: string[] }> {
-  const page = await ctx.newPage();
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.goto(url, { waitUntil: 'load' });
-  return { page, requests, problems };
-}
-
 describe.skipIf(SKIP !== null)('compare.html in headless Chromium', () => {
   let ctx: BrowserContext;
   let regressionUrl: string;
@@ -74,25 +68,7 @@ describe.skipIf(SKIP !== null)('compare.html in headless Chromium', () => {
 
   it('renders every overlay with marks and tooltips, logs nothing, requests only itself, states the verdict', async () => {
     const { page, requests, problems } = await open(ctx, regressionUrl);
-    const charts = await page.$$eval('figure.chart', (figs) =>
-      figs.map((f) => {
-        const svg = f.querySelector('svg');
-        return {
-          id: (f as HTMLElement).dataset['chart'],
-          width: svg?.getBoundingClientRect().width ?? 0,
-          points: f.querySelectorAll('svg g.mark-symbol.role-mark path[role="graphics-symbol"]').length,
-          marks: f.querySelectorAll('svg g.role-mark path, svg g.role-mark line, svg g.role-mark rect').length,
-          tooltips: f.querySelectorAll('svg g.role-mark title').length,
-        };
-      }),
-    );
-    expect(charts.map((c) => c.id)).toEqual(CHART_IDS);
-    for (const c of charts) {
-      expect(c.width, c.id).toBeGreaterThan(200);
-      expect(c.points, c.id).toBeGreaterThan(0);
-      expect(c.marks, c.id).toBeGreaterThan(c.points);
-      expect(c.tooltips, c.id).toBeGreaterThanOrEqual(c.points);
-    }
+    await expectEveryChartDrawn(page, CHART_IDS);
     expect(requests).toEqual([regressionUrl]);
     expect(problems).toEqual([]);
     await expect(page.locator('#headline').getAttribute('data-verdict')).resolves.toBe('regression');

@@ -2,7 +2,8 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import type { StageJson, SummaryJson } from '../../src/report/summary.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -111,4 +112,44 @@ export async function launchChromium(): Promise<BrowserContext> {
       '--disable-sync',
     ],
   });
+}
+
+/** Opens a page that records every request and every console error or warning. */
+export async function openPage(
+  ctx: BrowserContext,
+  url: string,
+): Promise<{ page: Page; requests: string[]; problems: string[] }> {
+  const page = await ctx.newPage();
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.goto(url, { waitUntil: 'load' });
+  return { page, requests, problems };
+}
+
+/** Every chart of a page is drawn: wide enough, with points, more marks than points, a tooltip on each point. */
+export async function expectEveryChartDrawn(page: Page, ids: readonly string[]): Promise<void> {
+  const charts = await page.$$eval('figure.chart', (figs) =>
+    figs.map((f) => {
+      const svg = f.querySelector('svg');
+      return {
+        id: (f as HTMLElement).dataset['chart'],
+        width: svg?.getBoundingClientRect().width ?? 0,
+        points: f.querySelectorAll('svg g.mark-symbol.role-mark path[role="graphics-symbol"]').length,
+        marks: f.querySelectorAll('svg g.role-mark path, svg g.role-mark line, svg g.role-mark rect').length,
+        tooltips: f.querySelectorAll('svg g.role-mark title').length,
+      };
+    }),
+  );
+  expect(charts.map((c) => c.id)).toEqual(ids);
+  for (const c of charts) {
+    expect(c.width, c.id).toBeGreaterThan(200);
+    expect(c.points, c.id).toBeGreaterThan(0);
+    expect(c.marks, c.id).toBeGreaterThan(c.points);
+    expect(c.tooltips, c.id).toBeGreaterThanOrEqual(c.points);
+  }
 }
