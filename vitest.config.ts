@@ -18,6 +18,7 @@ const unitFiles = [
   'test/report/render-svg.test.ts',
   'test/sim/config.test.ts',
   'test/sim/engine.test.ts',
+  'test/bench/*.test.ts',
 ];
 // real: real servers, processes and files, but no verdict depends on measured latency (lax generator health, SLOs
 // far from both regimes, signals, faults, secrets; a starved event loop far beyond any noise), so two files may

@@ -5,12 +5,13 @@
 import { transportConfig } from '../src/controller/transport-config.ts';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { judgeStage } from '../src/controller/judge.ts';
 import { GroundTruthReader, measureTtftOverhead, summarizeOverhead } from '../src/controller/ttft-overhead.ts';
 import { JsonlWriter } from '../src/io/jsonl.ts';
 import type { RequestRecord } from '../src/model/record.ts';
-import { unlimitedBudget, type StageExecutor } from '../src/load/executor.ts';
+import type { StageExecutor, StageHooks } from '../src/load/executor.ts';
+import { createRunBudget } from '../src/controller/budget.ts';
 import { createInProcessExecutor } from '../src/load/stage-runner.ts';
 import type { StagePlan, StageRunResult } from '../src/model/stage.ts';
 import { systemClock } from '../src/util/clock.ts';
@@ -30,6 +31,8 @@ export interface PointArgs {
   /** Where to write per-request timings (JSONL) and, for the tool, its requests.jsonl. */
   timingsFile: string;
   recordsFile: string;
+  /** Where to write the window's GC pauses (JSONL, epoch ms), for the tail attribution. */
+  gcFile: string;
   /** The simulator's ground-truth log: the judge's TTFT-overhead check reads it (after a flush asked over IPC). */
   groundTruthFile: string;
   idPrefix: string;
@@ -92,7 +95,11 @@ const originEpoch = performance.timeOrigin + origin;
 const now = () => performance.now() - origin;
 
 const mark = (what: string) => {
-  if (process.env.BENCH_MARK) process.stdout.write(`=== ${what} ${now().toFixed(0)}\n`);
+  // With the monotonic clock in seconds, for `perf record -k CLOCK_MONOTONIC` and `perf report --time a,b`.
+  if (process.env.BENCH_MARK)
+    process.stdout.write(
+      `=== ${what} ${now().toFixed(0)} ms, monotonic ${(Number(process.hrtime.bigint()) / 1e9).toFixed(6)} s\n`,
+    );
 };
 
 /** CPU ms of a process or thread from /proc: utime + stime. */
@@ -163,6 +170,21 @@ async function jitWarmup(runTool: RunTool | null): Promise<void> {
     () => {},
   );
 }
+/** The hooks a real run gives a stage (controller/run.ts): the record, the budget's count, the live progress. */
+function runHooks(onRecord: (r: RequestRecord) => void): StageHooks {
+  const budget = createRunBudget(profile.limits, systemClock(origin));
+  return {
+    onRecord: (rec) => {
+      budget.countRecord(rec);
+      onRecord(rec);
+    },
+    // Not printed (no TTY, as in CI), but computed every 500 ms as a run computes it.
+    onProgress: () => {},
+    maxErrorRate: 1,
+    budget,
+  };
+}
+
 mark('start');
 const { profile } = await loadProfile('bench.yaml', { text: profileYaml(args.maxTokens, args.concurrency), env: {} });
 const path = (args.transport ?? 'fast') as 'fast' | 'sdk';
@@ -180,7 +202,7 @@ if (args.client === 'tool' && args.workers > 1) {
     originEpochMs: originEpoch,
     path,
   });
-  runTool = (plan, onRecord) => pool.runStage(plan, { onRecord, maxErrorRate: 1, budget: unlimitedBudget() });
+  runTool = (plan, onRecord) => pool.runStage(plan, runHooks(onRecord));
   closeTool = () => pool.close();
 } else if (args.client === 'tool') {
   const transport = createTransport({
@@ -195,8 +217,7 @@ if (args.client === 'tool' && args.workers > 1) {
     idPrefix: args.idPrefix,
     pickPayload: () => 0,
   });
-  runTool = (plan, onRecord, stageStartMs) =>
-    executor.runStage({ ...plan, startMs: stageStartMs }, { onRecord, maxErrorRate: 1, budget: unlimitedBudget() });
+  runTool = (plan, onRecord, stageStartMs) => executor.runStage({ ...plan, startMs: stageStartMs }, runHooks(onRecord));
   closeTool = () => executor.close();
 }
 await jitWarmup(runTool);
@@ -220,16 +241,40 @@ const refStats: RefStats = { chunks: 0, started: 0, completed: 0, failed: 0 };
 const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 // BENCH_PROFILE_DIR: a CPU profile of the measurement window only (no start-up, no drain).
 const profileDir = process.env.BENCH_PROFILE_DIR;
-const session = profileDir ? new Session() : null;
+// BENCH_PROMOTED_DIR: a sampling heap profile of the window's allocations that outlived the young generation.
+const promotedDir = process.env.BENCH_PROMOTED_DIR;
+const session = profileDir || promotedDir ? new Session() : null;
 if (session) {
-  mkdirSync(profileDir!, { recursive: true });
+  mkdirSync((profileDir ?? promotedDir)!, { recursive: true });
   session.connect();
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 200 });
 }
+// GC pauses of the main thread (one entry per collection), to attribute the TTFT tail (bench/run.ts).
+const gcPauses: { at: number; ms: number; kind: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    gcPauses.push({
+      at: performance.timeOrigin + e.startTime,
+      ms: e.duration,
+      kind: (e as PerformanceEntry & { detail: { kind: number } }).detail.kind,
+    });
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+const writeGcPauses = () => {
+  gcObserver.disconnect();
+  const inWindow = gcPauses.filter((g) => g.at >= originEpoch + cpuT0 && g.at < originEpoch + cpuT1);
+  writeFileSync(args.gcFile, inWindow.map((g) => JSON.stringify(g)).join('\n') + '\n');
+};
 const atWindowStart = () => {
   mark('window start');
-  session?.post('Profiler.start');
+  if (profileDir) session?.post('Profiler.start');
+  if (promotedDir)
+    session?.post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    });
   cpuT0 = now();
   cpu0 = process.cpuUsage();
   sim0 = procCpuMs(args.simPid);
@@ -244,9 +289,14 @@ const atWindowEnd = () => {
   sim1 = procCpuMs(args.simPid);
   main1 = procCpuMs(0, `/proc/self/task/${process.pid}/stat`);
   refChunks1 = refStats.chunks;
-  session?.post('Profiler.stop', (err, res) => {
-    if (!err) writeFileSync(`${profileDir}/${args.idPrefix}.cpuprofile`, JSON.stringify(res.profile));
-  });
+  if (profileDir)
+    session?.post('Profiler.stop', (err, res) => {
+      if (!err) writeFileSync(`${profileDir}/${args.idPrefix}.cpuprofile`, JSON.stringify(res.profile));
+    });
+  if (promotedDir)
+    session?.post('HeapProfiler.stopSampling', (err, res) => {
+      if (!err) writeFileSync(`${promotedDir}/${args.idPrefix}.heapprofile`, JSON.stringify(res.profile));
+    });
 };
 
 fullGc();
@@ -390,6 +440,7 @@ if (args.client === 'ref') {
     judged,
   };
 }
+writeGcPauses();
 // This process ran only this point: its lifetime peak is the point's peak (getrusage, no sampling cost).
 result.peakRssMb = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(JSON.stringify(result) + '\n');

@@ -6,24 +6,42 @@
 // JIT warm-up at the point's load (--jit-warmup ms, discarded), then the measured stage: warm-up, then the window.
 //
 //   npm run bench [-- --points 1,100,1000x2,5000@50 --window 5000 --warmup 2000 --jit-warmup 3000
-//                    --clients ref,tool,tool:sdk --ttft 100 --repeat 1 --json out.json]
+//                    --clients ref,tool,tool:sdk --ttft 100 --repeat 1 --json out.json --no-pin]
 //
 // Point syntax: C[@ITL][:TOKENS][xW] — concurrency C, inter-token latency ITL ms (default 10), output tokens per
 // request (default 64), W load-generator worker threads (default --workers, 1). --ttft MS: the simulator's fixed
 // first-token delay (default 100; 0 = none): its first_token_delay_ms, prefill done elsewhere, so it stalls no other
 // stream; the server's TTFT is that plus one to two steps (ITL). Clients: ref (the floor), tool
 // (find-capacity's stage runner + transport + JSONL writer), tool:sdk (the same with the SDK's own fetch and web
-// streams). Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof), BENCH_PROFILE_DIR (a CPU profile of
-// each measurement window), BENCH_WRAP (a command to run the client under, e.g. perf record).
-import { spawn } from 'node:child_process';
+// streams). With taskset and 2+ CPUs the simulator (and this process) run on CPU 0 and the client on CPU 1, so that
+// neither takes the other's core (--no-pin: let the scheduler place them). Each tool run is paired with the floor run
+// just before it: the pairs table prints both TTFT-overhead p99s side by side (difference and ratio) and the CPU
+// ratio, and the targets are judged on the medians over --repeat pairs. Per run, the overhead's tail is attributed:
+// its sending and receiving sides, how bunched it is in time, and how much of it waited behind a GC pause.
+// Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof), BENCH_PROFILE_DIR (a CPU profile of each
+// measurement window), BENCH_PROMOTED_DIR (a sampling heap profile of the window's allocations that outlived the
+// young generation), BENCH_MARK (print the window's edges on the monotonic clock, for `perf report --time`),
+// BENCH_WRAP (a command to run the client under, e.g. perf record).
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSimulator } from '../src/sim/index.ts';
 import type { PointArgs, PointResult } from './point.ts';
+import {
+  DEFAULT_TOKENS,
+  f,
+  formatPairs,
+  formatTable,
+  quantile,
+  tailAttribution,
+  targetLines,
+  type GcPause,
+  type Joined,
+  type Row,
+} from './tables.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const DEFAULT_TOKENS = 64;
 
 interface Options {
   points: string[];
@@ -38,6 +56,8 @@ interface Options {
   jitWarmupMs: number;
   /** The simulator's first_token_delay_ms. */
   ttftMs: number;
+  /** Simulator (and this process) on CPU 0, the client on CPU 1, so that neither takes the other's core. */
+  pin: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -52,10 +72,15 @@ function parseArgs(argv: string[]): Options {
     transport: 'fast',
     jitWarmupMs: 3000,
     ttftMs: 100,
+    pin: cpus().length >= 2 && hasTaskset(),
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1] ?? '';
+    if (a === '--no-pin' || a === '--pin') {
+      o.pin = a === '--pin';
+      continue;
+    }
     if (a === '--points') o.points = v.split(',');
     else if (a === '--window') o.windowMs = Number(v);
     else if (a === '--warmup') o.warmupMs = Number(v);
@@ -99,36 +124,6 @@ interface GroundTruth {
   first_token_ms: number | null;
 }
 
-export interface Row extends Omit<PointResult, 'client'> {
-  client: string;
-  itlMs: number;
-  /** The simulator's first-token delay. */
-  ttftMs: number;
-  tokens: number;
-  chunksPerS: number;
-  cpuUsPerChunk: number;
-  cpuPercent: number;
-  simCpuPercent: number;
-  ttftOverheadP50Ms: number | null;
-  ttftOverheadP99Ms: number | null;
-  serverTtftP50Ms: number | null;
-  joined: number;
-  load1: number;
-}
-
-/**
- * Upper bound of the chunk rate at a point: each stream's cycle is at least the first-token delay plus one step per
- * token (C ÷ ITL without a delay).
- */
-function idealChunksPerS(r: { concurrency: number; itlMs: number; ttftMs: number; tokens: number }): number {
-  return (r.concurrency * r.tokens * 1000) / (r.ttftMs + r.tokens * r.itlMs);
-}
-
-function quantile(sorted: number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 function readJsonlFile<T>(path: string): T[] {
   let text = '';
   try {
@@ -142,13 +137,25 @@ function readJsonlFile<T>(path: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+/** Whether util-linux's taskset can pin processes to CPUs here. */
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+/** Pins a running process, all its threads, to one CPU. */
+function pinProcess(pid: number, cpu: number): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`taskset could not pin process ${pid} to CPU ${cpu}`);
+}
+
 /** Runs one point in a child process; `flush` answers its requests to flush the simulator's ground truth (IPC). */
-function runChild(args: PointArgs, flush: () => Promise<boolean>): Promise<PointResult> {
+function runChild(args: PointArgs, flush: () => Promise<boolean>, pin: boolean): Promise<PointResult> {
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return new Promise((resolvePromise, reject) => {
     // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
     const wrap = (process.env.BENCH_WRAP ?? '').replace(/%t/g, args.idPrefix).split(' ').filter(Boolean);
     const argv = [
+      ...(pin ? ['taskset', '-c', '1'] : []),
       ...wrap,
       process.execPath,
       '--expose-gc',
@@ -210,6 +217,7 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
   let result: PointResult;
   try {
     const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as { pid: number };
+    if (o.pin) pinProcess(health.pid, 0);
     // Longer streams (slow ITL) need a longer warm-up so that the stagger and the first requests settle.
     const e2eMs = o.ttftMs + p.tokens * p.itlMs;
     const warmupMs = Math.max(o.warmupMs, Math.min(4000, e2eMs));
@@ -224,6 +232,7 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
         windowMs,
         maxTokens: p.tokens,
         timingsFile: join(dir, `${tag}-timings.jsonl`),
+        gcFile: join(dir, `${tag}-gc.jsonl`),
         recordsFile: join(dir, `${tag}-requests.jsonl`),
         idPrefix: tag,
         workers: client === 'tool' ? p.workers : 1,
@@ -232,23 +241,22 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
         groundTruthFile: gtPath,
       },
       () => sim.flushGroundTruth(),
+      o.pin,
     );
   } finally {
     await sim.stop();
   }
   const gt = new Map<string, GroundTruth>();
   for (const g of readJsonlFile<GroundTruth>(gtPath)) gt.set(g.id, g);
-  const overheads: number[] = [];
-  const serverTtft: number[] = [];
+  const joined: Joined[] = [];
   for (const t of readJsonlFile<{ id: string; t0: number; first: number }>(join(dir, `${tag}-timings.jsonl`))) {
     const g = gt.get(t.id);
     if (!g || g.first_token_ms === null) continue;
-    const server = g.first_token_ms - g.arrival_ms;
-    serverTtft.push(server);
-    overheads.push(t.first - t.t0 - server);
+    joined.push({ t0: t.t0, first: t.first, arrival: g.arrival_ms, serverFirst: g.first_token_ms });
   }
-  overheads.sort((a, b) => a - b);
-  serverTtft.sort((a, b) => a - b);
+  const overheads = joined.map((j) => j.first - j.t0 - (j.serverFirst - j.arrival)).sort((a, b) => a - b);
+  const serverTtft = joined.map((j) => j.serverFirst - j.arrival).sort((a, b) => a - b);
+  const tail = tailAttribution(joined, readJsonlFile<GcPause>(join(dir, `${tag}-gc.jsonl`)));
   const secs = result.windowMs / 1000;
   return {
     ...result,
@@ -264,130 +272,9 @@ async function runOne(p: Point, clientSpec: string, o: Options, dir: string, tag
     ttftOverheadP99Ms: quantile(overheads, 0.99),
     serverTtftP50Ms: quantile(serverTtft, 0.5),
     joined: overheads.length,
+    ...tail,
     load1: loadavg()[0]!,
   };
-}
-
-const f = (x: number | null, d = 1) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
-
-/** The reference run for a row: same point, same repetition (the nearest one before it). */
-function refFor(rows: Row[], r: Row): Row | undefined {
-  const same = (x: Row) =>
-    x.client === 'ref' &&
-    x.concurrency === r.concurrency &&
-    x.itlMs === r.itlMs &&
-    x.tokens === r.tokens &&
-    x.ttftMs === r.ttftMs;
-  const i = rows.indexOf(r);
-  for (let k = i; k >= 0; k--) if (same(rows[k]!)) return rows[k];
-  return rows.find(same);
-}
-
-/** The judge's view of the stage's generator health (find-capacity's INVALID rule and CPU warning). */
-function judgedCell(r: Row): string {
-  if (!r.judged) return '-';
-  if (r.judged.verdict === 'INVALID') {
-    // Which health check: event-loop delay, TTFT overhead against the ground truth, achieved concurrency.
-    const why = [/event-loop/, /TTFT overhead/, /achieved concurrency/]
-      .map((re, i) => (r.judged!.problems.some((p) => re.test(p)) ? ['ELD', 'TTFT ovh', 'starved'][i] : null))
-      .filter(Boolean);
-    return `INVALID (${why.join(', ')})`;
-  }
-  return r.judged.warnings.some((w) => w.includes('CPU')) ? 'ok, CPU warning' : 'ok';
-}
-
-export function formatTable(rows: Row[]): string {
-  const head = [
-    'C',
-    'ITL',
-    'client',
-    'W',
-    'chunks/s',
-    '% ideal',
-    'CPU µs/chunk',
-    '× floor',
-    'CPU %',
-    'TTFT ovh p50 ms',
-    'p99 ms',
-    'ELD p99 ms',
-    'peak RSS MB',
-    'records B/rec',
-    'kept B/rec',
-    'sim CPU %',
-    'judge',
-    'failed',
-    'load',
-  ];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`];
-  for (const r of rows) {
-    const ref = refFor(rows, r);
-    const ideal = idealChunksPerS(r);
-    lines.push(
-      `| ${[
-        r.concurrency,
-        r.tokens === DEFAULT_TOKENS ? `${r.itlMs} ms` : `${r.itlMs} ms, ${r.tokens} tok`,
-        r.client,
-        r.workers,
-        f(r.chunksPerS, 0),
-        f((r.chunksPerS / ideal) * 100, 0),
-        f(r.cpuUsPerChunk, 1),
-        r.client === 'ref' ? '1' : ref ? f(r.cpuUsPerChunk / ref.cpuUsPerChunk, 2) : '-',
-        f(r.cpuPercent, 0),
-        f(r.ttftOverheadP50Ms, 2),
-        f(r.ttftOverheadP99Ms, 2),
-        f(r.eventLoopDelayP99Ms, 1),
-        f(r.peakRssMb, 0),
-        f(r.heapPerRecordB, 0),
-        // Per record only where there are enough records for heap noise (JIT code, pools) not to dominate.
-        r.requests >= 1000 ? f(r.heapRetainedPerRecordB, 0) : '-',
-        f(r.simCpuPercent, 0),
-        judgedCell(r),
-        r.failed,
-        f(r.load1, 1),
-      ].join(' | ')} |`,
-    );
-  }
-  return lines.join('\n');
-}
-
-/** The issue's targets, checked on the rows of this run. */
-export function targetLines(rows: Row[]): string[] {
-  const out: string[] = [];
-  const tool = rows.filter((r) => r.client === 'tool');
-  const verdict = (ok: boolean) => (ok ? 'holds' : 'DOES NOT HOLD');
-  const ratios = tool
-    .filter((r) => r.workers === 1 && refFor(rows, r))
-    .map((r) => ({ r, x: r.cpuUsPerChunk / refFor(rows, r)!.cpuUsPerChunk }));
-  if (ratios.length > 0) {
-    const worst = ratios.reduce((a, b) => (b.x > a.x ? b : a));
-    out.push(
-      `CPU per chunk <= 1.3x the floor: ${verdict(worst.x <= 1.3)} (worst ${worst.x.toFixed(2)}x at C=${worst.r.concurrency}, ITL ${worst.r.itlMs} ms; ${ratios.map((q) => `${q.r.concurrency}: ${q.x.toFixed(2)}x`).join(', ')})`,
-    );
-  }
-  for (const [c, limit] of [
-    [100, 2],
-    [250, 5],
-  ] as const) {
-    const r = tool.find((x) => x.concurrency === c && x.itlMs === 10 && x.workers === 1);
-    if (r)
-      out.push(
-        `TTFT overhead p99 <= ${limit} ms at ${c} streams: ${verdict((r.ttftOverheadP99Ms ?? Infinity) <= limit)} (${f(r.ttftOverheadP99Ms, 2)} ms; floor ${f(refFor(rows, r)?.ttftOverheadP99Ms ?? null, 2)} ms)`,
-      );
-  }
-  const big = tool.filter((r) => r.concurrency >= 5000);
-  for (const r of big) {
-    out.push(
-      `5,000 streams, ITL ${r.itlMs} ms, ${r.workers} thread(s): event-loop delay p99 ${f(r.eventLoopDelayP99Ms, 1)} ms (target <= 20): ${verdict(r.eventLoopDelayP99Ms <= 20)}; ${f((r.chunksPerS / idealChunksPerS(r)) * 100, 0)} % of the ideal chunk rate, simulator CPU ${f(r.simCpuPercent, 0)} %`,
-    );
-  }
-  const kept = tool.filter((r) => r.heapRetainedPerRecordB !== null && r.requests >= 1000);
-  if (kept.length > 0) {
-    const worst = Math.max(...kept.map((r) => r.heapRetainedPerRecordB!));
-    out.push(
-      `memory <= 1 KB per recorded request beyond the current stage: ${verdict(worst <= 1024)} (worst ${worst.toFixed(0)} B/rec kept once the stage's records were dropped, over stages of >= 1,000 records; held during the stage: ${kept.map((r) => f(r.heapPerRecordB, 0)).join(', ')} B/rec)`,
-    );
-  }
-  return out;
 }
 
 async function main(): Promise<void> {
@@ -395,6 +282,7 @@ async function main(): Promise<void> {
   const points = o.points.map((s) => parsePoint(s, o.workers));
   const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
   const started = new Date();
+  if (o.pin) pinProcess(process.pid, 0);
   const t0 = performance.now();
   console.log(
     `find-capacity bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, ${started.toISOString()}, load ${loadavg()
@@ -417,13 +305,18 @@ async function main(): Promise<void> {
         console.log(
           `  ${client.padEnd(4)} C=${String(p.concurrency).padStart(5)} ITL=${p.itlMs}ms T=${p.tokens} W=${row.workers}: ${f(row.chunksPerS, 0)} chunks/s, ${f(row.cpuUsPerChunk)} µs/chunk, ` +
             `server TTFT p50 ${f(row.serverTtftP50Ms, 1)} ms, TTFT overhead p50 ${f(row.ttftOverheadP50Ms, 2)} / p99 ${f(row.ttftOverheadP99Ms, 2)} ms (n=${row.joined}), ELD p99 ${f(row.eventLoopDelayP99Ms)} ms, ` +
-            `CPU ${f(row.cpuMs, 0)} ms (sys ${f(row.sysMs, 0)}, main thread ${f(row.mainThreadMs, 0)}), sim CPU ${f(row.simCpuPercent, 0)} %, load ${f(row.load1, 2)}`,
+            `CPU ${f(row.cpuMs, 0)} ms (sys ${f(row.sysMs, 0)}, main thread ${f(row.mainThreadMs, 0)}), sim CPU ${f(row.simCpuPercent, 0)} %, load ${f(row.load1, 2)}; ` +
+            `overhead p99 send ${f(row.sendP99Ms, 2)} / receive ${f(row.receiveP99Ms, 2)} ms, tail ${row.tailRequests} requests in ${row.tailBursts} burst(s), ` +
+            `${row.tailBehindGc === null ? '-' : (row.tailBehindGc * 100).toFixed(0)} % behind a GC pause; GC pauses max ${f(row.gcMaxMs, 1)} ms, total ${f(row.gcTotalMs, 0)} ms, ${row.majorGcs} major, ` +
+            `${row.longGcsHolding} of ${row.longGcs} pauses >= 2 ms held a first token back`,
         );
       }
     }
   }
   console.log('');
   console.log(formatTable(rows));
+  console.log('');
+  console.log(formatPairs(rows));
   console.log('');
   for (const l of targetLines(rows)) console.log(`- ${l}`);
   console.log(
