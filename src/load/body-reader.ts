@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../util/clock.ts';
 import type { RecordFold } from './record-fold.ts';
-import { ChunkShape, SseScanner, parseDataPayload } from './sse.ts';
+import { ChunkShape, SseScanner, interpretPayload, parseObject } from './sse.ts';
 
 /** A response as the transport reads it: the body as a Node stream (fast path), or a web stream (the SDK's fetch). */
 export interface Reply {
@@ -25,34 +25,49 @@ class StreamEvents {
   /** [DONE] was read. */
   done = false;
   private shapeTries = 0;
-  readonly scanner = new SseScanner((data) => this.onData(data));
+  readonly scanner = new SseScanner((text, from, to) => this.onData(text, from, to));
+
+  /** The shapes of answer and reasoning chunks (most streams need one): made when a chunk of their kind comes. */
+  private answerShape: ChunkShape | null = null;
+  private reasoningShape: ChunkShape | null = null;
 
   constructor(
     readonly fold: RecordFold,
-    /** Most token chunks skip JSON.parse once their shape is learned (fast path only): answers, then reasoning. */
-    private readonly shapes: readonly [ChunkShape, ChunkShape] | null,
+    /** Most token chunks skip JSON.parse once their shape is learned (fast path only). */
+    private readonly useShapes: boolean,
   ) {}
 
-  /** True to stop reading: [DONE], a malformed event or an error event. */
-  private onData(data: string): boolean {
-    const shapes = this.shapes;
-    if (shapes !== null) {
-      for (const shape of shapes) {
-        const m = shape.match(data);
-        if (m < 0) continue;
-        if (m === 1) {
-          if (shape.reasoning) this.fold.reasoning(this.t);
-          else this.fold.content(this.t);
-        }
-        return false;
-      }
+  private shapeOf(reasoning: boolean): ChunkShape {
+    return reasoning ? (this.reasoningShape ??= new ChunkShape()) : (this.answerShape ??= new ChunkShape());
+  }
+
+  /** Whether a learned shape knows the payload (answers' first): then it is folded, with no parse. */
+  private matchShapes(text: string, from: number, to: number): boolean {
+    return this.foldMatch(this.answerShape, text, from, to) || this.foldMatch(this.reasoningShape, text, from, to);
+  }
+
+  private foldMatch(shape: ChunkShape | null, text: string, from: number, to: number): boolean {
+    const m = shape === null ? -1 : shape.match(text, from, to);
+    if (m < 0) return false;
+    if (m === 1) {
+      if (shape!.reasoning) this.fold.reasoning(this.t);
+      else this.fold.content(this.t);
     }
-    const ev = parseDataPayload(data);
-    if (ev.kind === 'done') {
+    return true;
+  }
+
+  /** The payload `text[from, to)`; true to stop reading: [DONE], a malformed event or an error event. */
+  private onData(text: string, from: number, to: number): boolean {
+    if (this.matchShapes(text, from, to)) return false;
+    const data = text.slice(from, to);
+    if (data === '[DONE]') {
       this.done = true;
       this.fold.done();
       return true;
     }
+    // Parsed once: a chunk that teaches a shape hands its object to learn().
+    const obj = parseObject(data);
+    const ev = interpretPayload(data, obj);
     if (ev.kind === 'malformed') {
       this.fold.malformed();
       return true;
@@ -66,11 +81,11 @@ class StreamEvents {
     // A few tries per stream: a shape can change (e.g. with the `created` second) or not be learnable.
     if (
       (ev.answer || ev.reasoning) &&
-      shapes !== null &&
+      this.useShapes &&
       ev.finishReason === null &&
       ev.usage === null &&
       this.shapeTries < SHAPE_TRIES &&
-      !shapes[ev.reasoning ? 1 : 0].learn(data)
+      !this.shapeOf(ev.reasoning).learn(data, obj!)
     )
       this.shapeTries++;
     if (ev.finishReason) this.fold.finishReason(ev.finishReason);
@@ -113,7 +128,7 @@ export function readBody(
     return Promise.resolve();
   }
   const useShapes = shapes && fold.answer === null;
-  const events = new StreamEvents(fold, useShapes ? [new ChunkShape(), new ChunkShape()] : null);
+  const events = new StreamEvents(fold, useShapes);
   const reading = node !== null ? readNodeStream(node, events, clock) : readWebStream(web!, events, clock);
   return reading.then(() => fold.endOfBody(clock.now()));
 }

@@ -10,6 +10,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { urlToHttpOptions } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type OpenAI from 'openai';
@@ -19,10 +20,32 @@ import { Exchange, NO_BODY_STATUS, decodedBody, headersOf, keepAliveAgents, type
 export interface PreparedRequest {
   url: URL;
   isHttps: boolean;
+  /** Where node:http sends it, taken from `url` once: a URL given per request costs node a dictionary-mode copy. */
+  target: RequestTarget;
   method: string;
   /** Raw header list (name, value, …) as the SDK built it, without x-request-id; with host and content-length. */
   headers: readonly string[];
   body: Buffer;
+}
+
+/** The parts of a URL node:http's request options take, as node's own urlToHttpOptions reads them. */
+export interface RequestTarget {
+  protocol: string;
+  hostname: string;
+  port: number | undefined;
+  path: string;
+  auth: string | undefined;
+}
+
+export function requestTarget(url: URL): RequestTarget {
+  const o = urlToHttpOptions(url);
+  return {
+    protocol: o.protocol ?? url.protocol,
+    hostname: o.hostname ?? url.hostname,
+    port: o.port === undefined ? undefined : Number(o.port),
+    path: o.path ?? url.pathname,
+    auth: o.auth ?? undefined,
+  };
 }
 
 /** What the capturing fetch throws: the request the SDK would have sent. */
@@ -84,6 +107,7 @@ export async function capture(
   return {
     url,
     isHttps: url.protocol === 'https:',
+    target: requestTarget(url),
     method: (captured.init.method ?? 'POST').toUpperCase(),
     headers,
     body: bodyBuf,
@@ -99,10 +123,14 @@ export function withBody(p: PreparedRequest, json: string): PreparedRequest {
   return { ...p, headers, body };
 }
 
-/** A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none. */
+/**
+ * A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none.
+ * Shaped as the transport's Reply, so that a request's promise is the transport's with no step in between.
+ */
 export interface PreparedReply {
   status: number;
-  body: Readable | null;
+  node: Readable | null;
+  web: null;
 }
 
 export interface PreparedSender {
@@ -163,6 +191,27 @@ async function statusError(res: IncomingMessage, body: Readable): Promise<APIErr
   );
 }
 
+/** node:http's options for one sending of `p`: one object of a fixed shape, its headers with the request's id. */
+function requestOptions(
+  p: PreparedRequest,
+  requestId: string,
+  agents: ReturnType<typeof keepAliveAgents>,
+): http.RequestOptions {
+  const headers = p.headers.slice();
+  headers.push('x-request-id', requestId);
+  const t = p.target;
+  return {
+    protocol: t.protocol,
+    hostname: t.hostname,
+    port: t.port,
+    path: t.path,
+    auth: t.auth,
+    method: p.method,
+    headers,
+    agent: p.isHttps ? agents.https : agents.http,
+  };
+}
+
 export function createPreparedSender(): PreparedSender {
   const agents = keepAliveAgents();
   for (const a of [agents.http, agents.https]) a.on('free', (s: PooledSocket) => (s[IDLE_SINCE] = performance.now()));
@@ -185,11 +234,7 @@ export function createPreparedSender(): PreparedSender {
   ): Promise<PreparedReply> {
     if (link.aborted) return Promise.reject(link.aborted);
     return new Promise<PreparedReply>((resolve, reject) => {
-      const req = (p.isHttps ? https : http).request(p.url, {
-        method: p.method,
-        headers: [...p.headers, 'x-request-id', requestId],
-        agent: p.isHttps ? agents.https : agents.http,
-      });
+      const req = (p.isHttps ? https : http).request(requestOptions(p, requestId, agents));
       const sentAt = performance.now();
       const ex = new Exchange(req, null, link, (err) => {
         const idleSince = (req.socket as PooledSocket | null)?.[IDLE_SINCE];
@@ -210,7 +255,10 @@ export function createPreparedSender(): PreparedSender {
             to = null;
           }
           if (to !== null && (status === 307 || status === 308) && to.origin === p.url.origin && hops < MAX_REDIRECTS) {
-            send({ ...p, url: to }, requestId, link, hops + 1, retries).then(resolve, reject);
+            send({ ...p, url: to, target: requestTarget(to) }, requestId, link, hops + 1, retries).then(
+              resolve,
+              reject,
+            );
           } else {
             const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
             const why =
@@ -228,7 +276,7 @@ export function createPreparedSender(): PreparedSender {
         ex.attach(res);
         const body = NO_BODY_STATUS.has(status) || p.method === 'HEAD' ? null : decodedBody(res);
         if (body === null) res.resume();
-        if (status >= 200 && status < 300) resolve({ status, body });
+        if (status >= 200 && status < 300) resolve({ status, node: body, web: null });
         else if (body === null) reject(APIError.generate(status, undefined, undefined, new Headers()));
         else statusError(res, body).then(reject, reject);
       });

@@ -16,6 +16,9 @@ export interface Timeouts {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** Gaps pre-sized at most (8 KB): a larger max_tokens grows the array past it as tokens come. */
+const MAX_PRESIZED_GAPS = 1024;
+
 /** Classes that happen at some point of a response, and say which (errorPhase). */
 const PHASED = new Set<ErrorClass>([
   'connection_reset',
@@ -63,6 +66,10 @@ export class RecordFold {
   /** [DONE], a finish_reason at the end of the body, or a whole non-streaming response. */
   private ended = false;
   private usageTokens: number | null = null;
+  /** The latest token's time, copied into the record at its end: a number field is written in place, per chunk. */
+  private lastTokenAt = 0;
+  /** Gaps stored so far: `rec.gapsMs` is sized for the requested tokens at the first one, then trimmed to this. */
+  private gapCount = 0;
   /** The answer's text, kept only for a conversation (which resends it); null otherwise. */
   readonly answer: string[] | null;
 
@@ -146,10 +153,19 @@ export class RecordFold {
   private token(t: number): void {
     const rec = this.rec;
     rec.contentChunks++;
-    const last = rec.lastContentAt;
-    if (last === null) rec.firstContentAt = t;
-    else rec.gapsMs.push(round3(t - last));
-    rec.lastContentAt = t;
+    if (rec.firstContentAt === null) {
+      rec.firstContentAt = t;
+      // One array of the expected size: grown by push, it leaves copies that live as long as the stream (promoted).
+      const expected = Math.min(MAX_PRESIZED_GAPS, (rec.requestedOutputTokens ?? 0) - 1);
+      if (expected > 0) rec.gapsMs = new Array<number>(expected).fill(0.5);
+    } else {
+      const gaps = rec.gapsMs;
+      const gap = round3(t - this.lastTokenAt);
+      if (this.gapCount < gaps.length) gaps[this.gapCount] = gap;
+      else gaps.push(gap);
+      this.gapCount++;
+    }
+    this.lastTokenAt = t;
   }
 
   finishReason(reason: string): void {
@@ -273,6 +289,8 @@ export class RecordFold {
   /** The finished record: ok, or its failure with the phase it happened in. */
   finish(): RequestRecord {
     const rec = this.rec;
+    if (rec.firstContentAt !== null) rec.lastContentAt = this.lastTokenAt;
+    rec.gapsMs.length = this.gapCount;
     if (rec.errorClass !== null) {
       rec.ok = false;
       if (PHASED.has(rec.errorClass)) {

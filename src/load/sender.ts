@@ -71,6 +71,8 @@ export class RequestSender {
   private readonly prepared: PreparedSender | null = null;
   private readonly captureClient: OpenAI | null = null;
   private readonly templates: Promise<PreparedRequest | null>[] = [];
+  /** Templates once built (null: sent through the SDK); a request then costs no await before it is sent. */
+  private readonly ready: (PreparedRequest | null | undefined)[] = [];
   /** For bodies built per request: one SDK build, re-sent with each body when the SDK sends JSON.stringify(body). */
   private ownBodyTemplate: Promise<PreparedRequest | null> | null = null;
   private readonly endpoint: 'chat' | 'completions';
@@ -157,15 +159,17 @@ export class RequestSender {
   // Built at a payload's first use and kept: one SDK build (~0.1 ms) in that first request's latency, as every request
   // paid before. Not all up front: a prompts file of 10,000 payloads stalled the event loop for ~1.8 s that way, in
   // the first stage. A refusal by the SDK is kept too and becomes each request's error for that payload.
-  private async fastReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
-    const template = await (this.templates[p.payload] ??= capture(
-      this.captureClient!,
-      this.bodyOf(p.payload),
-      this.endpoint,
-    ));
+  private fastReply(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
+    const template = this.ready[p.payload];
+    if (template === undefined) return this.fastReplyOnceBuilt(p, h);
     if (template === null) return this.sdkReply(p, h, this.bodyOf(p.payload));
-    const r = await this.prepared!.send(template, p.id, h.link!);
-    return { status: r.status, node: r.body, web: null };
+    return this.prepared!.send(template, p.id, h.link!);
+  }
+
+  private async fastReplyOnceBuilt(p: PlannedRequest, h: AbortHandle): Promise<Reply> {
+    const body = this.bodyOf(p.payload);
+    this.ready[p.payload] = await (this.templates[p.payload] ??= capture(this.captureClient!, body, this.endpoint));
+    return this.fastReply(p, h);
   }
 
   // A body built per request (a fresh synthetic prompt, a conversation's history) costs one JSON.stringify, not an
@@ -178,7 +182,6 @@ export class RequestSender {
     );
     const template = await this.ownBodyTemplate;
     if (template === null) return this.sdkReply(p, h, body);
-    const r = await this.prepared!.send(withBody(template, json), p.id, h.link!);
-    return { status: r.status, node: r.body, web: null };
+    return this.prepared!.send(withBody(template, json), p.id, h.link!);
   }
 }

@@ -46,15 +46,26 @@ export function usageOf(u: unknown): Usage | null {
 /** Interprets one `data:` payload of a chat.completion.chunk (or legacy text_completion) stream. */
 export function parseDataPayload(data: string): StreamEvent {
   if (data === '[DONE]') return { kind: 'done' };
+  return interpretPayload(data, parseObject(data));
+}
+
+/** The payload as a JSON object, or null when it is not one. */
+export function parseObject(data: string): Record<string, unknown> | null {
   let obj: unknown;
   try {
     obj = JSON.parse(data);
   } catch {
-    return { kind: 'malformed', sample: data.slice(0, 80) };
+    return null;
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
-    return { kind: 'malformed', sample: data.slice(0, 80) };
-  const o = obj as Record<string, unknown>;
+  return obj !== null && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>) : null;
+}
+
+/** What a payload says, from its parsed object (`null`: not a JSON object). */
+export function interpretPayload(
+  data: string,
+  o: Record<string, unknown> | null,
+): Exclude<StreamEvent, { kind: 'done' }> {
+  if (o === null) return { kind: 'malformed', sample: data.slice(0, 80) };
   if (o.error !== undefined && o.error !== null) {
     const e = o.error as Record<string, unknown> | string;
     const message = typeof e === 'string' ? e : typeof e.message === 'string' ? e.message : JSON.stringify(e);
@@ -84,70 +95,84 @@ function nonEmpty(v: unknown): boolean {
 
 const MAX_LINE = 1 << 20;
 
+/** Receives one event's data: `text[from, to)`, a range so that a payload costs no string of its own. */
+export type DataHandler = (text: string, from: number, to: number) => boolean;
+
 /**
  * Splits decoded text into SSE `data:` payloads and hands each to a callback as soon as its event is complete
- * (no array per read). Multi-line data fields are joined with '\n' as the SSE spec says; an event is dispatched
- * on a blank line. The callback returns true to stop: the rest of the text is then ignored.
+ * (no array per read, no string per payload: a range of the text). Multi-line data fields are joined with '\n' as the
+ * SSE spec says; an event is dispatched on a blank line. The callback returns true to stop: the rest of the text is
+ * then ignored.
  */
 export class SseScanner {
   private buffer = '';
-  private data: string | null = null;
+  /** The pending event's data: `dataText[dataFrom, dataTo)` (strings never change, so a range stays valid). */
+  private dataText: string | null = null;
+  private dataFrom = 0;
+  private dataTo = 0;
 
-  constructor(private readonly onData: (data: string) => boolean) {}
+  constructor(private readonly onData: DataHandler) {}
 
   /** Returns true when the callback asked to stop. */
   push(text: string): boolean {
-    let buf = this.buffer === '' ? text : this.buffer + text;
+    const buf = this.buffer === '' ? text : this.buffer + text;
     let start = 0;
     for (;;) {
       const nl = buf.indexOf('\n', start);
       if (nl < 0) break;
       const end = nl > start && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
       if (end === start) {
-        if (this.data !== null) {
-          const d = this.data;
-          this.data = null;
-          if (this.onData(d)) {
-            this.buffer = '';
-            return true;
-          }
+        if (this.dispatch()) {
+          this.buffer = '';
+          return true;
         }
       } else if (buf.startsWith('data:', start)) {
-        const from = buf.charCodeAt(start + 5) === 32 ? start + 6 : start + 5;
-        const field = buf.slice(from, end);
-        this.data = this.data === null ? field : this.data + '\n' + field;
+        this.addField(buf, buf.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end);
       }
       start = nl + 1;
     }
     this.buffer = start === 0 ? buf : buf.slice(start);
     if (this.buffer.length > MAX_LINE) {
       // A single line over 1 MiB is not a chat chunk; treat it as malformed rather than buffer forever.
-      const sample = this.buffer.slice(0, 80);
+      const sample = this.buffer.slice(0, 80) + '\u0000';
       this.buffer = '';
-      buf = '';
-      return this.onData(sample + '\u0000');
+      return this.onData(sample, 0, sample.length);
     }
     return false;
   }
 
   /** At end of stream: a pending event without its trailing blank line still counts. */
   flush(): boolean {
-    if (this.buffer.length > 0) {
-      const line = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
-      if (line.startsWith('data:')) {
-        const field = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-        this.data = this.data === null ? field : this.data + '\n' + field;
-      }
-      this.buffer = '';
+    const line = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
+    this.buffer = '';
+    if (line.startsWith('data:')) this.addField(line, line.charCodeAt(5) === 32 ? 6 : 5, line.length);
+    return this.dispatch();
+  }
+
+  private addField(text: string, from: number, to: number): void {
+    if (this.dataText === null) {
+      this.dataText = text;
+      this.dataFrom = from;
+      this.dataTo = to;
+      return;
     }
-    if (this.data === null) return false;
-    const d = this.data;
-    this.data = null;
-    return this.onData(d);
+    const joined = this.dataText.slice(this.dataFrom, this.dataTo) + '\n' + text.slice(from, to);
+    this.dataText = joined;
+    this.dataFrom = 0;
+    this.dataTo = joined.length;
+  }
+
+  /** Hands the pending event (if any) to the callback; true when it asked to stop. */
+  private dispatch(): boolean {
+    const text = this.dataText;
+    if (text === null) return false;
+    this.dataText = null;
+    return this.onData(text, this.dataFrom, this.dataTo);
   }
 }
 
-const PROBE = 'fc\u00a7probe';
+// ASCII: a probe outside Latin-1 would turn the probe document into a two-byte string, slower to build and parse.
+const PROBE = 'fc~probe~7q';
 
 /** Whether `s[from, to)` is the body of a JSON string (between its quotes); -1 if not, else its length (0 = empty). */
 function jsonStringBody(s: string, from: number, to: number): number {
@@ -193,26 +218,28 @@ export class ChunkShape {
   /** The learned chunks are reasoning tokens (else answer tokens). */
   reasoning = false;
 
-  /** 1: a token chunk of the learned kind, 0: the same shape with an empty token, -1: unknown (parse it). */
-  match(data: string): number {
+  /**
+   * For the payload `text[from, to)` (default: all of `text`): 1, a token chunk of the learned kind; 0, the same shape
+   * with an empty token; -1, unknown (parse it).
+   */
+  match(text: string, from = 0, to = text.length): number {
     const p = this.prefix;
     if (p === '') return -1;
     const s = this.suffix;
-    const end = data.length - s.length;
-    if (end < p.length || !data.startsWith(p) || !data.endsWith(s)) return -1;
-    const n = jsonStringBody(data, p.length, end);
+    const end = to - s.length;
+    if (end < from + p.length || !text.startsWith(p, from) || !text.endsWith(s, to)) return -1;
+    const n = jsonStringBody(text, from + p.length, end);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
   }
 
-  /** Learns the shape from a payload parseDataPayload read as a plain token chunk; false if it cannot be used. */
-  learn(data: string): boolean {
+  /**
+   * Learns the shape from a payload parseDataPayload read as a plain token chunk; false if it cannot be used.
+   * `parsed`: the payload's object when the caller has already parsed it.
+   */
+  learn(data: string, parsed?: Record<string, unknown>): boolean {
     this.prefix = this.suffix = '';
-    let o: unknown;
-    try {
-      o = JSON.parse(data);
-    } catch {
-      return false;
-    }
+    const o = parsed ?? parseObject(data);
+    if (o === null) return false;
     // Exactly one token field is non-empty: a chunk with both reasoning and content cannot stand for either kind.
     const filled = TOKEN_FIELDS.filter((f) => {
       const v = tokenField(o, f);
@@ -237,13 +264,11 @@ export class ChunkShape {
   /** Proof that the cut is exactly the token string: the same text with a probe there reads as the probe. */
   private proves(prefix: string, suffix: string, field: TokenField): boolean {
     const reasoning = field === 'reasoning_content' || field === 'reasoning';
-    const probe = parseDataPayload(prefix + PROBE + suffix);
+    const text = prefix + PROBE + suffix;
+    const o = parseObject(text);
+    const probe = interpretPayload(text, o);
     if (probe.kind !== 'chunk' || probe.finishReason !== null || probe.usage !== null) return false;
     if (probe.answer === reasoning || probe.reasoning !== reasoning) return false;
-    try {
-      return tokenField(JSON.parse(prefix + PROBE + suffix), field) === PROBE;
-    } catch {
-      return false;
-    }
+    return tokenField(o, field) === PROBE;
   }
 }

@@ -129,16 +129,21 @@ function stageRequests(
     if (planned.last) tally.closeAtLastRequest();
     return pending.then((rec) => keep(worker, rec));
   };
+  // No async frame per request: a frame waiting for a whole stream is promoted by the GC (BENCHMARKS.md).
+  const sendNow = (worker: number): Promise<boolean> => {
+    const sent = tally.sendingOpen ? send(worker, null) : null;
+    return sent === null ? NOT_SENT : sent.then(SENT);
+  };
+  // Think time between turns, cut short when the stage stops sending: a stage never waits out a pause.
+  const pauseThenSend = async (worker: number, pauseMs: number): Promise<boolean> => {
+    const until = o.clock.now() + pauseMs;
+    while (tally.sendingOpen && o.clock.now() < until) await sleep(o.clock, Math.min(100, until - o.clock.now()));
+    return sendNow(worker);
+  };
   return {
-    async sendNext(worker: number): Promise<boolean> {
-      // Think time between turns, cut short when the stage stops sending: a stage never waits out a pause.
-      const until = o.clock.now() + source.pauseMs(worker);
-      while (tally.sendingOpen && o.clock.now() < until) await sleep(o.clock, Math.min(100, until - o.clock.now()));
-      if (!tally.sendingOpen) return false;
-      const sent = send(worker, null);
-      if (!sent) return false;
-      await sent;
-      return true;
+    sendNext(worker: number): Promise<boolean> {
+      const pauseMs = source.pauseMs(worker);
+      return pauseMs > 0 ? pauseThenSend(worker, pauseMs) : sendNow(worker);
     },
     sendScheduled: (worker, scheduledAt) => (tally.stopped ? null : send(worker, scheduledAt)),
     drop(worker, scheduledAt) {
@@ -151,6 +156,9 @@ function stageRequests(
     stopped: () => tally.stopped,
   };
 }
+
+const NOT_SENT = Promise.resolve(false);
+const SENT = (): boolean => true;
 
 /** Single-turn payloads picked by index. */
 function pickedPayloads(pick: () => number): PayloadSource {

@@ -68,19 +68,13 @@ function startSweeper(
 export function createTransport(opts: TransportOptions): Transport {
   const { config, clock, redact } = opts;
   const path = opts.path ?? 'fast';
+  const fast = path === 'fast';
   const sender = new RequestSender(config, path, opts.fetch);
   const live = new Set<InFlight>();
   const abort = (l: InFlight, cls: ErrorClass, message: string): void => {
     if (l.fold.abort(cls, message)) sender.abort(l, message);
   };
   const sweeper = startSweeper(clock, live, config.timeouts, abort);
-
-  // No await after the headers: a frame suspended there would keep the reply for as long as the stream lasts.
-  async function exchange(p: PlannedRequest, l: InFlight, body: Record<string, unknown> | undefined): Promise<void> {
-    const reply = await sender.send(p, l, body);
-    l.fold.headers(clock.now(), reply.status);
-    return readBody(reply, l.fold, clock, config.stream, path === 'fast');
-  }
 
   /** What a payload asks for, once per payload: the same for each of its requests. */
   const requested: (number | null)[] = [];
@@ -96,7 +90,11 @@ export function createTransport(opts: TransportOptions): Transport {
     const l: InFlight = { fold, link, controller };
     live.add(l);
     try {
-      await exchange(p, l, body);
+      // No frame suspended with the reply in it: what lives as long as a stream is promoted by the GC.
+      await sender.send(p, l, body).then((reply) => {
+        fold.headers(clock.now(), reply.status);
+        return readBody(reply, fold, clock, config.stream, fast);
+      });
     } catch (err) {
       l.fold.transportError(clock.now(), err, Date.now());
     } finally {

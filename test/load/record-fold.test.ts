@@ -420,6 +420,31 @@ describe('record fold', () => {
     expect(new Set(phases)).toEqual(new Set([null, 'before_headers', 'before_first_token', 'mid_stream']));
   });
 
+  it('keeps the same gaps whether the stream is shorter, equal to or longer than its max_tokens', () => {
+    // The gaps array is sized for the requested tokens at the first one and trimmed at the end: never a slot too many.
+    for (const [requested, tokens] of [
+      [64, 10],
+      [64, 64],
+      [8, 30],
+      [1, 5],
+      [null, 7],
+      [5000, 1100],
+    ] as const) {
+      const fold = new RecordFold(PLANNED, (s) => s, { requestedOutputTokens: requested });
+      fold.headers(105, 200);
+      const times = Array.from({ length: tokens }, (_, i) => 110 + i * 10.25 + (i % 3) * 0.0004);
+      for (const t of times) fold.content(t);
+      fold.done();
+      fold.endOfBody(times.at(-1)! + 1);
+      const rec = fold.finish();
+      const want = times.slice(1).map((t, i) => Math.round((t - times[i]!) * 1000) / 1000);
+      expect(rec.gapsMs, `${requested} requested, ${tokens} streamed`).toEqual(want);
+      expect(JSON.parse(JSON.stringify(rec)).gapsMs).toEqual(want);
+      expect(rec.lastContentAt).toBe(times.at(-1));
+      expect(rec.contentChunks).toBe(tokens);
+    }
+  });
+
   it('redacts and truncates the stored message', () => {
     const fold = new RecordFold(PLANNED, (s) => s.replaceAll('sk-secret', '[REDACTED]'));
     fold.headers(110, 200);

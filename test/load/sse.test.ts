@@ -7,7 +7,8 @@ import { mulberry32 } from '../../src/util/prng.ts';
 
 function scanAll(parts: string[]): string[] {
   const out: string[] = [];
-  const s = new SseScanner((d) => {
+  const s = new SseScanner((text, from, to) => {
+    const d = text.slice(from, to);
     out.push(d);
     return false;
   });
@@ -44,7 +45,8 @@ describe('SseScanner', () => {
 
   it('stops when the callback says so, and ignores the rest of that text', () => {
     const seen: string[] = [];
-    const s = new SseScanner((d) => {
+    const s = new SseScanner((text, from, to) => {
+      const d = text.slice(from, to);
       seen.push(d);
       return d === 'b';
     });
@@ -54,7 +56,8 @@ describe('SseScanner', () => {
 
   it('turns a line over 1 MiB into one malformed payload instead of buffering forever', () => {
     const seen: string[] = [];
-    const s = new SseScanner((d) => {
+    const s = new SseScanner((text, from, to) => {
+      const d = text.slice(from, to);
       seen.push(d);
       return false;
     });
