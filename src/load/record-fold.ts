@@ -16,8 +16,8 @@ export interface Timeouts {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Gaps pre-sized at most (8 KB): a larger max_tokens grows the array past it as tokens come. */
-const MAX_PRESIZED_GAPS = 1024;
+/** Gaps pre-sized at most (2 KB): a large max_tokens that a short answer never uses costs no more while in flight. */
+const MAX_PRESIZED_GAPS = 256;
 
 /** Classes that happen at some point of a response, and say which (errorPhase). */
 const PHASED = new Set<ErrorClass>([
