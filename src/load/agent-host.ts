@@ -4,7 +4,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { mulberry32 } from '../util/prng.ts';
 import { makeRedactor } from '../util/secrets.ts';
 import { agentNow, shiftedClock, type ShiftedClock } from './agent-clock.ts';
 import {
@@ -19,10 +18,9 @@ import {
 } from './agent-protocol.ts';
 import type { RunBudget } from './executor.ts';
 import { recordBatcher } from './record-batch.ts';
-import { createPayloadSource } from './payload-source.ts';
-import { createInProcessExecutor, type InProcessExecutor } from './stage-runner.ts';
+import type { InProcessExecutor } from './stage-runner.ts';
+import { createPartExecutor } from './part-executor.ts';
 import { localWindowCounter } from './tally.ts';
-import { createTransport } from './transport.ts';
 
 /** How often a running stage tells the controller it is alive (it counts an agent silent for long as lost). */
 const TICK_MS = 250;
@@ -185,25 +183,9 @@ class AgentSession {
   }
 
   private onSetup(setup: AgentSetup): void {
-    this.redact = makeRedactor(setup.secrets);
-    const transport = createTransport({
-      config: setup.transport,
-      clock: this.clock,
-      redact: this.redact,
-      path: setup.path,
-    });
-    const rng = mulberry32((setup.seed + 7919 * (setup.index + 1)) >>> 0);
-    this.executor = createInProcessExecutor({
-      transport,
-      clock: this.clock,
-      idPrefix: setup.idPrefix,
-      payloads: createPayloadSource(setup.payloads ?? { kind: 'payloads' }, {
-        payloadCount: setup.transport.body.payloads.length,
-        endpoint: setup.transport.endpoint ?? 'chat',
-        rng,
-      }),
-      interruptGraceMs: setup.interruptGraceMs,
-    });
+    const part = createPartExecutor(setup, this.clock);
+    this.redact = part.redact;
+    this.executor = part.executor;
     this.log(`agent ${setup.index}: set up for ${new URL(setup.transport.baseUrl).host}`);
     this.send({ type: 'ready' });
   }

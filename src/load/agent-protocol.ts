@@ -4,8 +4,7 @@ import type { RequestRecord } from '../model/record.ts';
 import type { ExecutorHealth, StagePlan, StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
 import type { StagePart } from './executor.ts';
-import type { PayloadSpec } from './payload-source.ts';
-import type { TransportConfig } from './transport.ts';
+import type { PartSetup } from './part-executor.ts';
 
 /** Bumped on any change to the messages below; controller and agent must agree (and run the same tool version). */
 export const AGENT_PROTOCOL_VERSION = 1;
@@ -22,19 +21,7 @@ export interface Hello {
 }
 
 /** What an agent needs to send requests: sent only after the token was accepted (it holds the API key). */
-export interface AgentSetup {
-  /** The agent's index in the controller's list: its request ids start with `${idPrefix}` (which names it). */
-  index: number;
-  idPrefix: string;
-  transport: TransportConfig;
-  /** What each request sends (synthetic prompts, conversations); absent: a payload drawn from `transport.body`. */
-  payloads?: PayloadSpec;
-  seed: number;
-  /** Secret values for the agent's redactor (the API key, secret header values). */
-  secrets: (string | null)[];
-  path: 'fast' | 'sdk';
-  interruptGraceMs?: number;
-}
+export type AgentSetup = PartSetup;
 
 /** One stage's share for an agent: every time is on the CONTROLLER's run clock (the agent shifts its own). */
 export interface AgentStage {

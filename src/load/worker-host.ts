@@ -3,14 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { mulberry32 } from '../util/prng.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
-import { makeRedactor } from '../util/secrets.ts';
 import type { RunBudget } from './executor.ts';
+import { createPartExecutor } from './part-executor.ts';
 import { recordBatcher } from './record-batch.ts';
-import { createPayloadSource } from './payload-source.ts';
-import { createInProcessExecutor } from './stage-runner.ts';
-import { createTransport } from './transport.ts';
 import {
   SHARED,
   sharedWindowCounter,
@@ -28,24 +24,7 @@ const post = (m: FromWorker) => port.postMessage(m);
 const clock = systemClock(init.originEpochMs - performance.timeOrigin);
 const now = () => clock.now();
 
-const transport = createTransport({
-  config: init.transport,
-  clock,
-  redact: makeRedactor(init.secrets),
-  path: init.path,
-});
-const rng = mulberry32((init.seed + 7919 * (init.index + 1)) >>> 0);
-const executor = createInProcessExecutor({
-  transport,
-  clock,
-  idPrefix: init.idPrefix,
-  payloads: createPayloadSource(init.payloads ?? { kind: 'payloads' }, {
-    payloadCount: init.transport.body.payloads.length,
-    endpoint: init.transport.endpoint ?? 'chat',
-    rng,
-  }),
-  interruptGraceMs: init.interruptGraceMs,
-});
+const { executor } = createPartExecutor(init, clock);
 
 /** This thread's CPU time (ms) on Linux; null elsewhere (the executor's process-wide figure is used then). */
 function threadCpuMs(): number | null {

@@ -4,25 +4,11 @@ import type { ExecutorHealth, StagePlan, StoppedBy } from '../model/stage.ts';
 import type { StageWindow } from '../model/summary.ts';
 import type { StagePart } from './executor.ts';
 import type { WindowRequestCounter } from './tally.ts';
-import type { PayloadSpec } from './payload-source.ts';
-import type { TransportConfig } from './transport.ts';
+import type { PartSetup } from './part-executor.ts';
 
-export interface WorkerInit {
-  /** 0-based thread index: part of its payload sampling seed. */
-  index: number;
-  /** Prefix of the request ids this thread sends (the run's prefix and `w<index>`). */
-  idPrefix: string;
-  transport: TransportConfig;
-  /** What each request sends; default: the transport's payloads, sampled. */
-  payloads?: PayloadSpec;
-  /** The run's payload sampling seed (request.seed); each thread derives its own from it. */
-  seed: number;
-  /** Secret values for the worker's redactor (the same as the controller's). */
-  secrets: (string | null)[];
+export interface WorkerInit extends PartSetup {
   /** The run clock's origin as epoch ms: every thread reads `performance.timeOrigin + performance.now() - origin`. */
   originEpochMs: number;
-  path: 'fast' | 'sdk';
-  interruptGraceMs?: number;
 }
 
 /** Int32 slots of the SharedArrayBuffer shared by the controller and its workers for a stage. */
