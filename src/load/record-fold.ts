@@ -155,7 +155,7 @@ export class RecordFold {
     rec.contentChunks++;
     if (rec.firstContentAt === null) {
       rec.firstContentAt = t;
-      // One array of the expected size: grown by push, it leaves copies that live as long as the stream (promoted).
+      // One array of the expected size, of doubles from the start: grown by push, it left copies that the GC promoted.
       const expected = Math.min(MAX_PRESIZED_GAPS, (rec.requestedOutputTokens ?? 0) - 1);
       if (expected > 0) rec.gapsMs = new Array<number>(expected).fill(0.5);
     } else {
