@@ -20,6 +20,21 @@ export function headersOf(res: IncomingMessage): Headers {
 }
 
 /**
+ * A header's values joined with ', ' ('' when absent), read from the raw list: `res.headers` would build a whole
+ * object of the response's headers, per response, for one field.
+ */
+export function rawHeader(res: IncomingMessage, lowerCaseName: string): string {
+  const raw = res.rawHeaders;
+  let value: string | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== lowerCaseName.length || name.toLowerCase() !== lowerCaseName) continue;
+    value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return value ?? '';
+}
+
+/**
  * Keep-alive agents for http and https. Every slot keeps its connection between requests and stages: node's default
  * keeps only 256 idle sockets, so a stage of more slots would reopen the rest at once at the next stage.
  */
@@ -40,9 +55,7 @@ function abortError(signal: AbortSignal): Error {
 
 /** The response body as sent, decoded if the server compressed it anyway (undici's fetch would decode it too). */
 export function decodedBody(res: IncomingMessage): Readable {
-  const enc = String(res.headers['content-encoding'] ?? '')
-    .trim()
-    .toLowerCase();
+  const enc = rawHeader(res, 'content-encoding').trim().toLowerCase();
   const z =
     enc === 'gzip' || enc === 'x-gzip'
       ? zlib.createGunzip()

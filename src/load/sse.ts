@@ -227,7 +227,8 @@ export class ChunkShape {
     if (p === '') return -1;
     const s = this.suffix;
     const end = to - s.length;
-    if (end < from + p.length || !text.startsWith(p, from) || !text.endsWith(s, to)) return -1;
+    // slice and ===, not startsWith(p, from): V8 compares that one character at a time, ~10x slower here.
+    if (end < from + p.length || text.slice(from, from + p.length) !== p || !text.endsWith(s, to)) return -1;
     const n = jsonStringBody(text, from + p.length, end);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
   }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimNodeBody, createHttpFetch, responseHasBody } from '../../src/load/http-fetch.ts';
+import { claimNodeBody, createHttpFetch, rawHeader, responseHasBody } from '../../src/load/http-fetch.ts';
 
 let server: http.Server;
 let base = '';
@@ -130,5 +130,32 @@ describe('createHttpFetch', () => {
     } finally {
       f.close();
     }
+  });
+});
+
+describe('rawHeader', () => {
+  it('reads a header from the raw list whatever its case, joining repeats as node does, and "" when absent', async () => {
+    const got = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const s = http.createServer((_req, res) => {
+        res.writeHead(200, [
+          ['Content-Encoding', 'GZIP '],
+          ['x-other', 'a'],
+          ['content-encoding', 'br'],
+        ]);
+        res.end();
+      });
+      s.listen(0, '127.0.0.1', () => {
+        const port = (s.address() as AddressInfo).port;
+        http
+          .get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => s.close(() => resolve(res)));
+          })
+          .on('error', reject);
+      });
+    });
+    expect(rawHeader(got, 'content-encoding')).toBe(got.headers['content-encoding']);
+    expect(rawHeader(got, 'content-encoding')).toBe('GZIP, br');
+    expect(rawHeader(got, 'x-missing')).toBe('');
   });
 });
