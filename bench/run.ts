@@ -18,14 +18,15 @@
 // just before it: the pairs table prints both TTFT-overhead p99s side by side (difference and ratio) and the CPU
 // ratio, and the targets are judged on the medians over --repeat pairs. Per run, the overhead's tail is attributed:
 // its sending and receiving sides, how bunched it is in time, and how much of it waited behind a GC pause.
-// Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof), BENCH_PROFILE_DIR (a CPU profile of each
+// Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof; BENCH_TOOL_NODE_ARGS: the tool's only), BENCH_PROFILE_DIR (a CPU profile of each
 // measurement window), BENCH_PROMOTED_DIR (a sampling heap profile of the window's allocations that outlived the
 // young generation), BENCH_MARK (print the window's edges on the monotonic clock, for `perf report --time`),
 // BENCH_WRAP (a command to run the client under, e.g. perf record).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { relaunchFlags } from '../src/cli/relaunch.ts';
 import { startSimulator } from '../src/sim/index.ts';
 import type { PointArgs, PointResult } from './point.ts';
 import {
@@ -150,7 +151,13 @@ function pinProcess(pid: number, cpu: number): void {
 
 /** Runs one point in a child process; `flush` answers its requests to flush the simulator's ground truth (IPC). */
 function runChild(args: PointArgs, flush: () => Promise<boolean>, pin: boolean): Promise<PointResult> {
-  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const flags = (name: string) => (process.env[name] ?? '').split(' ').filter(Boolean);
+  const extra = [...flags('BENCH_NODE_ARGS'), ...(args.client === 'tool' ? flags('BENCH_TOOL_NODE_ARGS') : [])];
+  // The tool runs as the CLI would run it on the client's CPUs: relaunched with --single-threaded-gc on one.
+  const cpus = pin ? 1 : availableParallelism();
+  const platform = process.platform;
+  if (args.client === 'tool')
+    extra.push(...(relaunchFlags({ cpus, execArgv: extra, env: process.env, platform }) ?? []));
   return new Promise((resolvePromise, reject) => {
     // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
     const wrap = (process.env.BENCH_WRAP ?? '').replace(/%t/g, args.idPrefix).split(' ').filter(Boolean);
@@ -293,6 +300,10 @@ async function main(): Promise<void> {
     `simulator: own process, slots 100000, step = ITL, first-token delay ${o.ttftMs} ms (TTFT = that + 1-2 steps, no stream stalled), no prefill, no jitter, ` +
       `${DEFAULT_TOKENS} tokens unless the point says; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up (longer for slow ITL); files in ${dir}`,
   );
+  if (o.pin)
+    console.log(
+      'pinned: simulator on CPU 0, client on CPU 1; the tool with --single-threaded-gc, as the CLI relaunches on one CPU',
+    );
   const rows: Row[] = [];
   let n = 0;
   for (let rep = 0; rep < o.repeat; rep++) {

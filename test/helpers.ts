@@ -32,13 +32,19 @@ export function runCli(
     cwd?: string;
     timeoutMs?: number;
     onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
+    /** A command that execs the CLI, e.g. ['taskset', '-c', '0']. */
+    prefix?: string[];
+    /** Leads a process group of its own, as a shell's foreground job does (a terminal's Ctrl-C goes to the group). */
+    ownGroup?: boolean;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.ownGroup ?? false,
     });
     let stdout = '';
     let stderr = '';

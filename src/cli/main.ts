@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The only module that touches `process`: argv, env, stdout/stderr, signals and exit codes.
+import { availableParallelism } from 'node:os';
 import yargs, { type Argv, type ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProfileError, ToolError, formatProblem } from '../errors.ts';
@@ -14,6 +15,7 @@ import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
 import { checkAgentList } from '../profile/agents.ts';
+import { relaunch, relaunchFlags } from './relaunch.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
 export const EXIT = {
@@ -465,6 +467,17 @@ function crash(e: unknown): void {
 }
 
 async function entry(): Promise<void> {
+  const flags = relaunchFlags({
+    cpus: availableParallelism(),
+    execArgv: process.execArgv,
+    env: process.env,
+    platform: process.platform,
+  });
+  const relaunched = flags === null ? null : await relaunch(flags);
+  if (relaunched !== null) {
+    process.exitCode = relaunched;
+    return;
+  }
   // Printed through the redactor (Node's default printer would echo whatever the error holds), then exit 1.
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

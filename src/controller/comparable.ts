@@ -91,7 +91,9 @@ function stageOf(p: Profile): string {
 
 function environmentOf(run: RunDir): string {
   const e = run.summary?.environment;
-  return e ? `${e.platform}, ${e.cpus} CPUs, Node ${e.node}` : 'unknown';
+  if (!e) return 'unknown';
+  const available = e.cpus_available != null && e.cpus_available < e.cpus ? ` (${e.cpus_available} available)` : '';
+  return `${e.platform}, ${e.cpus} CPUs${available}, Node ${e.node}${e.gc === 'single-threaded' ? ', single-threaded GC' : ''}`;
 }
 
 /** Differences worth knowing that do not change what was measured. */

@@ -32,7 +32,13 @@ export function rebuildSummary(runDir: string): Rebuilt {
     clockOriginEpochMs: orig?.clock_origin_epoch_ms ?? 0,
     interrupted: capacity.stopReason === 'interrupted',
     ...(orig?.environment
-      ? { node: orig.environment.node, cpus: orig.environment.cpus, platform: orig.environment.platform }
+      ? {
+          node: orig.environment.node,
+          cpus: orig.environment.cpus,
+          cpusAvailable: orig.environment.cpus_available ?? undefined,
+          gc: orig.environment.gc ?? undefined,
+          platform: orig.environment.platform,
+        }
       : environmentMeta()),
     serverMetrics: serverMetrics.source,
   };

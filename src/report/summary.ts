@@ -9,6 +9,7 @@ import type { SloFrontier } from '../model/frontier.ts';
 import { capacityReviewJson } from './review-json.ts';
 import type { ServerMetricsSource, StageRateLimit, StageServerMetrics } from '../model/server-metrics.ts';
 import { explainKnee } from './knee-explanation.ts';
+import { gcMode, type GcMode } from '../util/gc-mode.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -23,6 +24,10 @@ export interface RunMeta {
   interrupted: boolean;
   node: string;
   cpus: number;
+  /** CPUs this process could run on (taskset, a cpuset); absent in runs from before it was recorded. */
+  cpusAvailable?: number;
+  /** 'single-threaded' when it relaunched itself with --single-threaded-gc on one CPU (cli/relaunch.ts). */
+  gc?: GcMode;
   platform: string;
   /** Where the server's metrics came from; null or absent when they were not scraped. */
   serverMetrics?: ServerMetricsSource | null;
@@ -308,7 +313,13 @@ export function buildSummary(
       api_key_env: profile.target.apiKeyEnv,
       api_key: profile.target.apiKeyEnv ? REDACTED : null,
     },
-    environment: { node: meta.node, platform: meta.platform, cpus: meta.cpus },
+    environment: {
+      node: meta.node,
+      platform: meta.platform,
+      cpus: meta.cpus,
+      cpus_available: meta.cpusAvailable ?? null,
+      gc: meta.gc ?? null,
+    },
     capacity: capacityJson(capacity, atCapacity),
     efficiency_knee: efficiencyJson(eff, Boolean(profile.ramp.rate)),
     ...capacityReviewJson(profile, frontier, capacity.concurrency, atCapacity),
@@ -333,6 +344,12 @@ function goodputLimitsJson(profile: Profile) {
   return { ttft_ms: g.ttftMs, tpot_ms: g.tpotMs, e2e_ms: g.e2eMs, from_rules: profile.goodput === undefined };
 }
 
-export function environmentMeta(): Pick<RunMeta, 'node' | 'cpus' | 'platform'> {
-  return { node: process.version, cpus: os.cpus().length, platform: `${os.platform()} ${os.arch()}` };
+export function environmentMeta(): Pick<RunMeta, 'node' | 'cpus' | 'cpusAvailable' | 'gc' | 'platform'> {
+  return {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpusAvailable: os.availableParallelism(),
+    gc: gcMode(process.execArgv),
+    platform: `${os.platform()} ${os.arch()}`,
+  };
 }

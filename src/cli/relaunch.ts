@@ -1,0 +1,60 @@
+// On one CPU, find-capacity starts itself again with `--single-threaded-gc`: V8's helper threads (concurrent marking,
+// parallel scavenge) would otherwise take the event loop's only core in the middle of a token burst, and the
+// generator's own TTFT tail doubles (BENCHMARKS.md, "The generator's own TTFT tail"). The flag cannot be set once
+// V8 runs, nor through NODE_OPTIONS. The launcher forwards SIGINT, SIGTERM and SIGHUP to the run exactly once each,
+// and exits with its exit code.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { SINGLE_THREADED_GC } from '../util/gc-mode.ts';
+
+/** Set in the relaunched process (so that it never relaunches again); set it yourself to keep one process. */
+export const NO_RELAUNCH_ENV = 'FIND_CAPACITY_NO_RELAUNCH';
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** What this process exits with when its launcher went away first (nobody reads it): interrupted. */
+const LAUNCHER_GONE_EXIT = 130;
+
+export interface ProcessFacts {
+  /** os.availableParallelism(): the CPUs this process may run on (taskset, a cpuset), not the machine's. */
+  cpus: number;
+  execArgv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  platform: NodeJS.Platform;
+}
+
+/** The V8 flags to start again with, or null to run in this process. */
+export function relaunchFlags(p: ProcessFacts): string[] | null {
+  if (p.cpus !== 1 || p.platform === 'win32' || p.env[NO_RELAUNCH_ENV]) return null;
+  if (p.execArgv.some((a) => a.endsWith('single-threaded-gc'))) return null;
+  return [SINGLE_THREADED_GC];
+}
+
+/**
+ * Runs this command again in a child with `flags`, and resolves with the exit code to end with; null when the child
+ * could not be started (then run here). The child gets a process group of its own, so that a terminal's Ctrl-C
+ * reaches it once, through this process, not twice. When this process's own launcher goes away, it exits and leaves
+ * the child to notice (it stops gracefully, as it would have without the relaunch).
+ */
+export function relaunch(flags: readonly string[]): Promise<number | null> {
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+    env: { ...process.env, [NO_RELAUNCH_ENV]: '1' },
+  });
+  const forwards = FORWARDED.map((signal) => {
+    const forward = () => child.kill(signal);
+    process.on(signal, forward);
+    return () => process.off(signal, forward);
+  });
+  const launcher = process.ppid;
+  const watch = setInterval(() => process.ppid !== launcher && process.exit(LAUNCHER_GONE_EXIT), 500).unref();
+  return new Promise((resolve) => {
+    let started = false;
+    child.once('spawn', () => (started = true));
+    child.once('error', () => !started && resolve(null));
+    child.once('exit', (code, signal) => {
+      clearInterval(watch);
+      for (const off of forwards) off();
+      resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
+    });
+  });
+}

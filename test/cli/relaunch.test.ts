@@ -1,0 +1,114 @@
+// On one CPU the CLI starts itself again with --single-threaded-gc (cli/relaunch.ts): the decision, and the real CLI
+// pinned to one CPU with taskset, which records how it ran and takes one SIGINT as one.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NO_RELAUNCH_ENV, relaunchFlags } from '../../src/cli/relaunch.ts';
+import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
+
+const linux = { cpus: 1, execArgv: [], env: {}, platform: 'linux' as const };
+
+describe('relaunchFlags', () => {
+  it('asks for --single-threaded-gc on one CPU only, once, and never when told not to', () => {
+    expect(relaunchFlags(linux)).toEqual(['--single-threaded-gc']);
+    expect(relaunchFlags({ ...linux, cpus: 2 })).toBeNull();
+    expect(relaunchFlags({ ...linux, execArgv: ['--single-threaded-gc'] })).toBeNull();
+    expect(relaunchFlags({ ...linux, execArgv: ['--no-single-threaded-gc'] })).toBeNull();
+    expect(relaunchFlags({ ...linux, env: { [NO_RELAUNCH_ENV]: '1' } })).toBeNull();
+    expect(relaunchFlags({ ...linux, platform: 'win32' })).toBeNull();
+  });
+});
+
+const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned = ['taskset', '-c', '0'];
+const lax = ['p99(ttft) < 5s', 'success_rate >= 90%'];
+const quick = 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
+
+const childrenOf = (pid: number): number[] =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+/** The process group id: field 5 of /proc/PID/stat, counted after the command name's closing parenthesis. */
+const processGroup = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+};
+
+interface Summary {
+  interrupted: boolean;
+  environment: { gc: string | null; cpus_available: number | null };
+}
+
+function summaryIn(dir: string): Summary {
+  const run = readdirSync(dir).find((f) => existsSync(join(dir, f, 'summary.json')));
+  return JSON.parse(readFileSync(join(dir, run!, 'summary.json'), 'utf8')) as Summary;
+}
+
+describe.runIf(taskset)('the CLI on one CPU', () => {
+  it('runs with single-threaded GC, says so in summary.json, and without it when not pinned', async () => {
+    const dir = tempDir();
+    const profile = simProfile({
+      slots: 4,
+      concurrency: '[1, 2]',
+      slo: lax,
+      warmup: '100ms',
+      duration: '300ms',
+      tokens: 5,
+      extra: quick,
+    });
+    const file = writeProfile(dir, 'p.yaml', profile);
+    const one = await runCli([file, '--out', join(dir, 'one')], { prefix: pinned });
+    expect(one.stderr).not.toMatch(/internal error/);
+    // Every stage holds the lax SLO: exit 5, no knee up to the highest level.
+    expect(one.code).toBe(5);
+    expect(summaryIn(join(dir, 'one')).environment).toMatchObject({ gc: 'single-threaded', cpus_available: 1 });
+    if (availableParallelism() < 2) return;
+    const all = await runCli([file, '--out', join(dir, 'all')]);
+    expect(all.code).toBe(5);
+    expect(summaryIn(join(dir, 'all')).environment).toMatchObject({
+      gc: 'default',
+      cpus_available: availableParallelism(),
+    });
+  });
+
+  it('takes a Ctrl-C (SIGINT to the whole process group) as one: a graceful stop, exit 130, the report written', async () => {
+    const dir = tempDir();
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({
+        slots: 8,
+        concurrency: '[2, 4, 6, 8]',
+        slo: lax,
+        warmup: '200ms',
+        duration: '1s',
+        tokens: 20,
+        extra: quick,
+      }),
+    );
+    let sent = false;
+    let groups: number[] = [];
+    const r = await runCli([file, '--out', dir], {
+      prefix: pinned,
+      ownGroup: true,
+      onStderr: (text, child) => {
+        if (!sent && /stage 1: concurrency 4 \(ramp\)/.test(text)) {
+          sent = true;
+          groups = [child.pid!, ...childrenOf(child.pid!)].map(processGroup);
+          process.kill(-child.pid!, 'SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    // The run is not in the launcher's group, so the group's SIGINT reaches it only as the launcher passes it on
+    // (two SIGINTs at once may merge into one; one after the other would be "Ctrl-C again": exit at once).
+    expect(groups).toHaveLength(2);
+    expect(groups[1]).not.toBe(groups[0]);
+    expect(r.code).toBe(130);
+    expect(r.stderr.match(/SIGINT: stopping/g)).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/again: exiting at once/);
+    const summary = summaryIn(dir);
+    expect(summary.interrupted).toBe(true);
+    expect(summary.environment.gc).toBe('single-threaded');
+  });
+});
