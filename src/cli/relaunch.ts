@@ -2,7 +2,7 @@
 // parallel scavenge) would otherwise take the event loop's only core in the middle of a token burst, and the
 // generator's own TTFT tail doubles (BENCHMARKS.md, "The generator's own TTFT tail"). The flag cannot be set once
 // V8 runs, nor through NODE_OPTIONS. The launcher forwards SIGINT, SIGTERM and SIGHUP to the run exactly once each,
-// and exits with its exit code.
+// stops and continues it with itself (Ctrl-Z, fg), and exits with its exit code.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { SINGLE_THREADED_GC } from '../util/gc-mode.ts';
@@ -40,11 +40,13 @@ export function relaunch(flags: readonly string[]): Promise<number | null> {
     detached: true,
     env: { ...process.env, [NO_RELAUNCH_ENV]: '1' },
   });
-  const forwards = FORWARDED.map((signal) => {
-    const forward = () => child.kill(signal);
-    process.on(signal, forward);
-    return () => process.off(signal, forward);
-  });
+  // Job control: the child's group has no terminal, so the kernel would discard a SIGTSTP sent to it; SIGSTOP it.
+  const handlers: [NodeJS.Signals, () => void][] = [
+    ...FORWARDED.map((signal): [NodeJS.Signals, () => void] => [signal, () => child.kill(signal)]),
+    ['SIGTSTP', () => child.kill('SIGSTOP') && process.kill(process.pid, 'SIGSTOP')],
+    ['SIGCONT', () => child.kill('SIGCONT')],
+  ];
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   const launcher = process.ppid;
   const watch = setInterval(() => process.ppid !== launcher && process.exit(LAUNCHER_GONE_EXIT), 500).unref();
   return new Promise((resolve) => {
@@ -53,7 +55,7 @@ export function relaunch(flags: readonly string[]): Promise<number | null> {
     child.once('error', () => !started && resolve(null));
     child.once('exit', (code, signal) => {
       clearInterval(watch);
-      for (const off of forwards) off();
+      for (const [signal, handler] of handlers) process.off(signal, handler);
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });

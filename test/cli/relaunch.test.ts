@@ -28,11 +28,13 @@ const quick = 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achie
 
 const childrenOf = (pid: number): number[] =>
   readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-/** The process group id: field 5 of /proc/PID/stat, counted after the command name's closing parenthesis. */
-const processGroup = (pid: number): number => {
+/** Fields of /proc/PID/stat after the command name: [0] the state (R, S, T...), [2] the process group. */
+const statFields = (pid: number): string[] => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 };
+const processGroup = (pid: number): number => Number(statFields(pid)[2]);
+const processState = (pid: number): string => statFields(pid)[0]!;
 
 interface Summary {
   interrupted: boolean;
@@ -110,5 +112,42 @@ describe.runIf(taskset)('the CLI on one CPU', () => {
     const summary = summaryIn(dir);
     expect(summary.interrupted).toBe(true);
     expect(summary.environment.gc).toBe('single-threaded');
+  });
+});
+
+describe.runIf(taskset)('the CLI on one CPU, under job control', () => {
+  it('stops with Ctrl-Z (SIGTSTP to the group), runs on after SIGCONT and finishes', async () => {
+    const dir = tempDir();
+    const profile = simProfile({
+      slots: 4,
+      concurrency: '[1, 2]',
+      slo: lax,
+      warmup: '100ms',
+      duration: '300ms',
+      tokens: 5,
+      extra: quick,
+    });
+    const file = writeProfile(dir, 'p.yaml', profile);
+    let states: string[] = [];
+    let stopped = false;
+    const r = await runCli([file, '--out', dir], {
+      prefix: pinned,
+      ownGroup: true,
+      onStderr: (text, child) => {
+        if (stopped || !/stage 0: concurrency 1/.test(text)) return;
+        stopped = true;
+        const pids = [child.pid!, ...childrenOf(child.pid!)];
+        process.kill(-child.pid!, 'SIGTSTP');
+        setTimeout(() => {
+          states = pids.map(processState);
+          process.kill(-child.pid!, 'SIGCONT');
+        }, 500);
+      },
+    });
+    expect(stopped).toBe(true);
+    // Both the launcher and the run were stopped ('T'), then both ran on to the end.
+    expect(states).toEqual(['T', 'T']);
+    expect(r.code).toBe(5);
+    expect(summaryIn(dir).interrupted).toBe(false);
   });
 });
