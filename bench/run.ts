@@ -149,15 +149,17 @@ function pinProcess(pid: number, cpu: number): void {
   if (r.status !== 0) throw new Error(`taskset could not pin process ${pid} to CPU ${cpu}`);
 }
 
+/** The V8 flags the CLI would relaunch itself with on the client's CPUs: --single-threaded-gc on one. */
+function cliFlags(pin: boolean, execArgv: readonly string[] = []): string[] {
+  const cpus = pin ? 1 : availableParallelism();
+  return relaunchFlags({ cpus, execArgv, env: process.env, platform: process.platform }) ?? [];
+}
+
 /** Runs one point in a child process; `flush` answers its requests to flush the simulator's ground truth (IPC). */
 function runChild(args: PointArgs, flush: () => Promise<boolean>, pin: boolean): Promise<PointResult> {
   const flags = (name: string) => (process.env[name] ?? '').split(' ').filter(Boolean);
   const extra = [...flags('BENCH_NODE_ARGS'), ...(args.client === 'tool' ? flags('BENCH_TOOL_NODE_ARGS') : [])];
-  // The tool runs as the CLI would run it on the client's CPUs: relaunched with --single-threaded-gc on one.
-  const cpus = pin ? 1 : availableParallelism();
-  const platform = process.platform;
-  if (args.client === 'tool')
-    extra.push(...(relaunchFlags({ cpus, execArgv: extra, env: process.env, platform }) ?? []));
+  if (args.client === 'tool') extra.push(...cliFlags(pin, extra));
   return new Promise((resolvePromise, reject) => {
     // BENCH_WRAP: a command to run the child under, e.g. `perf record -e cpu-clock -o out.data --`.
     const wrap = (process.env.BENCH_WRAP ?? '').replace(/%t/g, args.idPrefix).split(' ').filter(Boolean);
@@ -300,10 +302,9 @@ async function main(): Promise<void> {
     `simulator: own process, slots 100000, step = ITL, first-token delay ${o.ttftMs} ms (TTFT = that + 1-2 steps, no stream stalled), no prefill, no jitter, ` +
       `${DEFAULT_TOKENS} tokens unless the point says; window ${o.windowMs} ms after ${o.warmupMs} ms warm-up (longer for slow ITL); files in ${dir}`,
   );
+  const toolFlags = cliFlags(o.pin).join(' ') || 'no V8 flags';
   if (o.pin)
-    console.log(
-      'pinned: simulator on CPU 0, client on CPU 1; the tool with --single-threaded-gc, as the CLI relaunches on one CPU',
-    );
+    console.log(`pinned: simulator on CPU 0, client on CPU 1; the tool as the CLI runs on one CPU: ${toolFlags}`);
   const rows: Row[] = [];
   let n = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
