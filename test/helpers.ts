@@ -32,6 +32,7 @@ export function runCli(
     cwd?: string;
     timeoutMs?: number;
     onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
+    onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
     /** A command that execs the CLI, e.g. ['taskset', '-c', '0']. */
     prefix?: string[];
     /** Leads a process group of its own, as a shell's foreground job does (a terminal's Ctrl-C goes to the group). */
@@ -48,7 +49,10 @@ export function runCli(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      opts.onStdout?.(stdout, child);
+    });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       opts.onStderr?.(stderr, child);

@@ -15,7 +15,7 @@ import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
 import { checkAgentList } from '../profile/agents.ts';
-import { relaunch, relaunchFlags } from './relaunch.ts';
+import { followRelauncher, relaunch, relauncherPid, relaunchFlags } from './relaunch.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
 export const EXIT = {
@@ -198,8 +198,10 @@ function listenForInterrupts(ac: AbortController): () => void {
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   const launcher = process.ppid;
+  // Relaunched on one CPU, followRelauncher turns the relauncher's going away into one SIGTERM instead.
+  const relaunched = relauncherPid() !== null;
   const watch = setInterval(() => {
-    if (process.ppid === launcher) return;
+    if (process.ppid === launcher || relaunched) return;
     clearInterval(watch);
     interrupt(`the launching process (pid ${launcher}) went away`, `interrupted: the launching process went away`);
   }, 500);
@@ -478,6 +480,7 @@ async function entry(): Promise<void> {
     process.exitCode = relaunched;
     return;
   }
+  followRelauncher();
   // Printed through the redactor (Node's default printer would echo whatever the error holds), then exit 1.
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);

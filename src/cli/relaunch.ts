@@ -9,6 +9,8 @@ import { SINGLE_THREADED_GC } from '../util/gc-mode.ts';
 
 /** Set in the relaunched process (so that it never relaunches again); set it yourself to keep one process. */
 export const NO_RELAUNCH_ENV = 'FIND_CAPACITY_NO_RELAUNCH';
+/** The pid of the process that relaunched this one, in the relaunched process's environment. */
+const RELAUNCHER_ENV = 'FIND_CAPACITY_RELAUNCHER_PID';
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** What this process exits with when its launcher went away first (nobody reads it): interrupted. */
 const LAUNCHER_GONE_EXIT = 130;
@@ -38,7 +40,7 @@ export function relaunch(flags: readonly string[]): Promise<number | null> {
   const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
     stdio: 'inherit',
     detached: true,
-    env: { ...process.env, [NO_RELAUNCH_ENV]: '1' },
+    env: { ...process.env, [NO_RELAUNCH_ENV]: '1', [RELAUNCHER_ENV]: String(process.pid) },
   });
   // Job control: the child's group has no terminal, so the kernel would discard a SIGTSTP sent to it; SIGSTOP it.
   const handlers: [NodeJS.Signals, () => void][] = [
@@ -59,4 +61,25 @@ export function relaunch(flags: readonly string[]): Promise<number | null> {
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });
+}
+
+/** In a relaunched process: the pid of the process that relaunched it, while it is still its parent; else null. */
+export function relauncherPid(): number | null {
+  const pid = Number(process.env[RELAUNCHER_ENV]);
+  return pid > 0 && pid === process.ppid ? pid : null;
+}
+
+/**
+ * In a relaunched process: when the relauncher goes away (SIGKILL), stop as on SIGTERM, once, as every command does
+ * (a run writes its report); without this an agent or a simulator would outlive a `kill -9` of what the user started.
+ */
+export function followRelauncher(): void {
+  const pid = relauncherPid();
+  if (pid === null) return;
+  const watch = setInterval(() => {
+    if (process.ppid === pid) return;
+    clearInterval(watch);
+    process.stderr.write(`\nthe launching process (pid ${pid}) went away\n`);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
 }

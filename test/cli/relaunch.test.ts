@@ -151,3 +151,57 @@ describe.runIf(taskset)('the CLI on one CPU, under job control', () => {
     expect(summaryIn(dir).interrupted).toBe(false);
   });
 });
+
+describe.runIf(taskset)('the CLI on one CPU, when what started it is killed', () => {
+  it('a run stops gracefully once (as on SIGTERM) and writes its report', async () => {
+    const dir = tempDir();
+    const file = writeProfile(
+      dir,
+      'p.yaml',
+      simProfile({
+        slots: 8,
+        concurrency: '[2, 4, 6, 8]',
+        slo: lax,
+        warmup: '200ms',
+        duration: '1s',
+        tokens: 20,
+        extra: quick,
+      }),
+    );
+    let killed = false;
+    // The relaunched run holds the same output pipes: the result comes when it has ended too.
+    const r = await runCli([file, '--out', dir], {
+      prefix: pinned,
+      onStderr: (text, child) => {
+        if (!killed && /stage 1: concurrency 4 \(ramp\)/.test(text)) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.stderr).toMatch(/the launching process \(pid \d+\) went away/);
+    expect(r.stderr.match(/SIGTERM: stopping/g)).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/again: exiting at once/);
+    const summary = summaryIn(dir);
+    expect(summary.interrupted).toBe(true);
+  });
+
+  it('an agent stops instead of outliving it', async () => {
+    let killed = false;
+    const r = await runCli(['agent', '--listen', '127.0.0.1:0'], {
+      prefix: pinned,
+      env: { FIND_CAPACITY_AGENT_TOKEN: 'relaunch-test-token-0123456789abcdef' },
+      timeoutMs: 20_000,
+      onStdout: (text, child) => {
+        if (!killed && /agent listening on/.test(text)) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(r.stderr).toMatch(/went away/);
+  });
+});
