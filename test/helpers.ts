@@ -68,6 +68,22 @@ export function runCli(
   });
 }
 
+/**
+ * Four 1 s stages (concurrency 2 to 8) whose SLO always holds and whose generator checks never fail: a run long enough
+ * to interrupt at its second stage ("stage 1: concurrency 4 (ramp)" on stderr), judged the same on any machine.
+ */
+export function interruptibleProfile(): string {
+  return simProfile({
+    slots: 8,
+    concurrency: '[2, 4, 6, 8]',
+    slo: ['p99(ttft) < 5s', 'success_rate >= 90%'],
+    warmup: '200ms',
+    duration: '1s',
+    tokens: 20,
+    extra: 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}',
+  });
+}
+
 /** A profile against the built-in simulator with a knee at `slots` (TTFT regimes far apart). */
 export function simProfile(o: {
   name?: string;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { interruptibleProfile, runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 
 // The verdicts only drive the exit code here: no confirmation, and a busy machine's event loop never makes a stage
 // INVALID. Short stages: 20 tokens still put a 400 ms request between the TTFT regimes either side of the knee.
@@ -140,19 +140,7 @@ describe.concurrent('find-capacity exit codes', () => {
 
   it('130 on SIGINT: stops, judges the completed stages, writes summary.json marked interrupted', async () => {
     const dir = tempDir();
-    const file = writeProfile(
-      dir,
-      'p.yaml',
-      simProfile({
-        slots: 8,
-        concurrency: '[2, 4, 6, 8]',
-        slo: lax,
-        warmup: '200ms',
-        duration: '1s',
-        tokens: 20,
-        extra: 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}',
-      }),
-    );
+    const file = writeProfile(dir, 'p.yaml', interruptibleProfile());
     let sent = false;
     const r = await runCli([file, '--out', dir], {
       onStderr: (text, child) => {

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NO_RELAUNCH_ENV, relaunchFlags } from '../../src/cli/relaunch.ts';
-import { runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
+import { interruptibleProfile, runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 
 const linux = { cpus: 1, execArgv: [], env: {}, platform: 'linux' as const };
 
@@ -23,8 +23,17 @@ describe('relaunchFlags', () => {
 
 const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = ['taskset', '-c', '0'];
-const lax = ['p99(ttft) < 5s', 'success_rate >= 90%'];
-const quick = 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}';
+/** Two short stages whose SLO always holds: the run ends with exit 5, no knee up to the highest level. */
+const twoStages = (): string =>
+  simProfile({
+    slots: 4,
+    concurrency: '[1, 2]',
+    slo: ['p99(ttft) < 5s', 'success_rate >= 90%'],
+    warmup: '100ms',
+    duration: '300ms',
+    tokens: 5,
+    extra: 'verdict: {max_extensions: 0, max_event_loop_delay: 10s, min_achieved_concurrency: 0%}',
+  });
 
 const childrenOf = (pid: number): number[] =>
   readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
@@ -49,16 +58,7 @@ function summaryIn(dir: string): Summary {
 describe.runIf(taskset)('the CLI on one CPU', () => {
   it('runs with single-threaded GC, says so in summary.json, and without it when not pinned', async () => {
     const dir = tempDir();
-    const profile = simProfile({
-      slots: 4,
-      concurrency: '[1, 2]',
-      slo: lax,
-      warmup: '100ms',
-      duration: '300ms',
-      tokens: 5,
-      extra: quick,
-    });
-    const file = writeProfile(dir, 'p.yaml', profile);
+    const file = writeProfile(dir, 'p.yaml', twoStages());
     const one = await runCli([file, '--out', join(dir, 'one')], { prefix: pinned });
     expect(one.stderr).not.toMatch(/internal error/);
     // Every stage holds the lax SLO: exit 5, no knee up to the highest level.
@@ -75,19 +75,7 @@ describe.runIf(taskset)('the CLI on one CPU', () => {
 
   it('takes a Ctrl-C (SIGINT to the whole process group) as one: a graceful stop, exit 130, the report written', async () => {
     const dir = tempDir();
-    const file = writeProfile(
-      dir,
-      'p.yaml',
-      simProfile({
-        slots: 8,
-        concurrency: '[2, 4, 6, 8]',
-        slo: lax,
-        warmup: '200ms',
-        duration: '1s',
-        tokens: 20,
-        extra: quick,
-      }),
-    );
+    const file = writeProfile(dir, 'p.yaml', interruptibleProfile());
     let sent = false;
     let groups: number[] = [];
     const r = await runCli([file, '--out', dir], {
@@ -118,16 +106,7 @@ describe.runIf(taskset)('the CLI on one CPU', () => {
 describe.runIf(taskset)('the CLI on one CPU, under job control', () => {
   it('stops with Ctrl-Z (SIGTSTP to the group), runs on after SIGCONT and finishes', async () => {
     const dir = tempDir();
-    const profile = simProfile({
-      slots: 4,
-      concurrency: '[1, 2]',
-      slo: lax,
-      warmup: '100ms',
-      duration: '300ms',
-      tokens: 5,
-      extra: quick,
-    });
-    const file = writeProfile(dir, 'p.yaml', profile);
+    const file = writeProfile(dir, 'p.yaml', twoStages());
     let states: string[] = [];
     let stopped = false;
     const r = await runCli([file, '--out', dir], {
@@ -155,19 +134,7 @@ describe.runIf(taskset)('the CLI on one CPU, under job control', () => {
 describe.runIf(taskset)('the CLI on one CPU, when what started it is killed', () => {
   it('a run stops gracefully once (as on SIGTERM) and writes its report', async () => {
     const dir = tempDir();
-    const file = writeProfile(
-      dir,
-      'p.yaml',
-      simProfile({
-        slots: 8,
-        concurrency: '[2, 4, 6, 8]',
-        slo: lax,
-        warmup: '200ms',
-        duration: '1s',
-        tokens: 20,
-        extra: quick,
-      }),
-    );
+    const file = writeProfile(dir, 'p.yaml', interruptibleProfile());
     let killed = false;
     // The relaunched run holds the same output pipes: the result comes when it has ended too.
     const r = await runCli([file, '--out', dir], {
