@@ -96,6 +96,10 @@ export class RequestSender {
       timeout: config.timeouts.totalMs + 60_000,
       defaultHeaders: config.headers,
       logLevel: 'off' as const,
+      // Not from OPENAI_ORG_ID / OPENAI_PROJECT_ID: an account's ids are no business of the endpoint under test;
+      // a profile that wants them sends them in target.headers.
+      organization: null,
+      project: null,
     };
     this.client = new OpenAI({ ...(fetchImpl ? { fetch: fetchImpl } : {}), ...sdkOptions });
     if (this.httpFetch !== null) {

@@ -281,3 +281,46 @@ describe('prepared requests', () => {
     }
   });
 });
+
+describe("the OpenAI account's environment", () => {
+  it('sends no OpenAI-Organization or OpenAI-Project header from OPENAI_ORG_ID / OPENAI_PROJECT_ID, on either path', async () => {
+    const saved = { org: process.env.OPENAI_ORG_ID, project: process.env.OPENAI_PROJECT_ID };
+    process.env.OPENAI_ORG_ID = 'org-from-the-environment';
+    process.env.OPENAI_PROJECT_ID = 'proj-from-the-environment';
+    try {
+      for (const path of ['fast', 'sdk'] as const) {
+        const { profile } = await transportFor(tempDir(), `${base}/v1`);
+        const transport = createTransport({
+          config: transportConfig(profile, `${base}/v1`, 'sk-env-test'),
+          clock: systemClock(performance.now()),
+          redact: (s) => s,
+          path,
+        });
+        seen.length = 0;
+        const rec = await transport.send({
+          id: `env-${path}`,
+          payload: 0,
+          stage: 0,
+          phase: 'window',
+          worker: 0,
+          t0: 0,
+        });
+        transport.close();
+        expect(rec.ok).toBe(true);
+        expect(seen).toHaveLength(1);
+        expect(seen[0]!.headers['x-team'], path).toBe('capacity');
+        expect(
+          Object.keys(seen[0]!.headers).filter((h) => h.startsWith('openai-')),
+          path,
+        ).toEqual([]);
+      }
+    } finally {
+      for (const [k, v] of [
+        ['OPENAI_ORG_ID', saved.org],
+        ['OPENAI_PROJECT_ID', saved.project],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  });
+});
