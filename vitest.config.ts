@@ -23,7 +23,12 @@ const unitFiles = [
 // real: real servers, processes and files, but no verdict depends on measured latency (lax generator health, SLOs
 // far from both regimes, signals, faults, secrets; a starved event loop far beyond any noise), so two files may
 // share the cores.
-const realFiles = ['test/reliability/*.test.ts', 'test/security/secrets.test.ts', 'test/e2e/health.test.ts'];
+const realFiles = [
+  'test/reliability/*.test.ts',
+  'test/security/secrets.test.ts',
+  'test/e2e/health.test.ts',
+  'test/cli/relaunch.test.ts',
+];
 
 export default defineConfig({
   test: {
