@@ -1,7 +1,7 @@
 // `npm run build` (and `prepare`, so at install): compiles src/ into dist/ and writes dist/'s entry files. Plain
 // JavaScript, so it runs before anything is built. The installed package then runs without a TypeScript loader.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,3 +46,8 @@ for (const file of entries(SRC)) {
     `// Built from ${name} by scripts/build.mjs: the compiled module, no TypeScript loader.\n${built}`,
   );
 }
+
+// The bin entries stay executable: `npx find-capacity` links them once (bin-links sets the mode then), and every
+// later build replaces the file; without this, the link made before a rebuild says "Permission denied".
+const { bin } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+for (const target of Object.values(bin ?? {})) chmodSync(join(ROOT, target), 0o755);

@@ -3,7 +3,7 @@
 // JavaScript alone (no TypeScript loader), writing reports/ where it is started. And `npm exec` as the launcher:
 // a supervisor's SIGTERM to npm alone still ends in a written report.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
@@ -65,6 +65,13 @@ describe('the installable package', () => {
     expect(deps.filter((d) => ['tsx', 'typescript', 'esbuild', '@esbuild'].includes(d))).toEqual([]);
     for (const entry of ['dist/sim/host-entry.mjs', 'dist/load/worker-entry.mjs'])
       expect(readFileSync(join(installed, entry), 'utf8')).not.toMatch(/tsx|\.ts'/);
+  });
+
+  it('keeps its bin executable, in the tarball and in a rebuilt working tree (where an npx link points)', () => {
+    const listing = run('tar', ['tzvf', tarball], work).split('\n');
+    expect(listing.find((l) => l.endsWith(' package/dist/cli/main.js'))).toMatch(/^-rwxr-xr-x /);
+    // `npm pack` ran `prepare`, which rebuilt dist/ here.
+    expect(statSync(join(ROOT, 'dist', 'cli', 'main.js')).mode & 0o777).toBe(0o755);
   });
 
   it('--version and --help answer', () => {
