@@ -27,6 +27,8 @@ export interface ProcessFacts {
 export function relaunchFlags(p: ProcessFacts): string[] | null {
   if (p.cpus !== 1 || p.platform === 'win32' || p.env[NO_RELAUNCH_ENV]) return null;
   if (p.execArgv.some((a) => a.endsWith('single-threaded-gc'))) return null;
+  // A debugger is attached to this process (and its port taken): run here, where it can see the run.
+  if (p.execArgv.some((a) => a.startsWith('--inspect'))) return null;
   return [SINGLE_THREADED_GC];
 }
 

@@ -18,6 +18,7 @@ describe('relaunchFlags', () => {
     expect(relaunchFlags({ ...linux, execArgv: ['--no-single-threaded-gc'] })).toBeNull();
     expect(relaunchFlags({ ...linux, env: { [NO_RELAUNCH_ENV]: '1' } })).toBeNull();
     expect(relaunchFlags({ ...linux, platform: 'win32' })).toBeNull();
+    expect(relaunchFlags({ ...linux, execArgv: ['--inspect-brk=9229'] })).toBeNull();
   });
 });
 
