@@ -38,8 +38,8 @@ export function relaunchFlags(p: ProcessFacts): string[] | null {
  * reaches it once, through this process, not twice. When this process's own launcher goes away, it exits and leaves
  * the child to notice (it stops gracefully, as it would have without the relaunch).
  */
-export function relaunch(flags: readonly string[]): Promise<number | null> {
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
+export function relaunch(flags: readonly string[], execPath = process.execPath): Promise<number | null> {
+  const child = spawn(execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
     stdio: 'inherit',
     detached: true,
     env: { ...process.env, [NO_RELAUNCH_ENV]: '1', [RELAUNCHER_ENV]: String(process.pid) },
@@ -53,13 +53,20 @@ export function relaunch(flags: readonly string[]): Promise<number | null> {
   for (const [signal, handler] of handlers) process.on(signal, handler);
   const launcher = process.ppid;
   const watch = setInterval(() => process.ppid !== launcher && process.exit(LAUNCHER_GONE_EXIT), 500).unref();
+  const stopListening = () => {
+    clearInterval(watch);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
   return new Promise((resolve) => {
     let started = false;
     child.once('spawn', () => (started = true));
-    child.once('error', () => !started && resolve(null));
+    child.once('error', () => {
+      if (started) return;
+      stopListening();
+      resolve(null);
+    });
     child.once('exit', (code, signal) => {
-      clearInterval(watch);
-      for (const [signal, handler] of handlers) process.off(signal, handler);
+      stopListening();
       resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
     });
   });

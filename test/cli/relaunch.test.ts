@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NO_RELAUNCH_ENV, relaunchFlags } from '../../src/cli/relaunch.ts';
+import { NO_RELAUNCH_ENV, relaunch, relaunchFlags } from '../../src/cli/relaunch.ts';
 import { interruptibleProfile, runCli, simProfile, tempDir, writeProfile } from '../helpers.ts';
 
 const linux = { cpus: 1, execArgv: [], env: {}, platform: 'linux' as const };
@@ -19,6 +19,15 @@ describe('relaunchFlags', () => {
     expect(relaunchFlags({ ...linux, env: { [NO_RELAUNCH_ENV]: '1' } })).toBeNull();
     expect(relaunchFlags({ ...linux, platform: 'win32' })).toBeNull();
     expect(relaunchFlags({ ...linux, execArgv: ['--inspect-brk=9229'] })).toBeNull();
+  });
+});
+
+describe('relaunch', () => {
+  it('runs here (null) when the child cannot be started, and leaves no signal handler or timer behind', async () => {
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGTSTP', 'SIGCONT'] as const;
+    const before = signals.map((s) => process.listenerCount(s));
+    await expect(relaunch(['--single-threaded-gc'], join(tempDir(), 'no-such-node'))).resolves.toBeNull();
+    expect(signals.map((s) => process.listenerCount(s))).toEqual(before);
   });
 });
 
