@@ -15,7 +15,7 @@ import { makeRedactor } from '../util/secrets.ts';
 import { TOOL_VERSION } from '../version.ts';
 import { AGENT_TOKEN_ENV } from '../load/agent-protocol.ts';
 import { checkAgentList } from '../profile/agents.ts';
-import { followRelauncher, relaunch, relauncherPid, relaunchFlags } from './relaunch.ts';
+import { followRelauncher, relaunch, relauncherPid, relaunchFlags, whenParentGone } from './relaunch.ts';
 
 /** Exit codes, documented in the README ("Exit codes"). */
 export const EXIT = {
@@ -197,17 +197,18 @@ function listenForInterrupts(ac: AbortController): () => void {
   const sigterm = () => interrupt('SIGTERM', 'interrupted by SIGTERM');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
-  const launcher = process.ppid;
   // Relaunched on one CPU, followRelauncher turns the relauncher's going away into one SIGTERM instead.
-  const relaunched = relauncherPid() !== null;
-  const watch = setInterval(() => {
-    if (process.ppid === launcher || relaunched) return;
-    clearInterval(watch);
-    interrupt(`the launching process (pid ${launcher}) went away`, `interrupted: the launching process went away`);
-  }, 500);
-  watch.unref();
+  const stopWatching =
+    relauncherPid() !== null
+      ? () => {}
+      : whenParentGone((launcher) =>
+          interrupt(
+            `the launching process (pid ${launcher}) went away`,
+            `interrupted: the launching process went away`,
+          ),
+        );
   return () => {
-    clearInterval(watch);
+    stopWatching();
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   };

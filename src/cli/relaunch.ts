@@ -51,10 +51,9 @@ export function relaunch(flags: readonly string[], execPath = process.execPath):
     ['SIGCONT', () => child.kill('SIGCONT')],
   ];
   for (const [signal, handler] of handlers) process.on(signal, handler);
-  const launcher = process.ppid;
-  const watch = setInterval(() => process.ppid !== launcher && process.exit(LAUNCHER_GONE_EXIT), 500).unref();
+  const stopWatching = whenParentGone(() => process.exit(LAUNCHER_GONE_EXIT));
   const stopListening = () => {
-    clearInterval(watch);
+    stopWatching();
     for (const [signal, handler] of handlers) process.off(signal, handler);
   };
   return new Promise((resolve) => {
@@ -83,12 +82,23 @@ export function relauncherPid(): number | null {
  * (a run writes its report); without this an agent or a simulator would outlive a `kill -9` of what the user started.
  */
 export function followRelauncher(): void {
-  const pid = relauncherPid();
-  if (pid === null) return;
-  const watch = setInterval(() => {
-    if (process.ppid === pid) return;
-    clearInterval(watch);
+  if (relauncherPid() === null) return;
+  whenParentGone((pid) => {
     process.stderr.write(`\nthe launching process (pid ${pid}) went away\n`);
     process.kill(process.pid, 'SIGTERM');
+  });
+}
+
+/**
+ * Calls `gone` once, with the parent's pid, when this process's parent has gone (it was re-parented); returns the
+ * function that stops watching. Polled: Node has no parent-death signal.
+ */
+export function whenParentGone(gone: (parentPid: number) => void): () => void {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    gone(parent);
   }, 500).unref();
+  return () => clearInterval(watch);
 }
