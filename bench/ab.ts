@@ -1,0 +1,151 @@
+// CPU per chunk of the floor (bare node:http + line splitting) and the transport in one process, in alternating
+// phases. This VM's speed drifts by ±25 % within minutes, which two separate runs cannot tell from a difference of
+// the code; phases of a few seconds, alternated ABAB/BABA, see the same drift. Each phase runs C streams of one client
+// for PHASE_MS and measures its middle; the next starts once they end. Both share one heap and JIT, so the floor
+// pays for some of the tool's garbage: a cross-check of `npm run bench`, not its judge (BENCHMARKS.md).
+//
+//   taskset -c 1 node bin/run-ts.mjs bench/ab.ts [rounds] [concurrency]
+//
+// To compare two variants of the transport, give the second client a switch of its own in `phase`.
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { transportConfig } from '../src/controller/transport-config.ts';
+import { createTransport } from '../src/load/transport.ts';
+import { loadProfile } from '../src/profile/load.ts';
+import { startSimulator } from '../src/sim/index.ts';
+import { systemClock } from '../src/util/clock.ts';
+import { floorLines } from './ref-client.ts';
+
+const clientA = 'floor';
+const clientB = 'tool';
+const ROUNDS = Number(process.argv[2] ?? 8);
+const C = Number(process.argv[3] ?? 100);
+const TOKENS = 64;
+const PHASE_MS = 3500;
+const SKIP_MS = 1000;
+const MEASURE_MS = 2000;
+
+const sim = await startSimulator({
+  preset: 'large',
+  mode: 'process',
+  overrides: {
+    slots: 100_000,
+    step_base_ms: 10,
+    step_per_seq_ms: 0,
+    prefill_ms_per_1k_tokens: 0,
+    jitter: 0,
+    default_max_tokens: TOKENS,
+    first_token_delay_ms: 100,
+  },
+});
+const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as { pid: number };
+spawnSync('taskset', ['-a', '-p', '-c', '0', String(health.pid)], { stdio: 'ignore' });
+
+const origin = performance.now();
+const now = () => performance.now() - origin;
+const text = `target: {base_url: "${sim.baseUrl}", model: sim-llm}
+request:
+  messages: [{role: user, content: "Explain continuous batching in 50 words."}]
+  max_tokens: ${TOKENS}
+  timeouts: {first_token: 20s, idle: 10s, total: 60s}
+ramp: {concurrency: [1]}
+slo: ["success_rate >= 10%"]
+`;
+const { profile } = await loadProfile('ab.yaml', { text, env: {} });
+const transport = createTransport({
+  config: transportConfig(profile, sim.baseUrl, 'EMPTY'),
+  clock: systemClock(origin),
+  redact: (s) => s,
+});
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
+const url = new URL(sim.baseUrl + '/chat/completions');
+const body = JSON.stringify({
+  model: 'sim-llm',
+  messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }],
+  stream: true,
+  max_tokens: TOKENS,
+  stream_options: { include_usage: true },
+});
+let floorChunks = 0;
+function floorRequest(): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on(
+          'data',
+          floorLines(() => floorChunks++),
+        );
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      },
+    );
+    req.on('error', () => resolve());
+    req.end(body);
+  });
+}
+
+let seq = 0;
+/** One phase of `client`: CPU µs per chunk over its middle. */
+async function phase(client: string): Promise<number> {
+  const start = now();
+  const ws = start + SKIP_MS;
+  const we = ws + MEASURE_MS;
+  let cpu0 = process.cpuUsage();
+  let cpu = cpu0;
+  let floor0 = 0;
+  let floor1 = 0;
+  const t0 = setTimeout(() => ((cpu0 = process.cpuUsage()), (floor0 = floorChunks)), ws - now());
+  const t1 = setTimeout(() => ((cpu = process.cpuUsage(cpu0)), (floor1 = floorChunks)), we - now());
+  let chunks = 0;
+  const count = (r: { firstContentAt: number | null; gapsMs: number[] }) => {
+    if (r.firstContentAt === null) return;
+    let t = r.firstContentAt;
+    if (t >= ws && t < we) chunks++;
+    for (const g of r.gapsMs) if ((t += g) >= ws && t < we) chunks++;
+  };
+  await Promise.all(
+    Array.from({ length: C }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, (i * 740) / C));
+      while (now() < start + PHASE_MS) {
+        if (client === 'floor') await floorRequest();
+        else
+          count(
+            await transport.send({ id: `ab-${seq++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() }),
+          );
+      }
+    }),
+  );
+  clearTimeout(t0);
+  clearTimeout(t1);
+  if (client === 'floor') chunks = floor1 - floor0;
+  return (cpu.user + cpu.system) / chunks;
+}
+
+// Warm-up of both, discarded.
+for (const c of [clientA, clientB, clientA, clientB]) await phase(c);
+const a: number[] = [];
+const b: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const order = r % 2 === 0 ? [clientA, clientB] : [clientB, clientA];
+  for (const c of order) (c === clientA ? a : b).push(await phase(c));
+}
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const ratios = a.map((x, i) => b[i]! / x);
+console.log(`${clientA}: ${a.map((x) => x.toFixed(2)).join(' ')} µs/chunk, median ${median(a).toFixed(2)}`);
+console.log(`${clientB}: ${b.map((x) => x.toFixed(2)).join(' ')} µs/chunk, median ${median(b).toFixed(2)}`);
+console.log(
+  `${clientB} ÷ ${clientA} per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${median(ratios).toFixed(3)}`,
+);
+transport.close();
+agent.destroy();
+await sim.stop();
