@@ -4,7 +4,7 @@
 // for PHASE_MS and measures its middle; the next starts once they end. Both share one heap and JIT, so the floor
 // pays for some of the tool's garbage: a cross-check of `npm run bench`, not its judge (BENCHMARKS.md).
 //
-//   taskset -c 1 node bin/run-ts.mjs bench/ab.ts [rounds] [concurrency]
+//   taskset -c 1 node bin/run-ts.mjs bench/ab.ts [rounds] [concurrency] [tokens]
 //
 // To compare two variants of the transport, give the second client a switch of its own in `phase`.
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,9 @@ const clientA = 'floor';
 const clientB = 'tool';
 const ROUNDS = Number(process.argv[2] ?? 8);
 const C = Number(process.argv[3] ?? 100);
-const TOKENS = 64;
+const TOKENS = Number(process.argv[4] ?? 64);
+/** A stream's length in ms (first-token delay + one token per 10 ms step): the stagger of a phase's starts. */
+const STREAM_MS = 100 + TOKENS * 10;
 const PHASE_MS = 3500;
 const SKIP_MS = 1000;
 const MEASURE_MS = 2000;
@@ -115,7 +117,7 @@ async function phase(client: string): Promise<number> {
   };
   await Promise.all(
     Array.from({ length: C }, async (_, i) => {
-      await new Promise((r) => setTimeout(r, (i * 740) / C));
+      await new Promise((r) => setTimeout(r, (i * STREAM_MS) / C));
       while (now() < start + PHASE_MS) {
         if (client === 'floor') await floorRequest();
         else
