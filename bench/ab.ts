@@ -8,13 +8,7 @@
 //
 // To compare two variants of the transport, give the second client a switch of its own in `phase`.
 import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import { transportConfig } from '../src/controller/transport-config.ts';
-import { createTransport } from '../src/load/transport.ts';
-import { loadProfile } from '../src/profile/load.ts';
-import { startSimulator } from '../src/sim/index.ts';
-import { systemClock } from '../src/util/clock.ts';
-import { floorLines } from './ref-client.ts';
+import { benchTransport, chunksWithin, floorRequester, startBenchSimulator } from './one-process.ts';
 
 const clientA = 'floor';
 const clientB = 'tool';
@@ -27,74 +21,15 @@ const PHASE_MS = 3500;
 const SKIP_MS = 1000;
 const MEASURE_MS = 2000;
 
-const sim = await startSimulator({
-  preset: 'large',
-  mode: 'process',
-  overrides: {
-    slots: 100_000,
-    step_base_ms: 10,
-    step_per_seq_ms: 0,
-    prefill_ms_per_1k_tokens: 0,
-    jitter: 0,
-    default_max_tokens: TOKENS,
-    first_token_delay_ms: 100,
-  },
-});
+const sim = await startBenchSimulator(100, TOKENS);
 const health = (await (await fetch(sim.baseUrl.replace(/\/v1$/, '/health'))).json()) as { pid: number };
 spawnSync('taskset', ['-a', '-p', '-c', '0', String(health.pid)], { stdio: 'ignore' });
 
 const origin = performance.now();
 const now = () => performance.now() - origin;
-const text = `target: {base_url: "${sim.baseUrl}", model: sim-llm}
-request:
-  messages: [{role: user, content: "Explain continuous batching in 50 words."}]
-  max_tokens: ${TOKENS}
-  timeouts: {first_token: 20s, idle: 10s, total: 60s}
-ramp: {concurrency: [1]}
-slo: ["success_rate >= 10%"]
-`;
-const { profile } = await loadProfile('ab.yaml', { text, env: {} });
-const transport = createTransport({
-  config: transportConfig(profile, sim.baseUrl, 'EMPTY'),
-  clock: systemClock(origin),
-  redact: (s) => s,
-});
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
-const url = new URL(sim.baseUrl + '/chat/completions');
-const body = JSON.stringify({
-  model: 'sim-llm',
-  messages: [{ role: 'user', content: 'Explain continuous batching in 50 words.' }],
-  stream: true,
-  max_tokens: TOKENS,
-  stream_options: { include_usage: true },
-});
+const transport = await benchTransport(sim.baseUrl, TOKENS, origin);
 let floorChunks = 0;
-function floorRequest(): Promise<void> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.setEncoding('utf8');
-        res.on(
-          'data',
-          floorLines(() => floorChunks++),
-        );
-        res.on('end', resolve);
-        res.on('error', () => resolve());
-      },
-    );
-    req.on('error', () => resolve());
-    req.end(body);
-  });
-}
+const floor = floorRequester(sim.baseUrl, TOKENS, () => floorChunks++);
 
 let seq = 0;
 /** One phase of `client`: CPU µs per chunk over its middle. */
@@ -109,21 +44,24 @@ async function phase(client: string): Promise<number> {
   const t0 = setTimeout(() => ((cpu0 = process.cpuUsage()), (floor0 = floorChunks)), ws - now());
   const t1 = setTimeout(() => ((cpu = process.cpuUsage(cpu0)), (floor1 = floorChunks)), we - now());
   let chunks = 0;
-  const count = (r: { firstContentAt: number | null; gapsMs: number[] }) => {
-    if (r.firstContentAt === null) return;
-    let t = r.firstContentAt;
-    if (t >= ws && t < we) chunks++;
-    for (const g of r.gapsMs) if ((t += g) >= ws && t < we) chunks++;
-  };
   await Promise.all(
     Array.from({ length: C }, async (_, i) => {
       await new Promise((r) => setTimeout(r, (i * STREAM_MS) / C));
       while (now() < start + PHASE_MS) {
-        if (client === 'floor') await floorRequest();
-        else
-          count(
-            await transport.send({ id: `ab-${seq++}`, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() }),
-          );
+        if (client === 'floor') {
+          await floor.request();
+          continue;
+        }
+        // Awaited first: `chunks += f(await …)` would read chunks before the wait and lose the others' counts.
+        const rec = await transport.send({
+          id: `ab-${seq++}`,
+          stage: 0,
+          phase: 'window',
+          worker: 0,
+          payload: 0,
+          t0: now(),
+        });
+        chunks += chunksWithin(rec, ws, we);
       }
     }),
   );
@@ -149,5 +87,5 @@ console.log(
   `${clientB} ÷ ${clientA} per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${median(ratios).toFixed(3)}`,
 );
 transport.close();
-agent.destroy();
+floor.close();
 await sim.stop();
