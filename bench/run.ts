@@ -15,7 +15,7 @@
 // (find-capacity's stage runner + transport + JSONL writer), tool:sdk (the same with the SDK's own fetch and web
 // streams). With taskset and 2+ CPUs the simulator (and this process) run on CPU 0 and the client on CPU 1, so that
 // neither takes the other's core (--no-pin: let the scheduler place them). Each tool run is paired with the floor run
-// just before it: the pairs table prints both TTFT-overhead p99s side by side (difference and ratio) and the CPU
+// of its repeat, every other repeat in reverse order (ref, tool, tool, ref): the pairs table prints both TTFT-overhead p99s side by side (difference and ratio) and the CPU
 // ratio, and the targets are judged on the medians over --repeat pairs. Per run, the overhead's tail is attributed:
 // its sending and receiving sides, how bunched it is in time, and how much of it waited behind a GC pause.
 // Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof; BENCH_TOOL_NODE_ARGS: the tool's only), BENCH_PROFILE_DIR (a CPU profile of each
@@ -310,9 +310,12 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const p of points) {
       // With worker threads the floor is the one-process reference of the same point: no second ref run.
-      for (const client of p.workers > 1 ? o.clients.filter((c) => c !== 'ref') : o.clients) {
+      // Every other repeat runs the clients in reverse (floor, tool, tool, floor): a drift of the VM's speed over the
+      // runs then favours neither side of the pairs.
+      const clients = rep % 2 === 1 ? [...o.clients].reverse() : o.clients;
+      for (const client of p.workers > 1 ? clients.filter((c) => c !== 'ref') : clients) {
         const tag = `b${n++}-${client.replace(/\W/g, '')}-${p.concurrency}x${p.workers}`;
-        const row = await runOne(p, client, o, dir, tag);
+        const row = { ...(await runOne(p, client, o, dir, tag)), repeat: rep };
         rows.push(row);
         console.log(
           `  ${client.padEnd(4)} C=${String(p.concurrency).padStart(5)} ITL=${p.itlMs}ms T=${p.tokens} W=${row.workers}: ${f(row.chunksPerS, 0)} chunks/s, ${f(row.cpuUsPerChunk)} µs/chunk, ` +

@@ -10,6 +10,8 @@ export interface Row extends Omit<PointResult, 'client'> {
   /** The simulator's first-token delay. */
   ttftMs: number;
   tokens: number;
+  /** Which repeat of the points the run belongs to: a tool run is paired with the floor run of its repeat. */
+  repeat?: number;
   chunksPerS: number;
   cpuUsPerChunk: number;
   cpuPercent: number;
@@ -112,6 +114,10 @@ function refFor(rows: Row[], r: Row): Row | undefined {
     x.itlMs === r.itlMs &&
     x.tokens === r.tokens &&
     x.ttftMs === r.ttftMs;
+  if (r.repeat !== undefined) {
+    const ofRepeat = rows.find((x) => same(x) && x.repeat === r.repeat);
+    if (ofRepeat) return ofRepeat;
+  }
   const i = rows.indexOf(r);
   for (let k = i; k >= 0; k--) if (same(rows[k]!)) return rows[k];
   return rows.find(same);
@@ -206,7 +212,7 @@ interface Pair {
   p99Ratio: number | null;
 }
 
-/** The one-thread tool runs of each point with their floor (the ref run just before): interleaved pairs. */
+/** The one-thread tool runs of each point with their floor (the ref run of the same repeat, else the one before). */
 export function pairedPoints(rows: Row[]): { label: string; concurrency: number; itlMs: number; pairs: Pair[] }[] {
   const points = new Map<string, { label: string; concurrency: number; itlMs: number; pairs: Pair[] }>();
   for (const tool of rows.filter((r) => r.client === 'tool' && r.workers === 1)) {

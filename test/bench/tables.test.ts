@@ -40,6 +40,19 @@ describe('bench tables', () => {
     expect(at250[2]!.p99Ratio).toBeCloseTo(9 / 7, 10);
   });
 
+  it('pairs a tool run with the floor run of its repeat when a repeat runs the tool first', () => {
+    // `--repeat 2` runs ref, tool, then tool, ref: the second tool run's floor comes after it.
+    const abba = [
+      { ...row('ref', 100, 10, 5), repeat: 0 },
+      { ...row('tool', 100, 12, 6), repeat: 0 },
+      { ...row('tool', 100, 11, 7), repeat: 1 },
+      { ...row('ref', 100, 8, 4), repeat: 1 },
+    ];
+    const pairs = pairedPoints(abba)[0]!.pairs;
+    expect(pairs.map((q) => q.cpuRatio)).toEqual([1.2, 1.375]);
+    expect(pairs.map((q) => q.p99Diff)).toEqual([1, 3]);
+  });
+
   it('prints tool and floor side by side with the difference, the ratio and their medians', () => {
     const table = formatPairs(rows);
     expect(table).toContain(
