@@ -16,6 +16,7 @@ const unitFiles = [
   'test/report/charts.test.ts',
   'test/report/html.test.ts',
   'test/report/render-svg.test.ts',
+  'test/report/environment.test.ts',
   'test/sim/config.test.ts',
   'test/sim/engine.test.ts',
   'test/bench/*.test.ts',

@@ -3,6 +3,7 @@
 import type { Difference } from '../model/compare.ts';
 import type { Profile } from '../profile/types.ts';
 import { planLevels } from '../profile/plan.ts';
+import { cpusText, nodeText } from '../report/environment.ts';
 import { formatDuration } from '../util/units.ts';
 import type { RunDir } from './run-dir.ts';
 
@@ -91,9 +92,7 @@ function stageOf(p: Profile): string {
 
 function environmentOf(run: RunDir): string {
   const e = run.summary?.environment;
-  if (!e) return 'unknown';
-  const available = e.cpus_available != null && e.cpus_available < e.cpus ? ` (${e.cpus_available} available)` : '';
-  return `${e.platform}, ${e.cpus} CPUs${available}, Node ${e.node}${e.gc === 'single-threaded' ? ', single-threaded GC' : ''}`;
+  return e ? `${e.platform}, ${cpusText(e)}, Node ${nodeText(e)}` : 'unknown';
 }
 
 /** Differences worth knowing that do not change what was measured. */

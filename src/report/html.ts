@@ -8,6 +8,7 @@ import { reportCharts, VERDICT_COLORS } from './charts.ts';
 import { chartFigure, esc, pageHead } from './html-parts.ts';
 import { kneeExplanationHtml, serverMetricsChart, serverStageDetail } from './server-report.ts';
 import type { StageJson, SummaryJson } from './summary.ts';
+import { cpusText, nodeText } from './environment.ts';
 import { headline } from './terminal.ts';
 import { slaTiersSection, TIERS_CSS } from './tiers-html.ts';
 import { trafficSection } from './traffic.ts';
@@ -440,18 +441,12 @@ function runDetails(s: SummaryJson): string {
       `${fmtInt(s.totals.requests)} requests judged, ${fmtInt(s.totals.ok)} successful, ${fmtInt(s.totals.output_tokens)} output tokens`,
     ],
     ['find-capacity', esc(s.tool_version)],
-    ['Node.js', `${esc(s.environment.node)}${s.environment.gc === 'single-threaded' ? ', single-threaded GC' : ''}`],
-    ['Platform', `${esc(s.environment.platform)}, ${cpuCount(s.environment.cpus, s.environment.cpus_available)}`],
+    ['Node.js', esc(nodeText(s.environment))],
+    ['Platform', `${esc(s.environment.platform)}, ${cpusText(s.environment)}`],
   );
   const dl = `<dl class="details">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
   const profile = `<h3>Profile (redacted)</h3><p class="small">Header secrets and URL credentials are removed; the API key is never part of the profile.${(p.request?.payloads?.length ?? 0) > MAX_PAYLOADS_SHOWN ? ` Showing ${MAX_PAYLOADS_SHOWN} of ${p.request.payloads.length} request payloads.` : ''}</p><pre class="profile">${esc(compactJson(profileForReport(p)))}</pre>`;
   return `<section id="run"><h2>Run details</h2>${dl}${profile}</section>`;
-}
-
-/** "2 CPUs", or "2 CPUs (1 available to find-capacity)" when it was pinned to fewer. */
-function cpuCount(cpus: number, available: number | null | undefined): string {
-  const all = `${cpus} CPU${cpus === 1 ? '' : 's'}`;
-  return available != null && available < cpus ? `${all} (${available} available to find-capacity)` : all;
 }
 
 const DEFINITIONS: [string, string][] = [
