@@ -15,12 +15,13 @@
 // (find-capacity's stage runner + transport + JSONL writer), tool:sdk (the same with the SDK's own fetch and web
 // streams). With taskset and 2+ CPUs the simulator (and this process) run on CPU 0 and the client on CPU 1, so that
 // neither takes the other's core (--no-pin: let the scheduler place them). Each tool run is paired with the floor run
-// of its repeat, every other repeat in reverse order (ref, tool, tool, ref): the pairs table prints both TTFT-overhead p99s side by side (difference and ratio) and the CPU
-// ratio, and the targets are judged on the medians over --repeat pairs. Per run, the overhead's tail is attributed:
-// its sending and receiving sides, how bunched it is in time, and how much of it waited behind a GC pause.
-// Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof; BENCH_TOOL_NODE_ARGS: the tool's only), BENCH_PROFILE_DIR (a CPU profile of each
-// measurement window), BENCH_PROMOTED_DIR (a sampling heap profile of the window's allocations that outlived the
-// young generation), BENCH_MARK (print the window's edges on the monotonic clock, for `perf report --time`),
+// of its repeat, every other repeat in reverse order (ref, tool, tool, ref): the pairs table prints both TTFT-overhead
+// p99s side by side (difference and ratio) and the CPU ratio, and the targets are judged on the medians over --repeat
+// pairs. Per run, the overhead's tail is attributed: its sending and receiving sides, how bunched it is in time, and
+// how much of it waited behind a GC pause.
+// Env: BENCH_NODE_ARGS (flags for the client process, e.g. --cpu-prof; BENCH_TOOL_NODE_ARGS: the tool's only),
+// BENCH_PROFILE_DIR (a CPU profile of each measurement window), BENCH_PROMOTED_DIR (a sampling heap profile of the
+// window's allocations that outlived the young generation), BENCH_MARK (print the window's edges on the monotonic clock, for `perf report --time`),
 // BENCH_WRAP (a command to run the client under, e.g. perf record).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
