@@ -11,6 +11,7 @@ const unitFiles = [
   'test/load/record-fold.test.ts',
   'test/load/tally.test.ts',
   'test/load/sse.test.ts',
+  'test/load/h1-parser.test.ts',
   'test/load/executor-fake-clock.test.ts',
   'test/report/golden.test.ts',
   'test/report/charts.test.ts',

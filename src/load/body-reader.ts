@@ -1,14 +1,16 @@
 // Reading a response's body into the record fold: the whole text of a non-streaming response, or a streamed body
-// through the SSE scanner, from a Node stream (fast path, plain 'data' callbacks: no promise and no web-stream
-// machinery per chunk) or a web stream (the SDK's fetch); both give the fold the same timestamped events.
+// through the SSE scanner, from the wire sender's body (fast path: a plain callback per read), a Node stream (the
+// SDK over node:http) or a web stream (the SDK's fetch); all give the fold the same timestamped events.
 import type { Readable } from 'node:stream';
+import type { BodySink, WireBody } from './wire.ts';
 import type { Clock } from '../util/clock.ts';
 import type { RecordFold } from './record-fold.ts';
 import { ChunkShape, SseScanner, interpretPayload, parseObject } from './sse.ts';
 
-/** A response as the transport reads it: the body as a Node stream (fast path), or a web stream (the SDK's fetch). */
+/** A response as the transport reads it: its body from the wire sender, as a Node stream, or as a web stream. */
 export interface Reply {
   status: number;
+  wire: WireBody | null;
   node: Readable | null;
   web: ReadableStream<Uint8Array> | null;
 }
@@ -97,6 +99,12 @@ class StreamEvents {
 /** The whole body as text. */
 export async function readText(reply: Reply): Promise<string> {
   if (reply.web !== null) return new Response(reply.web).text();
+  const wire = reply.wire;
+  if (wire !== null)
+    return new Promise((resolve, reject) => {
+      let text = '';
+      wire.read({ data: (s) => ((text += s), false), end: () => resolve(text), error: reject });
+    });
   const node = reply.node;
   if (node === null) return '';
   return new Promise((resolve, reject) => {
@@ -122,15 +130,44 @@ export function readBody(
 ): Promise<void> {
   if (!stream) return readText(reply).then((text) => fold.completion(clock.now(), text));
   // The reply itself is not kept while the stream lasts: what lives as long as a stream is promoted by the GC.
-  const { node, web } = reply;
-  if (node === null && web === null) {
+  const { wire, node, web } = reply;
+  if (wire === null && node === null && web === null) {
     fold.noBody(clock.now());
     return Promise.resolve();
   }
   const useShapes = shapes && fold.answer === null;
   const events = new StreamEvents(fold, useShapes);
-  const reading = node !== null ? readNodeStream(node, events, clock) : readWebStream(web!, events, clock);
+  const reading =
+    wire !== null
+      ? readWireBody(wire, events, clock)
+      : node !== null
+        ? readNodeStream(node, events, clock)
+        : readWebStream(web!, events, clock);
   return reading.then(() => fold.endOfBody(clock.now()));
+}
+
+function readWireBody(body: WireBody, events: StreamEvents, clock: Clock): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const sink: BodySink = {
+      data(text) {
+        const t = (events.t = clock.now());
+        events.fold.activity(t);
+        if (!events.scanner.push(text)) return false;
+        // After [DONE] the rest of the response is read, so that the connection goes back to the pool.
+        if (events.done) body.release();
+        else body.destroy();
+        resolve();
+        return true;
+      },
+      end() {
+        events.t = clock.now();
+        events.scanner.flush();
+        resolve();
+      },
+      error: reject,
+    };
+    body.read(sink);
+  });
 }
 
 function readNodeStream(node: Readable, events: StreamEvents, clock: Clock): Promise<void> {

@@ -13,8 +13,12 @@ export const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 /** A response's headers as web Headers (what the SDK's error types and the Response constructor take). */
 export function headersOf(res: IncomingMessage): Headers {
+  return headersOfRaw(res.rawHeaders);
+}
+
+/** A raw header list (name, value, …) as web Headers. */
+export function headersOfRaw(raw: readonly string[]): Headers {
   const h = new Headers();
-  const raw = res.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
   return h;
 }

@@ -1,38 +1,39 @@
 // Prepared requests: the transport's fast path asks the openai SDK to build each payload's request ONCE (URL with
 // its query, method, auth, every header the SDK sends, the JSON body), captured at its fetch; every request then
-// re-sends those bytes over node:http with only its own x-request-id. The SDK stays the request builder (auth,
+// re-sends those bytes over its own keep-alive connections (wire.ts) with only its own x-request-id. The SDK stays the request builder (auth,
 // Azure's api-version query, default headers, its x-stainless-* headers), and error statuses still become its own
 // error types, built by its own APIError.generate from the body as the SDK would.
 // Why: measured in bench/ (BENCHMARKS.md), the SDK's per-request machinery (async option/header building, log-detail
 // objects built even with logging off, an AbortController and a timer per request, a web Headers and a Response per
 // reply) was most of the fast path's remaining cost over raw node:http at 100 streams: objects that live as long as a
 // request are promoted and marked by the GC, and each major GC de-optimises the hot node:http functions.
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
+import http from 'node:http';
 import { urlToHttpOptions } from 'node:url';
-import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
-import { Exchange, NO_BODY_STATUS, decodedBody, headersOf, keepAliveAgents, type AbortLink } from './http-fetch.ts';
+import { headersOfRaw, type AbortLink } from './http-fetch.ts';
+import { ConnPool, rawHeaderValue, wireExchange, type WireBody, type WireResponse } from './wire.ts';
 
 export interface PreparedRequest {
   url: URL;
   isHttps: boolean;
-  /** Where node:http sends it, taken from `url` once: a URL given per request costs node a dictionary-mode copy. */
+  /** Where it is sent (host, port, path), taken from `url` once. */
   target: RequestTarget;
   method: string;
   /** Raw header list (name, value, …) as the SDK built it, without x-request-id; with host and content-length. */
   headers: readonly string[];
   body: Buffer;
+  /** The request line and header lines as sent (latin1), up to the x-request-id line each request adds. */
+  head: string;
+  /** The body as text when the whole request can be written as one string (an ASCII head, a UTF-8 body). */
+  text: string | null;
 }
 
-/** The parts of a URL node:http's request options take, as node's own urlToHttpOptions reads them. */
+/** The parts of a URL a request is sent with, as node's own urlToHttpOptions reads them (ports filled in). */
 export interface RequestTarget {
   protocol: string;
   hostname: string;
-  port: number | undefined;
+  port: number;
   path: string;
   auth: string | undefined;
 }
@@ -42,7 +43,7 @@ export function requestTarget(url: URL): RequestTarget {
   return {
     protocol: o.protocol ?? url.protocol,
     hostname: o.hostname ?? url.hostname,
-    port: o.port === undefined ? undefined : Number(o.port),
+    port: o.port === undefined || o.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(o.port),
     path: o.path ?? url.pathname,
     auth: o.auth ?? undefined,
   };
@@ -104,14 +105,43 @@ export async function capture(
     if (k !== 'x-request-id' && k !== 'host' && k !== 'content-length') headers.push(k, v);
   });
   headers.push('content-length', String(bodyBuf.byteLength));
-  return {
+  const target = requestTarget(url);
+  return wireForm({
     url,
     isHttps: url.protocol === 'https:',
-    target: requestTarget(url),
+    target,
     method: (captured.init.method ?? 'POST').toUpperCase(),
     headers,
     body: bodyBuf,
-  };
+    head: '',
+    text: null,
+  });
+}
+
+const ASCII_HEAD = /^[\x20-\x7e\r\n\t]*$/;
+
+/**
+ * `p` with its bytes as sent: the request line and headers (checked as node:http checks them: a bad character is an
+ * error of the payload, not a broken request), node:http's `connection: keep-alive` and Basic auth from the URL.
+ */
+function wireForm(p: PreparedRequest): PreparedRequest {
+  const lines = [`${p.method} ${p.target.path} HTTP/1.1`];
+  const names = new Set<string>();
+  for (let i = 0; i + 1 < p.headers.length; i += 2) {
+    const name = p.headers[i]!;
+    const value = p.headers[i + 1]!;
+    http.validateHeaderName(name);
+    http.validateHeaderValue(name, value);
+    names.add(name.toLowerCase());
+    lines.push(`${name}: ${value}`);
+  }
+  if (!names.has('connection')) lines.push('connection: keep-alive');
+  if (p.target.auth !== undefined && !names.has('authorization'))
+    lines.push(`authorization: Basic ${Buffer.from(p.target.auth).toString('base64')}`);
+  const head = lines.join('\r\n') + '\r\n';
+  const text = p.body.toString('utf8');
+  const asText = ASCII_HEAD.test(head) && Buffer.byteLength(text) === p.body.byteLength;
+  return { ...p, head, text: asText ? text : null };
 }
 
 /** The same request with another JSON body: every header as the SDK built it, the content-length of `json`. */
@@ -120,17 +150,18 @@ export function withBody(p: PreparedRequest, json: string): PreparedRequest {
   const headers = [...p.headers];
   for (let i = 0; i < headers.length; i += 2)
     if (headers[i] === 'content-length') headers[i + 1] = String(body.byteLength);
-  return { ...p, headers, body };
+  return wireForm({ ...p, headers, body });
 }
 
 /**
- * A 2xx reply: its body as a Node stream (decoded if the server compressed it), or null when the status has none.
- * Shaped as the transport's Reply, so that a request's promise is the transport's with no step in between.
+ * A 2xx reply: its body (decoded if the server compressed it), or null when the status has none. Shaped as the
+ * transport's Reply, so that a request's promise is the transport's with no step in between.
  */
 export interface PreparedReply {
   status: number;
-  node: Readable | null;
+  node: null;
   web: null;
+  wire: WireBody | null;
 }
 
 export interface PreparedSender {
@@ -153,8 +184,8 @@ const MAX_REDIRECTS = 5;
 const MAX_STALE_RETRIES = 2;
 /** Idle at least this long before reuse: a server's idle timeout can have closed the connection meanwhile. */
 const STALE_IDLE_MS = 1000;
-const IDLE_SINCE = Symbol('idleSince');
-type PooledSocket = Socket & { [IDLE_SINCE]?: number };
+/** What a request id may hold: it goes into a header line as it is. */
+const REQUEST_ID = /^[\x21-\x7e]+$/;
 
 /** The error of a connection the server closed before answering: only then is a request on a reused socket re-sent. */
 function closedBeforeAnswer(err: Error): boolean {
@@ -162,66 +193,64 @@ function closedBeforeAnswer(err: Error): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-function bodyText(body: Readable): Promise<string> {
+/** The whole body as text; a body cut short still explains the status (the SDK too uses whatever text it got). */
+function bodyText(body: WireBody): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
-    body.setEncoding('utf8');
-    body.on('data', (s: string) => (text += s));
-    body.on('end', () => resolve(text));
-    // A body cut short still explains the status: the SDK too uses whatever text it got (or the error's message).
-    body.on('error', (err) => resolve(text || err.message));
-    body.on('close', () => resolve(text));
+    body.read({
+      data: (s) => ((text += s), false),
+      end: () => resolve(text),
+      error: (err) => resolve(text || err.message),
+    });
   });
 }
 
 /** The SDK's error for a non-2xx response, built as the SDK builds it (body parsed as JSON when it is JSON). */
-async function statusError(res: IncomingMessage, body: Readable): Promise<APIError> {
-  const text = await bodyText(body);
+async function statusError(res: WireResponse): Promise<APIError> {
+  const headers = headersOfRaw(res.rawHeaders);
+  if (res.body === null) return APIError.generate(res.status, undefined, undefined, headers);
+  const text = await bodyText(res.body);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  return APIError.generate(
-    res.statusCode,
-    json as object | undefined,
-    json === undefined ? text : undefined,
-    headersOf(res),
-  );
+  return APIError.generate(res.status, json as object | undefined, json === undefined ? text : undefined, headers);
 }
 
-/** node:http's options for one sending of `p`: one object of a fixed shape, its headers with the request's id. */
-function requestOptions(
-  p: PreparedRequest,
-  requestId: string,
-  agents: ReturnType<typeof keepAliveAgents>,
-): http.RequestOptions {
-  const headers = p.headers.slice();
-  headers.push('x-request-id', requestId);
-  const t = p.target;
-  return {
-    protocol: t.protocol,
-    hostname: t.hostname,
-    port: t.port,
-    path: t.path,
-    auth: t.auth,
-    method: p.method,
-    headers,
-    agent: p.isHttps ? agents.https : agents.http,
-  };
+/** The request as written: one string when it can be, else the head's bytes and the body's. */
+function requestBytes(p: PreparedRequest, requestId: string): string | Buffer {
+  const head = `${p.head}x-request-id: ${requestId}\r\n\r\n`;
+  return p.text !== null ? head + p.text : Buffer.concat([Buffer.from(head, 'latin1'), p.body]);
+}
+
+/** Where a redirect goes, when it is followed; else the error that says why not. */
+function redirectTarget(p: PreparedRequest, status: number, location: string, hops: number): URL | Error {
+  let to: URL | null = null;
+  try {
+    to = new URL(location, p.url);
+  } catch {
+    to = null;
+  }
+  if (to !== null && (status === 307 || status === 308) && to.origin === p.url.origin && hops < MAX_REDIRECTS)
+    return to;
+  const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
+  const why =
+    hops >= MAX_REDIRECTS ? `more than ${MAX_REDIRECTS} redirects` : 'only a 307/308 to the same origin is followed';
+  return new Error(`HTTP ${status} redirect to ${where} not followed (${why}): set target.base_url to the final URL`);
 }
 
 export function createPreparedSender(): PreparedSender {
-  const agents = keepAliveAgents();
-  for (const a of [agents.http, agents.https]) a.on('free', (s: PooledSocket) => (s[IDLE_SINCE] = performance.now()));
+  const pool = new ConnPool();
   return {
     send(p, requestId, link) {
+      if (!REQUEST_ID.test(requestId))
+        return Promise.reject(new Error(`invalid request id ${JSON.stringify(requestId)}`));
       return send(p, requestId, link, 0, 0);
     },
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      pool.close();
     },
   };
 
@@ -233,55 +262,36 @@ export function createPreparedSender(): PreparedSender {
     retries: number,
   ): Promise<PreparedReply> {
     if (link.aborted) return Promise.reject(link.aborted);
-    return new Promise<PreparedReply>((resolve, reject) => {
-      const req = (p.isHttps ? https : http).request(requestOptions(p, requestId, agents));
-      const sentAt = performance.now();
-      const ex = new Exchange(req, null, link, (err) => {
-        const idleSince = (req.socket as PooledSocket | null)?.[IDLE_SINCE];
-        const wasIdle = req.reusedSocket && idleSince !== undefined && sentAt - idleSince >= STALE_IDLE_MS;
-        if (wasIdle && retries < MAX_STALE_RETRIES && link.aborted === null && closedBeforeAnswer(err))
-          send(p, requestId, link, hops, retries + 1).then(resolve, reject);
-        else reject(err);
-      });
-      req.once('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400 && status !== 304 && res.headers.location !== undefined) {
-          res.resume();
-          ex.finish();
-          let to: URL | null = null;
-          try {
-            to = new URL(res.headers.location, p.url);
-          } catch {
-            to = null;
-          }
-          if (to !== null && (status === 307 || status === 308) && to.origin === p.url.origin && hops < MAX_REDIRECTS) {
-            send({ ...p, url: to, target: requestTarget(to) }, requestId, link, hops + 1, retries).then(
-              resolve,
-              reject,
-            );
-          } else {
-            const where = to === null ? 'an invalid location' : `${to.origin}${to.pathname}`;
-            const why =
-              hops >= MAX_REDIRECTS
-                ? `more than ${MAX_REDIRECTS} redirects`
-                : 'only a 307/308 to the same origin is followed';
-            reject(
-              new Error(
-                `HTTP ${status} redirect to ${where} not followed (${why}): set target.base_url to the final URL`,
-              ),
-            );
-          }
-          return;
-        }
-        ex.attach(res);
-        const body = NO_BODY_STATUS.has(status) || p.method === 'HEAD' ? null : decodedBody(res);
-        if (body === null) res.resume();
-        if (status >= 200 && status < 300) resolve({ status, node: body, web: null });
-        else if (body === null) reject(APIError.generate(status, undefined, undefined, new Headers()));
-        else statusError(res, body).then(reject, reject);
-      });
-      ex.listen();
-      req.end(p.body);
-    });
+    const sent = { idleMs: null as number | null };
+    const target = { isHttps: p.isHttps, hostname: p.target.hostname, port: p.target.port };
+    return wireExchange(pool, target, requestBytes(p, requestId), p.method === 'HEAD', link, sent).then(
+      (res) => replied(p, requestId, link, hops, retries, res),
+      (err: Error) => {
+        const stale = sent.idleMs !== null && sent.idleMs >= STALE_IDLE_MS && closedBeforeAnswer(err);
+        if (stale && retries < MAX_STALE_RETRIES && link.aborted === null)
+          return send(p, requestId, link, hops, retries + 1);
+        throw err;
+      },
+    );
+  }
+
+  function replied(
+    p: PreparedRequest,
+    requestId: string,
+    link: AbortLink,
+    hops: number,
+    retries: number,
+    res: WireResponse,
+  ): Promise<PreparedReply> | PreparedReply {
+    const { status } = res;
+    if (status >= 200 && status < 300) return { status, node: null, web: null, wire: res.body };
+    const location =
+      status >= 300 && status < 400 && status !== 304 ? rawHeaderValue(res.rawHeaders, 'location') : null;
+    if (location === null) return statusError(res).then((err) => Promise.reject(err));
+    // The redirect's own body is read and dropped: the connection goes back to the pool.
+    res.body?.read({ data: () => false, end: () => {}, error: () => {} });
+    const to = redirectTarget(p, status, location, hops);
+    if (to instanceof Error) throw to;
+    return send(wireForm({ ...p, url: to, target: requestTarget(to) }), requestId, link, hops + 1, retries);
   }
 }

@@ -1,6 +1,6 @@
 // Sending: a planned request out, its response (status, and the body as a Node or a web stream) back. The official
 // `openai` SDK builds the request (auth, headers, Azure query, error types). Fast path: the SDK builds each payload's
-// request once and every request re-sends it over node:http with its own x-request-id (prepared.ts). The 'sdk' path
+// request once and every request re-sends it on keep-alive connections with its own x-request-id (prepared.ts, wire.ts). The 'sdk' path
 // (the SDK per request, its own fetch and web streams) stays for comparison. Owns how a request in flight is aborted.
 import OpenAI from 'openai';
 import type { Reply } from './body-reader.ts';
@@ -61,7 +61,12 @@ export function splitBaseUrl(baseUrl: string): { baseURL: string; defaultQuery: 
 
 function replyOf(response: Response): Reply {
   const node = claimNodeBody(response);
-  return { status: response.status, node, web: node === null && responseHasBody(response) ? response.body : null };
+  return {
+    status: response.status,
+    wire: null,
+    node,
+    web: node === null && responseHasBody(response) ? response.body : null,
+  };
 }
 
 export class RequestSender {

@@ -1,5 +1,5 @@
 // The one seam to the network: turns a planned request into a RequestRecord, in three parts: sending (sender.ts:
-// prepared requests over node:http, or the SDK per request), reading the body (body-reader.ts: the SSE scanner over a
+// prepared requests over the wire sender's own HTTP/1.1, or the SDK per request), reading the body (body-reader.ts: the SSE scanner over a
 // Node or a web stream, or the JSON of a non-streaming response) and the pure fold of the timestamped events into the
 // record (record-fold.ts), which classifies every outcome (reset, malformed event, truncation, stall) with our own
 // timers. Both paths give identical records (test/load/); the fast one costs well under half the CPU (BENCHMARKS.md).
@@ -30,8 +30,8 @@ export interface TransportOptions {
   /** Removes secrets from any text before it is stored. */
   redact: (text: string) => string;
   /**
-   * 'fast' (default): prepared requests (the SDK builds each payload's request once, prepared.ts) over node:http,
-   * the body read as a Node stream, chunk shapes. 'sdk': the SDK per request with its default fetch (undici) and the
+   * 'fast' (default): prepared requests (the SDK builds each payload's request once, prepared.ts) over wire.ts,
+   * the body handed over per read, chunk shapes. 'sdk': the SDK per request with its default fetch (undici) and the
    * web stream of the body. Both give the same records; 'fast' costs well under half the CPU (BENCHMARKS.md).
    */
   path?: 'fast' | 'sdk';

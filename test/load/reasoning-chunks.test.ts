@@ -116,7 +116,7 @@ async function readEvents(events: string[], shapes: boolean, keepAnswer = false)
       else this.push(null);
     },
   });
-  await readBody({ status: 200, node, web: null }, fold, clock, true, shapes);
+  await readBody({ status: 200, wire: null, node, web: null }, fold, clock, true, shapes);
   return { rec: fold.finish(), answer: fold.answer?.join('') ?? null };
 }
 
