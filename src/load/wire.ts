@@ -277,7 +277,9 @@ class WireExchange implements ResponseEvents {
     try {
       this.parser.push(buf);
     } catch (err) {
-      this.fail(err instanceof ParseError ? err : codedError(String(err), 'HPE_INVALID'));
+      // Bytes after the end of a response: that connection cannot be trusted with another one.
+      if (this.done) this.conn.destroy();
+      else this.fail(err instanceof ParseError ? err : codedError(String(err), 'HPE_INVALID'));
     }
   }
 

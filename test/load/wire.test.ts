@@ -105,7 +105,7 @@ describe('the wire sender', () => {
     }
   });
 
-  it('reads a body framed by the close, and opens a new connection after `connection: close`', async () => {
+  it('reads a body framed by the close, and opens a new connection after `connection: close` or bytes beyond a body', async () => {
     routes.set('eof', (req, _res) => {
       // No content-length and no chunks: HTTP/1.0-style, the body ends when the server closes.
       req.socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n${SSE}`);
@@ -119,6 +119,16 @@ describe('the wire sender', () => {
     for (const rec of await sendTo('eof', 2)) expect(rec).toMatchObject({ ok: true, contentChunks: 3 });
     for (const rec of await sendTo('close', 2)) expect(rec).toMatchObject({ ok: true, contentChunks: 3 });
     expect(connections - before).toBe(4);
+    routes.set('extra', (req) => {
+      // Bytes beyond the body's content-length, in the same write: the response is whole, the connection is not.
+      const body = Buffer.from(SSE);
+      req.socket.write(
+        `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: ${body.length}\r\n\r\n${SSE}junk`,
+      );
+    });
+    const extra = connections;
+    for (const rec of await sendTo('extra', 2)) expect(rec).toMatchObject({ ok: true, contentChunks: 3 });
+    expect(connections - extra).toBe(2);
     routes.set('keep', (_req, res) => res.writeHead(200, sse).end(SSE));
     const kept = connections;
     for (const rec of await sendTo('keep', 3)) expect(rec).toMatchObject({ ok: true });
