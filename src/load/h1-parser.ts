@@ -20,6 +20,8 @@ export class ParseError extends Error {
 /** The largest head accepted (node's own default limit is 16 KiB). */
 const MAX_HEAD = 64 * 1024;
 const MAX_SIZE_LINE = 1024;
+/** A header line: a token, a colon right after it, a value without CR or NUL. */
+const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([^\r\0]*)$/;
 
 type State = 'head' | 'size' | 'data' | 'data-crlf' | 'trailers' | 'length' | 'close' | 'done';
 
@@ -105,8 +107,15 @@ export class ResponseParser {
         this.events.body(buf, at, buf.length);
         return buf.length;
       case 'done':
-        throw new ParseError('data after the end of the response');
+        return ResponseParser.afterEnd(buf, at);
     }
+  }
+
+  /** Empty lines after a response are ignored, as node's parser does; anything else is an error. */
+  private static afterEnd(buf: Buffer, at: number): number {
+    while (at < buf.length && (buf[at] === CR || buf[at] === LF)) at++;
+    if (at < buf.length) throw new ParseError('data after the end of the response');
+    return at;
   }
 
   /** A line ending at `lf` (exclusive), without its CR. */
@@ -120,54 +129,66 @@ export class ResponseParser {
     return buf.length;
   }
 
+  /** Where the head starting at `at` ends: the blank line that comes first, CRLF or bare LF; null if not yet. */
+  private static headEnd(buf: Buffer, at: number): { textEnd: number; next: number } | null {
+    for (let lf = buf.indexOf(LF, at); lf >= 0; lf = buf.indexOf(LF, lf + 1)) {
+      const textEnd = lf > at && buf[lf - 1] === CR ? lf - 1 : lf;
+      if (buf[lf + 1] === LF) return { textEnd, next: lf + 2 };
+      if (buf[lf + 1] === CR && buf[lf + 2] === LF) return { textEnd, next: lf + 3 };
+      if (lf + 2 >= buf.length) return null;
+    }
+    return null;
+  }
+
   private readHead(buf: Buffer, at: number): number {
-    const end = buf.indexOf('\r\n\r\n', at);
-    const endLf = end < 0 ? buf.indexOf('\n\n', at) : -1;
-    if (end < 0 && endLf < 0) return this.keep(buf, at, MAX_HEAD, 'response head');
-    const headEnd = end >= 0 ? end : endLf;
-    if (headEnd - at > MAX_HEAD) throw new ParseError(`response head longer than ${MAX_HEAD} bytes`);
-    const lines = buf.toString('latin1', at, headEnd).split(/\r?\n/);
-    const next = headEnd + (end >= 0 ? 4 : 2);
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
+    // Empty lines before a status line are ignored (RFC 9112 §2.2), as node's parser does: a stray CRLF after a body.
+    while (at < buf.length && (buf[at] === CR || buf[at] === LF)) at++;
+    if (at === buf.length) return at;
+    const end = ResponseParser.headEnd(buf, at);
+    if (end === null) return this.keep(buf, at, MAX_HEAD, 'response head');
+    if (end.textEnd - at > MAX_HEAD) throw new ParseError(`response head longer than ${MAX_HEAD} bytes`);
+    const lines = buf.toString('latin1', at, end.textEnd).split(/\r?\n/);
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r]*))?$/.exec(lines[0]!);
     if (m === null) throw new ParseError(`not an HTTP/1.x status line: ${JSON.stringify(lines[0]!.slice(0, 40))}`);
     const status = Number(m[2]);
     const raw: string[] = [];
     for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9)
-        throw new ParseError(`malformed header line: ${JSON.stringify(line.slice(0, 40))}`);
-      raw.push(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      const header = HEADER_LINE.exec(lines[i]!);
+      if (header === null) throw new ParseError(`malformed header line: ${JSON.stringify(lines[i]!.slice(0, 40))}`);
+      raw.push(header[1]!, header[2]!.trim());
     }
     // 1xx (100 Continue, 103 Early Hints): another head follows.
-    if (status >= 100 && status < 200 && status !== 101) return next;
+    if (status >= 100 && status < 200 && status !== 101) return end.next;
     this.startBody(status, m[1] === '1', raw);
     this.headRead = true;
     this.events.head(status, m[3] ?? '', raw);
     if (this.state === 'done') this.events.end();
-    return next;
+    return end.next;
   }
 
-  /** How the body is framed (RFC 9112 §6.3), from the final head. */
+  /** How the body is framed (RFC 9112 §6.3), from the final head; a framing node:http refuses is refused. */
   private startBody(status: number, http11: boolean, raw: string[]): void {
-    let chunked = false;
+    let coding: string | null = null;
     let length = -1;
     let connection = '';
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       const value = raw[i + 1]!.toLowerCase();
-      if (name === 'transfer-encoding') chunked = value.split(',').pop()!.trim() === 'chunked';
+      if (name === 'transfer-encoding') coding = coding === null ? value : `${coding},${value}`;
       else if (name === 'content-length') {
         if (!/^\d+$/.test(value) || (length >= 0 && Number(value) !== length))
           throw new ParseError(`invalid content-length: ${JSON.stringify(value.slice(0, 20))}`);
         length = Number(value);
       } else if (name === 'connection') connection += `,${value}`;
     }
+    const chunked = coding !== null && coding.split(',').pop()!.trim() === 'chunked';
+    if (chunked && length >= 0) throw new ParseError('both transfer-encoding: chunked and content-length');
     const tokens = connection.split(',').map((t) => t.trim());
     this.keepAlive = http11 ? !tokens.includes('close') : tokens.includes('keep-alive');
     if (this.noBody || status === 101 || status === 204 || status === 304) this.state = 'done';
     else if (chunked) this.state = 'size';
-    else if (length >= 0) {
+    // A transfer coding other than chunked last: the body runs to the close, whatever content-length says.
+    else if (length >= 0 && coding === null) {
       this.remaining = length;
       this.state = length === 0 ? 'done' : 'length';
     } else {

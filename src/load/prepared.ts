@@ -27,6 +27,8 @@ export interface PreparedRequest {
   head: string;
   /** The body as text when the whole request can be written as one string (an ASCII head, a UTF-8 body). */
   text: string | null;
+  /** Its headers ask for `connection: close`: its connection is not reused. */
+  closes: boolean;
 }
 
 /** The parts of a URL a request is sent with, as node's own urlToHttpOptions reads them (ports filled in). */
@@ -115,6 +117,7 @@ export async function capture(
     body: bodyBuf,
     head: '',
     text: null,
+    closes: false,
   });
 }
 
@@ -127,12 +130,15 @@ const ASCII_HEAD = /^[\x20-\x7e\r\n\t]*$/;
 function wireForm(p: PreparedRequest): PreparedRequest {
   const lines = [`${p.method} ${p.target.path} HTTP/1.1`];
   const names = new Set<string>();
+  let closes = false;
   for (let i = 0; i + 1 < p.headers.length; i += 2) {
     const name = p.headers[i]!;
     const value = p.headers[i + 1]!;
     http.validateHeaderName(name);
     http.validateHeaderValue(name, value);
     names.add(name.toLowerCase());
+    if (name.toLowerCase() === 'connection')
+      closes ||= value.split(',').some((t) => t.trim().toLowerCase() === 'close');
     lines.push(`${name}: ${value}`);
   }
   if (!names.has('connection')) lines.push('connection: keep-alive');
@@ -141,7 +147,7 @@ function wireForm(p: PreparedRequest): PreparedRequest {
   const head = lines.join('\r\n') + '\r\n';
   const text = p.body.toString('utf8');
   const asText = ASCII_HEAD.test(head) && Buffer.byteLength(text) === p.body.byteLength;
-  return { ...p, head, text: asText ? text : null };
+  return { ...p, head, text: asText ? text : null, closes };
 }
 
 /** The same request with another JSON body: every header as the SDK built it, the content-length of `json`. */
@@ -264,7 +270,8 @@ export function createPreparedSender(): PreparedSender {
     if (link.aborted) return Promise.reject(link.aborted);
     const sent = { idleMs: null as number | null };
     const target = { isHttps: p.isHttps, hostname: p.target.hostname, port: p.target.port };
-    return wireExchange(pool, target, requestBytes(p, requestId), p.method === 'HEAD', link, sent).then(
+    const sending = { noBody: p.method === 'HEAD', closes: p.closes };
+    return wireExchange(pool, target, requestBytes(p, requestId), sending, link, sent).then(
       (res) => replied(p, requestId, link, hops, retries, res),
       (err: Error) => {
         const stale = sent.idleMs !== null && sent.idleMs >= STALE_IDLE_MS && closedBeforeAnswer(err);
@@ -288,8 +295,8 @@ export function createPreparedSender(): PreparedSender {
     const location =
       status >= 300 && status < 400 && status !== 304 ? rawHeaderValue(res.rawHeaders, 'location') : null;
     if (location === null) return statusError(res).then((err) => Promise.reject(err));
-    // The redirect's own body is read and dropped: the connection goes back to the pool.
-    res.body?.read({ data: () => false, end: () => {}, error: () => {} });
+    // The redirect's own body is read and dropped, within the linger limit: the connection goes back to the pool.
+    res.body?.release();
     const to = redirectTarget(p, status, location, hops);
     if (to instanceof Error) throw to;
     return send(wireForm({ ...p, url: to, target: requestTarget(to) }), requestId, link, hops + 1, retries);

@@ -132,6 +132,11 @@ export class WireBody {
   }
 }
 
+function onlyNewlines(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) if (buf[i] !== 13 && buf[i] !== 10) return false;
+  return true;
+}
+
 /** One keep-alive connection: the exchange it carries now (if any), and since when it has been idle. */
 export class Conn {
   exchange: (ResponseEvents & { read(buf: Buffer): void; fail(err: Error): void; closed(): void }) | null = null;
@@ -151,8 +156,8 @@ export class Conn {
     socket.setKeepAlive(true, 1000);
     socket.on('data', (buf: Buffer) => {
       if (this.exchange !== null) this.exchange.read(buf);
-      // Bytes on an idle connection: no request is waiting for them, so nothing can be trusted to follow.
-      else this.destroy();
+      // Bytes on an idle connection (but a stray empty line): no request waits for them, nothing after can be trusted.
+      else if (!onlyNewlines(buf)) this.destroy();
     });
     socket.on('error', (err: Error) => this.exchange?.fail(err));
     socket.on('close', () => {
@@ -248,6 +253,12 @@ export function rawHeaderValue(raw: readonly string[], lowerCaseName: string): s
   return value;
 }
 
+/** How a request is read: `noBody`, a HEAD request; `closes`, it asked for `connection: close` itself. */
+export interface SendOptions {
+  noBody: boolean;
+  closes: boolean;
+}
+
 /** One request on one connection, from its write to the end of its response (or its failure). */
 class WireExchange implements ResponseEvents {
   private readonly parser: ResponseParser;
@@ -262,14 +273,14 @@ class WireExchange implements ResponseEvents {
     private readonly pool: ConnPool,
     private readonly conn: Conn,
     private readonly link: AbortLink,
-    private readonly noBody: boolean,
+    private readonly sending: SendOptions,
     private readonly resolve: (r: WireResponse) => void,
     private readonly reject: (err: Error) => void,
     /** Set when it fails before any response byte on a reused connection: how long that connection was idle. */
     private readonly sent: { idleMs: number | null },
     private readonly sentIdleMs: number | null,
   ) {
-    this.parser = new ResponseParser(this, noBody);
+    this.parser = new ResponseParser(this, sending.noBody);
   }
 
   read(buf: Buffer): void {
@@ -277,14 +288,17 @@ class WireExchange implements ResponseEvents {
     try {
       this.parser.push(buf);
     } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
       // Bytes after the end of a response: that connection cannot be trusted with another one.
       if (this.done) this.conn.destroy();
-      else this.fail(err instanceof ParseError ? err : codedError(String(err), 'HPE_INVALID'));
+      // A body that breaks off is a reset, as node:http and undici report it (connection_reset, mid-stream).
+      else if (this.parser.headRead) this.fail(codedError(`response broken mid-stream: ${message}`, 'ECONNRESET'));
+      else this.fail(err instanceof ParseError ? err : codedError(message, 'HPE_INVALID'));
     }
   }
 
   head(status: number, _reason: string, rawHeaders: string[]): void {
-    const hasBody = !this.noBody && !NO_BODY_STATUS.has(status);
+    const hasBody = !this.sending.noBody && !NO_BODY_STATUS.has(status);
     this.wireBody = hasBody ? new WireBody(this, rawHeaderValue(rawHeaders, 'content-encoding') ?? '') : null;
     this.settled = true;
     this.resolve({ status, rawHeaders, body: this.wireBody });
@@ -297,7 +311,7 @@ class WireExchange implements ResponseEvents {
   end(): void {
     if (this.done) return;
     this.over();
-    if (this.parser.keepAlive) this.pool.release(this.conn);
+    if (this.parser.keepAlive && !this.sending.closes) this.pool.release(this.conn);
     else this.conn.destroy();
     this.wireBody?.end();
   }
@@ -343,14 +357,14 @@ export function wireExchange(
   pool: ConnPool,
   target: WireTarget,
   request: string | Buffer,
-  noBody: boolean,
+  sending: SendOptions,
   link: AbortLink,
   sent: { idleMs: number | null },
 ): Promise<WireResponse> {
   return new Promise<WireResponse>((resolve, reject) => {
     const conn = pool.take(target);
     const idleMs = conn.requests > 0 ? performance.now() - conn.idleSince : null;
-    const ex = new WireExchange(pool, conn, link, noBody, resolve, reject, sent, idleMs);
+    const ex = new WireExchange(pool, conn, link, sending, resolve, reject, sent, idleMs);
     conn.requests++;
     conn.exchange = ex;
     link.exchange = ex;

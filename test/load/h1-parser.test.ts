@@ -112,9 +112,29 @@ describe('ResponseParser', () => {
       'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
       'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabX\r\n',
       'HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nab',
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n',
+      'HTTP/1.1 200 OK\r\ncontent-length : 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nx-a: b\rc\r\ncontent-length: 0\r\n\r\n',
     ];
     for (const text of bad) expect(() => parseIn(text, []), text).toThrow(ParseError);
     expect(() => parseIn('HTTP/1.1 200 OK\r\nx: ' + 'a'.repeat(70_000), [])).toThrow(/longer than/);
+  });
+
+  it('ignores empty lines around a response, and finds an LF-only head whatever follows it in the read', () => {
+    const { p, out } = parseIn('\r\n\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok\r\n', [1, 2]);
+    expect(out).toMatchObject({ status: 200, body: 'ok', ends: 1 });
+    expect(() => p.push(Buffer.from('\r\n'))).not.toThrow();
+    expect(() => p.push(Buffer.from('x'))).toThrow(ParseError);
+    const lfHead = 'HTTP/1.1 200 OK\ntransfer-encoding: chunked\n\n' + chunk('data: 1\r\n\r\n') + '0\r\n\r\n';
+    const whole = parseIn(lfHead, []).out;
+    expect(whole).toMatchObject({ status: 200, body: 'data: 1\r\n\r\n', ends: 1 });
+    expect(parseIn(lfHead, [lfHead.indexOf('\n\n') + 2]).out).toEqual(whole);
+  });
+
+  it('reads a body to the close when its transfer coding is not chunked, whatever content-length says', () => {
+    const { p, out } = parseIn('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 1\r\n\r\nabc', []);
+    expect(p.endsAtClose).toBe(true);
+    expect(out.body).toBe('abc');
   });
 
   it('reads chunk sizes with extensions and refuses anything else', () => {

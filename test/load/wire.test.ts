@@ -19,6 +19,7 @@ import { tempDir } from '../helpers.ts';
 const event = (delta: string, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: delta ? { content: delta } : {}, finish_reason: finish }] })}\n\n`;
 const ANSWER = ['héllo', ' wörld', ' ✓'];
+const chunk = (s: string) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
 const SSE = ANSWER.map((t) => event(t)).join('') + event('', 'stop') + 'data: [DONE]\n\n';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -129,10 +130,34 @@ describe('the wire sender', () => {
     const extra = connections;
     for (const rec of await sendTo('extra', 2)) expect(rec).toMatchObject({ ok: true, contentChunks: 3 });
     expect(connections - extra).toBe(2);
+    routes.set('stray', (req, res) => {
+      // An empty line after a whole response, as some servers send: node's parser ignores it, and so must we.
+      res.writeHead(200, { ...sse, 'content-length': Buffer.byteLength(SSE) }).end(SSE);
+      setTimeout(() => req.socket.write('\r\n'), 5);
+    });
+    const stray = connections;
+    for (const rec of await sendTo('stray', 3)) expect(rec).toMatchObject({ ok: true, contentChunks: 3 });
+    expect(connections - stray).toBe(1);
     routes.set('keep', (_req, res) => res.writeHead(200, sse).end(SSE));
     const kept = connections;
     for (const rec of await sendTo('keep', 3)) expect(rec).toMatchObject({ ok: true });
     expect(connections - kept).toBe(1);
+    // The request itself asks for `connection: close`: its connection is not reused, even by a server that does not
+    // answer with `connection: close` (this one writes its response by hand, and keeps the connection open).
+    routes.set('noecho', (req) => {
+      req.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(SSE)}\r\n\r\n${SSE}`);
+    });
+    const transport = await transportFor(`${base}/noecho/v1`, '{connection: close}');
+    const asked = connections;
+    try {
+      for (const id of ['close-1', 'close-2'])
+        expect(await transport.send({ id, payload: 0, stage: 0, phase: 'window', worker: 0, t0: 0 })).toMatchObject({
+          ok: true,
+        });
+    } finally {
+      transport.close();
+    }
+    expect(connections - asked).toBe(2);
   });
 
   it('classifies a connection cut mid-stream as a reset, and a server error with its status and body', async () => {
@@ -146,6 +171,12 @@ describe('the wire sender', () => {
         .writeHead(503, { 'retry-after': '7', 'content-type': 'application/json' })
         .end('{"error":{"message":"busy"}}'),
     );
+    routes.set('garbled', (req) => {
+      // A chunk size that is not one, after a good chunk: node:http and undici call it a reset mid-stream.
+      req.socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${chunk(event('one'))}zz\r\n`);
+    });
+    const [garbled] = await sendTo('garbled');
+    expect(garbled).toMatchObject({ errorClass: 'connection_reset', errorPhase: 'mid_stream', contentChunks: 1 });
     const [cut] = await sendTo('cut');
     expect(cut).toMatchObject({
       ok: false,
