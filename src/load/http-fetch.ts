@@ -1,41 +1,22 @@
-// A `fetch` for the openai SDK built on node:http(s) with keep-alive agents: the transport's fast path.
-// The SDK still builds every request (URL, auth, Azure query, headers, body) and turns error statuses into its
-// error types; only the bytes travel differently. The body of a response stays a Node stream, which the
+// A `fetch` for the openai SDK built on node:http(s) with keep-alive agents: the fast path's way for a request it
+// does not re-send itself (wire.ts), such as one the SDK builds with a body it cannot capture. The SDK still builds
+// every request (URL, auth, Azure query, headers, body) and turns error statuses into its error types; only the
+// bytes travel differently. The body of a response stays a Node stream, which the
 // transport reads with plain 'data' callbacks (`claimNodeBody`): no web stream, no promise per chunk.
 // Measured in bench/: a web ReadableStream costs ~25 µs to create and a few µs per chunk to read.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import zlib from 'node:zlib';
-
-/** Statuses whose responses have no body (the Response constructor rejects one). */
-export const NO_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+import { NO_BODY_STATUS, decoderFor, headersOfRaw, rawHeaderValue } from './http-message.ts';
 
 /** A response's headers as web Headers (what the SDK's error types and the Response constructor take). */
 export function headersOf(res: IncomingMessage): Headers {
   return headersOfRaw(res.rawHeaders);
 }
 
-/** A raw header list (name, value, …) as web Headers. */
-export function headersOfRaw(raw: readonly string[]): Headers {
-  const h = new Headers();
-  for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
-  return h;
-}
-
-/**
- * A header's values joined with ', ' ('' when absent), read from the raw list: `res.headers` would build a whole
- * object of the response's headers, per response, for one field.
- */
+/** A header's values joined with ', ' ('' when absent): `res.headers` would build an object of them all per response. */
 export function rawHeader(res: IncomingMessage, lowerCaseName: string): string {
-  const raw = res.rawHeaders;
-  let value: string | null = null;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== lowerCaseName.length || name.toLowerCase() !== lowerCaseName) continue;
-    value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
-  }
-  return value ?? '';
+  return rawHeaderValue(res.rawHeaders, lowerCaseName) ?? '';
 }
 
 /**
@@ -59,15 +40,7 @@ function abortError(signal: AbortSignal): Error {
 
 /** The response body as sent, decoded if the server compressed it anyway (undici's fetch would decode it too). */
 export function decodedBody(res: IncomingMessage): Readable {
-  const enc = rawHeader(res, 'content-encoding').trim().toLowerCase();
-  const z =
-    enc === 'gzip' || enc === 'x-gzip'
-      ? zlib.createGunzip()
-      : enc === 'deflate'
-        ? zlib.createInflate()
-        : enc === 'br'
-          ? zlib.createBrotliDecompress()
-          : null;
+  const z = decoderFor(rawHeader(res, 'content-encoding'));
   if (!z) return res;
   res.on('error', (err) => z.destroy(err));
   z.on('close', () => res.destroy());

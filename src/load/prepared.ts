@@ -11,8 +11,9 @@ import http from 'node:http';
 import { urlToHttpOptions } from 'node:url';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
-import { headersOfRaw, type AbortLink } from './http-fetch.ts';
-import { ConnPool, rawHeaderValue, wireExchange, type WireBody, type WireResponse } from './wire.ts';
+import type { AbortLink } from './http-fetch.ts';
+import { headersOfRaw, rawHeaderValue } from './http-message.ts';
+import { ConnPool, wireExchange, type WireBody, type WireResponse } from './wire.ts';
 
 export interface PreparedRequest {
   url: URL;

@@ -7,9 +7,9 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
-import zlib from 'node:zlib';
 import { ParseError, ResponseParser, type ResponseEvents } from './h1-parser.ts';
-import { NO_BODY_STATUS, type AbortLink } from './http-fetch.ts';
+import type { AbortLink } from './http-fetch.ts';
+import { NO_BODY_STATUS, decoderFor, rawHeaderValue } from './http-message.ts';
 
 /** Where a body's text goes. `data` returns true to stop reading: the reader then calls release() or destroy(). */
 export interface BodySink {
@@ -41,7 +41,7 @@ export class WireBody {
   private decoder: StringDecoder | null = null;
   /** The last bytes decoded may have ended inside a UTF-8 sequence. */
   private partial = false;
-  private inflate: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | null = null;
+  private inflate: ReturnType<typeof decoderFor> = null;
   /** The reader stopped (or the body failed): nothing more reaches the sink. */
   private closed = false;
 
@@ -49,10 +49,7 @@ export class WireBody {
     private readonly exchange: { linger(ms: number): void; abort(err: Error): void },
     contentEncoding: string,
   ) {
-    const enc = contentEncoding.trim().toLowerCase();
-    if (enc === 'gzip' || enc === 'x-gzip') this.inflate = zlib.createGunzip();
-    else if (enc === 'deflate') this.inflate = zlib.createInflate();
-    else if (enc === 'br') this.inflate = zlib.createBrotliDecompress();
+    this.inflate = decoderFor(contentEncoding);
     if (this.inflate !== null) {
       const z = this.inflate;
       z.setEncoding('utf8');
@@ -241,16 +238,6 @@ export interface WireResponse {
   status: number;
   rawHeaders: string[];
   body: WireBody | null;
-}
-
-/** The value of header `lowerCaseName` in a raw list (values joined with ', '), or null. */
-export function rawHeaderValue(raw: readonly string[], lowerCaseName: string): string | null {
-  let value: string | null = null;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== lowerCaseName) continue;
-    value = value === null ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
-  }
-  return value;
 }
 
 /** How a request is read: `noBody`, a HEAD request; `closes`, it asked for `connection: close` itself. */
