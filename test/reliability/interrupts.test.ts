@@ -37,8 +37,8 @@ describe.concurrent('interrupts', () => {
     simProfile({
       slots: 8,
       concurrency: '[2, 4, 6]',
-      // The signal lands ~0.9 s into stage 1: a 2 s window keeps it there on a loaded machine (1 s did not).
-      duration: '2s',
+      // The signal lands ~0.9 s into stage 1: a 4 s window keeps it there on a loaded machine (1 s and 2 s did not).
+      duration: '4s',
       tokens: 40,
       slo: SLO,
       extra: `${HEALTH}\n${extra}`,
