@@ -294,26 +294,29 @@ stop: {max_error_rate: 100%}
 
   it("the tool's own timers and aborts: headers, idle gap, total time, refused connection, abortAll", async () => {
     const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    let abortChunksWritten: () => void = () => undefined;
+    const abortStreaming = new Promise<void>((resolve) => (abortChunksWritten = resolve));
     const server = await loopbackServer((req, res) => {
       const mode = req.headers['x-request-id']!.toString().split('-')[0];
       if (mode === 'noheaders') return; // never answers
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (mode === 'idle' || mode === 'abort') {
         res.write(chunk('a'));
-        res.write(chunk('b')); // then silence
+        res.write(chunk('b'), () => mode === 'abort' && abortChunksWritten()); // then silence
       } else if (mode === 'total') {
         const timer = setInterval(() => res.write(chunk('x')), 50); // never idle, never ends
         res.on('close', () => clearInterval(timer));
       }
     });
     const dir = tempDir('fc-timers-');
-    const text = `target: {base_url: "${server.url}", model: m}
+    const profileText = (timeouts: string) => `target: {base_url: "${server.url}", model: m}
 request:
   messages: [{role: user, content: hi}]
-  timeouts: {first_token: 600ms, idle: 300ms, total: 900ms}
+  timeouts: ${timeouts}
 ramp: {concurrency: [1]}
 slo: ["success_rate >= 10%"]
 `;
+    const text = profileText('{first_token: 600ms, idle: 300ms, total: 900ms}');
     const { profile } = await loadProfile(join(dir, 'p.yaml'), { text, env: {} });
     const origin = performance.now();
     const now = () => performance.now() - origin;
@@ -322,9 +325,14 @@ slo: ["success_rate >= 10%"]
       clock: systemClock(origin),
       redact: makeRedactor([]),
     });
-    // abortAll ends every request of its transport: the interrupt case gets one of its own.
+    // abortAll ends every request of its transport: the interrupt case gets one of its own, with timers that
+    // cannot fire before the abort however slow the machine.
+    const patient = await loadProfile(join(dir, 'patient.yaml'), {
+      text: profileText('{first_token: 60s, idle: 60s, total: 60s}'),
+      env: {},
+    });
     const interruptible = createTransport({
-      config: transportConfig(profile, server.url, 'EMPTY'),
+      config: transportConfig(patient.profile, server.url, 'EMPTY'),
       clock: systemClock(origin),
       redact: makeRedactor([]),
     });
@@ -332,7 +340,10 @@ slo: ["success_rate >= 10%"]
       t.send({ id, stage: 0, phase: 'window', worker: 0, payload: 0, t0: now() });
     try {
       const aborted = send('abort-1', interruptible);
-      setTimeout(() => interruptible.abortAll('aborted', 'aborted after interrupt grace period'), 150);
+      // Abort once both chunks are on the wire and have had time to be read: mid-stream, not before headers.
+      void abortStreaming.then(() =>
+        setTimeout(() => interruptible.abortAll('aborted', 'aborted after interrupt grace period'), 500),
+      );
       const [noHeaders, idle, total, abortedRec] = await Promise.all([
         send('noheaders-1'),
         send('idle-1'),
