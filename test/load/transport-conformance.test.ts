@@ -289,11 +289,15 @@ const JSON_CASES: Record<string, { expect: Partial<RequestRecord>; rec: Recorded
   },
 };
 
-/** Serves recorded responses; the x-request-id header names the case (`<case>#<n>`). */
+/**
+ * Serves recorded responses; the x-request-id header names the case (`<case>#<n>`). `hung()` counts the responses
+ * that have written all their parts and hang.
+ */
 function startRecordedServer(
   cases: Record<string, { rec: Recorded }>,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; hung(): number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let hung = 0;
   const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     req.resume();
     req.on('end', () => {
@@ -319,7 +323,8 @@ function startRecordedServer(
           }
           if (typeof p === 'string' || Buffer.isBuffer(p)) res.write(p);
         }
-        if (!c.hang) res.end();
+        if (c.hang) hung++;
+        else res.end();
       })();
     });
   });
@@ -332,6 +337,7 @@ function startRecordedServer(
       const port = (server.address() as AddressInfo).port;
       resolve({
         url: `http://127.0.0.1:${port}/v1`,
+        hung: () => hung,
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy();
@@ -363,13 +369,14 @@ async function transports(
   baseUrl: string,
   stream: boolean,
   dir: string,
+  timeouts = '{first_token: 400ms, idle: 300ms, total: 5s}',
 ): Promise<Record<'fast' | 'sdk', Transport> & { now: () => number }> {
   const text = `target: {base_url: "${baseUrl}", model: m}
 request:
   messages: [{role: user, content: hi}]
   max_tokens: 8
   stream: ${stream}
-  timeouts: {first_token: 400ms, idle: 300ms, total: 5s}
+  timeouts: ${timeouts}
 ramp: {concurrency: [1]}
 slo: ["success_rate >= 10%"]
 `;
@@ -428,12 +435,15 @@ describe('transport conformance: fast path = plain SDK path', () => {
   }
 
   it('abortAll ends requests in flight the same way on both paths', async () => {
-    const t = await transports(server.url, true, dir);
+    // Timers that cannot fire first however slow the machine; the abort comes once both streams have sent their parts.
+    const t = await transports(server.url, true, dir, '{first_token: 60s, idle: 60s, total: 60s}');
     try {
+      const hungBefore = server.hung();
       const pending = (['fast', 'sdk'] as const).map((path) =>
         t[path].send({ id: 'stall_mid_stream#2', stage: 0, phase: 'window', worker: 0, payload: 0, t0: t.now() }),
       );
-      await new Promise((r) => setTimeout(r, 100));
+      while (server.hung() < hungBefore + 2) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 500));
       t.fast.abortAll('aborted', 'stage drain limit');
       t.sdk.abortAll('aborted', 'stage drain limit');
       const [fast, sdk] = await Promise.all(pending);

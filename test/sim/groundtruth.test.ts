@@ -119,11 +119,15 @@ describe('ground truth', () => {
   it('a stalled request is logged when stop() closes it', async () => {
     const path = join(dir, 'stall.jsonl');
     const sim = await startSimulator({ preset: 'tiny', groundTruthPath: path, overrides: { stall_after_headers: 1 } });
+    let stalled: () => void = () => undefined;
+    const headersSeen = new Promise<void>((resolve) => (stalled = resolve));
     const pending = rawChat(
       sim.baseUrl,
       { messages: [{ role: 'user', content: 'x' }], stream: true },
-      { requestId: 'stalled', idleTimeoutMs: 20_000 },
+      { requestId: 'stalled', idleTimeoutMs: 20_000, onHeaders: () => stalled() },
     );
+    // Stalled after its headers, then at least 100 ms more before stop() closes it.
+    await headersSeen;
     await new Promise((r) => setTimeout(r, 150));
     await sim.stop();
     await pending;

@@ -287,8 +287,12 @@ describe('queue_limit', () => {
 describe('lifecycle', () => {
   it('stop() closes stalled streams, resolves, and is idempotent', async () => {
     const sim = await startSimulator({ preset: 'tiny', overrides: { stall_after_headers: 1 } });
-    const pending = [1, 2, 3].map(() => rawChat(sim.baseUrl, { messages, stream: true }, { idleTimeoutMs: 30_000 }));
-    await new Promise((r) => setTimeout(r, 200));
+    let headers = 0;
+    const pending = [1, 2, 3].map(() =>
+      rawChat(sim.baseUrl, { messages, stream: true }, { idleTimeoutMs: 30_000, onHeaders: () => headers++ }),
+    );
+    // Stop once all three are stalled after their headers, however slow the machine.
+    while (headers < 3) await new Promise((r) => setTimeout(r, 10));
     const t0 = performance.now();
     await Promise.all([sim.stop(), sim.stop()]);
     await sim.stop();
