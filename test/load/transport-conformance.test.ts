@@ -14,6 +14,7 @@ import { loadProfile } from '../../src/profile/load.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { FAULT_TYPES, startSimulator } from '../../src/sim/index.ts';
 import { tempDir } from '../helpers.ts';
+import { sleep, waitUntil } from '../reliability/helpers.ts';
 
 type Part = string | Buffer | { pauseMs: number } | 'reset';
 
@@ -442,8 +443,8 @@ describe('transport conformance: fast path = plain SDK path', () => {
       const pending = (['fast', 'sdk'] as const).map((path) =>
         t[path].send({ id: 'stall_mid_stream#2', stage: 0, phase: 'window', worker: 0, payload: 0, t0: t.now() }),
       );
-      while (server.hung() < hungBefore + 2) await new Promise((r) => setTimeout(r, 10));
-      await new Promise((r) => setTimeout(r, 500));
+      expect(await waitUntil(() => server.hung() === hungBefore + 2, 30_000, 10), 'both streams sent').toBe(true);
+      await sleep(500);
       t.fast.abortAll('aborted', 'stage drain limit');
       t.sdk.abortAll('aborted', 'stage drain limit');
       const [fast, sdk] = await Promise.all(pending);

@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FAULT_TYPES } from '../../src/sim/config.ts';
 import { startSimulator, type GroundTruthRecord } from '../../src/sim/index.ts';
+import { sleep, waitUntil } from '../reliability/helpers.ts';
 import { classify, pool, rawChat } from './raw-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-gt-'));
@@ -119,16 +120,15 @@ describe('ground truth', () => {
   it('a stalled request is logged when stop() closes it', async () => {
     const path = join(dir, 'stall.jsonl');
     const sim = await startSimulator({ preset: 'tiny', groundTruthPath: path, overrides: { stall_after_headers: 1 } });
-    let stalled: () => void = () => undefined;
-    const headersSeen = new Promise<void>((resolve) => (stalled = resolve));
+    let stalled = false;
     const pending = rawChat(
       sim.baseUrl,
       { messages: [{ role: 'user', content: 'x' }], stream: true },
-      { requestId: 'stalled', idleTimeoutMs: 20_000, onHeaders: () => stalled() },
+      { requestId: 'stalled', idleTimeoutMs: 20_000, onHeaders: () => (stalled = true) },
     );
     // Stalled after its headers, then at least 100 ms more before stop() closes it.
-    await headersSeen;
-    await new Promise((r) => setTimeout(r, 150));
+    expect(await waitUntil(() => stalled, 30_000, 10), 'the stalled stream').toBe(true);
+    await sleep(150);
     await sim.stop();
     await pending;
     const r = readLog(path).get('stalled')!;

@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolError } from '../../src/errors.ts';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.ts';
+import { waitUntil } from '../reliability/helpers.ts';
 import { chatUrl, rawChat } from './raw-client.ts';
 
 const messages = [{ role: 'user' as const, content: 'Explain continuous batching in 50 words.' }];
@@ -292,7 +293,7 @@ describe('lifecycle', () => {
       rawChat(sim.baseUrl, { messages, stream: true }, { idleTimeoutMs: 30_000, onHeaders: () => headers++ }),
     );
     // Stop once all three are stalled after their headers, however slow the machine.
-    while (headers < 3) await new Promise((r) => setTimeout(r, 10));
+    expect(await waitUntil(() => headers === 3, 30_000, 10), 'three stalled streams').toBe(true);
     const t0 = performance.now();
     await Promise.all([sim.stop(), sim.stop()]);
     await sim.stop();
